@@ -1,0 +1,114 @@
+/* nnf_common.h -- what every nnfast C kernel shares.
+ *
+ *  - An OpenMP shim: the kernels build (serially) without OpenMP.
+ *  - NNF_RESTRICT, NNF_INLINE.
+ *  - NNF_CLONES: compile a hot loop for several x86-64 instruction sets (baseline, Haswell
+ *    AVX2+FMA, AVX-512) and pick one at load time (GCC ifunc).  Portable wheels keep their speed.
+ *  - nnf_team_size / nnf_chunk: how many threads a loop gets, and which part of it each one
+ *    does.  Small loops run on the calling thread: waking a team costs microseconds.
+ *
+ * Thread counts are always passed in explicitly (`nthreads`), never read from OpenMP's
+ * per-thread ICVs, so every Python thread sees the count set by nnfast.set_num_threads.
+ */
+#ifndef NNF_COMMON_H
+#define NNF_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(NNF_HAVE_OPENMP) && defined(_OPENMP)
+#include <omp.h>
+#define NNF_OPENMP 1
+#else
+#define NNF_OPENMP 0
+static inline int omp_get_thread_num(void) { return 0; }
+static inline int omp_get_num_threads(void) { return 1; }
+static inline int omp_get_max_threads(void) { return 1; }
+#endif
+
+#if defined(_MSC_VER)
+#define NNF_RESTRICT __restrict
+#define NNF_INLINE static __inline
+#else
+#define NNF_RESTRICT restrict
+#define NNF_INLINE static inline
+#endif
+
+/* A pragma inside a macro (MSVC spells it differently). */
+#if defined(_MSC_VER)
+#define NNF_PRAGMA(x) __pragma(x)
+#else
+#define NNF_PRAGMA(x) _Pragma(#x)
+#endif
+
+/* Multi-ISA clones of a function (GCC on x86-64 Linux/glibc; elsewhere a plain function). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
+    && !defined(NNF_NO_CLONES) && !defined(__SANITIZE_ADDRESS__)
+#define NNF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default")))
+#define NNF_HAVE_CLONES 1
+#else
+#define NNF_CLONES
+#define NNF_HAVE_CLONES 0
+#endif
+
+/* Work (elements x relative cost) below which a loop stays on the calling thread. */
+#ifndef NNF_PAR_MIN_WORK
+#define NNF_PAR_MIN_WORK 32768
+#endif
+
+/* Threads for a loop of `work` units: 1 when small, else at most `nthreads`,
+ * and never so many that a thread gets less than NNF_PAR_MIN_WORK / 2. */
+NNF_INLINE int nnf_team_size(double work, int nthreads)
+{
+    if (!NNF_OPENMP || nthreads <= 1 || work < (double)NNF_PAR_MIN_WORK)
+        return 1;
+    double most = work / (0.5 * (double)NNF_PAR_MIN_WORK);
+    return most < (double)nthreads ? (int)most : nthreads;
+}
+
+/* Split [0, n) into `nt` contiguous chunks (multiples of 16 elements, so each thread starts on
+ * a cache-line boundary of an aligned array); thread `t` gets [*lo, *hi). */
+NNF_INLINE void nnf_chunk(size_t n, int t, int nt, size_t *lo, size_t *hi)
+{
+    size_t per = (n + (size_t)nt - 1) / (size_t)nt;
+    per = (per + 15) & ~(size_t)15;
+    size_t a = per * (size_t)t, b = a + per;
+    *lo = a < n ? a : n;
+    *hi = b < n ? b : n;
+}
+
+/* Run `body(lo, hi)` over [0, n) on a team sized by nnf_team_size(n * cost, nthreads). */
+#define NNF_PARALLEL_CHUNKS(n, cost, nthreads, body)                                      \
+    do {                                                                                  \
+        size_t nnf_n_ = (size_t)(n);                                                      \
+        int nnf_nt_ = nnf_team_size((double)nnf_n_ * (double)(cost), (nthreads));         \
+        if (nnf_nt_ <= 1) {                                                               \
+            size_t lo = 0, hi = nnf_n_;                                                   \
+            body;                                                                         \
+        } else {                                                                          \
+            NNF_PRAGMA(omp parallel num_threads(nnf_nt_))                                  \
+            {                                                                             \
+                size_t lo, hi;                                                            \
+                nnf_chunk(nnf_n_, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi); \
+                if (lo < hi) { body; }                                                    \
+            }                                                                             \
+        }                                                                                 \
+    } while (0)
+
+/* Which instruction set the cloned kernels run with on this CPU (for `nnfast info`). */
+NNF_INLINE const char *nnf_isa_selected(void)
+{
+#if NNF_HAVE_CLONES
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        return "x86-64-v4 (AVX-512)";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return "haswell (AVX2+FMA)";
+    return "x86-64 baseline (SSE2)";
+#else
+    return "compiler default (no runtime dispatch)";
+#endif
+}
+
+#endif /* NNF_COMMON_H */

@@ -1,0 +1,38 @@
+"""GEMM through SciPy's BLAS (``scipy.linalg.cython_blas``): no Python in the call, GIL released.
+
+Operands are row-major; BLAS is column-major. A row-major ``r x c`` matrix with leading
+dimension ``ld`` *is* the column-major ``c x r`` matrix of its transpose, so
+``C = op(A) op(B)`` (row-major) is computed as ``C^T = op(B)^T op(A)^T`` (column-major) by
+swapping the operands: no copies, no transposes. The ops layer works out each operand's
+effective transpose flag and leading dimension (an F-ordered array is a transposed C one).
+"""
+
+from cython cimport floating
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+
+cdef inline void gemm_rowmajor(bint trans_a, bint trans_b, int m, int n, int k,
+                               floating alpha, const floating *a, int lda,
+                               const floating *b, int ldb,
+                               floating beta, floating *c, int ldc) noexcept nogil:
+    """C (m x n, row-major) := alpha op(A) op(B) + beta C, op(A) m x k, op(B) k x n."""
+    cdef char ta = b'T' if trans_a else b'N'
+    cdef char tb = b'T' if trans_b else b'N'
+    if floating is float:
+        sgemm(&tb, &ta, &n, &m, &k, &alpha, <float *>b, &ldb, <float *>a, &lda, &beta, c, &ldc)
+    else:
+        dgemm(&tb, &ta, &n, &m, &k, &alpha, <double *>b, &ldb, <double *>a, &lda, &beta, c, &ldc)
+
+
+def gemm(const floating[:, :] a, const floating[:, :] b, floating[:, ::1] c,
+         bint trans_a, bint trans_b, int k, int lda, int ldb, double alpha=1.0, double beta=0.0):
+    """``c := alpha op(a) op(b) + beta c`` with ``c`` of shape (m, n) and inner dimension ``k``.
+
+    ``a`` and ``b`` are row-major views (unit inner stride) whose row strides are ``lda`` and
+    ``ldb`` elements; ``trans_*`` says whether each is used transposed. The ops layer has
+    checked every size and excluded empty matrices.
+    """
+    cdef int m = c.shape[0], n = c.shape[1]
+    with nogil:
+        gemm_rowmajor(trans_a, trans_b, m, n, k, <floating>alpha, &a[0, 0], lda,
+                      &b[0, 0], ldb, <floating>beta, &c[0, 0], n)

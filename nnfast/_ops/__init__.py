@@ -1,0 +1,1 @@
+"""The validated ops behind :mod:`nnfast.kernels`, one module per subject."""

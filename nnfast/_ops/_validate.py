@@ -1,0 +1,167 @@
+"""Argument checks shared by every op: dtype, shape, layout and ``out=``.
+
+Every compiled kernel trusts its inputs (no bounds checks in ``nogil`` code), so each op runs
+its arguments through these helpers first. Errors name the argument, say what was expected and
+show what was received.
+"""
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _fmt_dtype(dt):
+    return np.dtype(dt).name
+
+
+def float_array(x, name):
+    """``x`` as an ndarray of float32/float64 (array-likes of floats become float64).
+
+    Raises TypeError for any other dtype: kernels never cast silently.
+    """
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except Exception as exc:  # ragged lists and the like
+            raise TypeError(f"Expected {name} to be an array of floats, received: {name}={x!r}") from exc
+        if x.dtype.kind in "iub":
+            raise TypeError(
+                f"Expected {name} to be a float32 or float64 array, received: {name} with dtype {x.dtype}"
+            )
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"Expected {name} to be a float32 or float64 array, received: {name} with dtype {x.dtype}"
+        )
+    return x
+
+
+def same_dtype(**arrays):
+    """Check that all given arrays (None skipped) share one float dtype; return it."""
+    dtypes = {name: a.dtype for name, a in arrays.items() if a is not None}
+    kinds = set(dtypes.values())
+    if len(kinds) > 1:
+        shown = ", ".join(f"{n}={_fmt_dtype(d)}" for n, d in dtypes.items())
+        raise TypeError(f"Expected all arrays to share one float dtype, received: {shown}")
+    return next(iter(kinds))
+
+
+def floats(op, **arrays):
+    """Convert and check several float arrays at once; returns ``(list_of_arrays, dtype)``."""
+    conv = {n: (None if a is None else float_array(a, n)) for n, a in arrays.items()}
+    dt = same_dtype(**conv)
+    return list(conv.values()), dt
+
+
+def ndim(x, name, expected):
+    """Require ``x.ndim`` to be ``expected`` (an int or a tuple of ints)."""
+    allowed = expected if isinstance(expected, tuple) else (expected,)
+    if x.ndim not in allowed:
+        want = " or ".join(f"{d}-D" for d in allowed)
+        raise ValueError(f"Expected {name} to be {want}, received: {name} with shape {x.shape}")
+
+
+def same_shape(a, a_name, b, b_name):
+    if a.shape != b.shape:
+        raise ValueError(
+            f"Expected {a_name} and {b_name} to have the same shape, received: "
+            f"{a_name}.shape={a.shape}, {b_name}.shape={b.shape}"
+        )
+
+
+def contiguous(x):
+    """A C-contiguous version of ``x`` (no copy when it already is)."""
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+
+
+def out_array(out, shape, dtype, *, inputs=(), allow_inplace=(), name="out"):
+    """Return ``out`` checked (or a fresh C-contiguous array when ``out`` is None).
+
+    ``out`` must be a writable C-contiguous ndarray of exactly ``shape`` and ``dtype``. It may
+    not overlap any array in ``inputs``, except that it may *be* one of ``allow_inplace``
+    (same memory, same layout: an element-wise op writing over its own input).
+    """
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"Expected {name} to be a numpy.ndarray or None, received: {name}={type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(
+            f"Expected {name} to have dtype {_fmt_dtype(dtype)}, received: {name} with dtype {out.dtype}"
+        )
+    if out.shape != tuple(shape):
+        raise ValueError(f"Expected {name} to have shape {tuple(shape)}, received: {name}.shape={out.shape}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"Expected {name} to be C-contiguous, received: a non-contiguous {name}")
+    if not out.flags.writeable:
+        raise ValueError(f"Expected {name} to be writable, received: a read-only {name}")
+    for arr in inputs:
+        if arr is None or not np.may_share_memory(out, arr):
+            continue
+        if any(_same_view(out, ok) for ok in allow_inplace if ok is arr):
+            continue
+        if not np.shares_memory(out, arr, max_work=1_000_000):
+            continue
+        raise ValueError(f"Expected {name} not to overlap an input array, received: an {name} sharing memory with an input")
+    return out
+
+
+def _same_view(a, b):
+    return (
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+        and a.shape == b.shape
+        and a.strides == b.strides
+    )
+
+
+def real_scalar(value, name, *, low=None, high=None, low_open=False, high_open=False):
+    """``value`` as a Python float, checked against an interval (None bounds are open-ended)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Expected {name} to be a real number, received: {name}={value!r}")
+    v = float(value)
+    if v != v:
+        raise ValueError(f"Expected {name} to be a number, received: {name}=nan")
+    bad = (
+        (low is not None and (v < low or (low_open and v == low)))
+        or (high is not None and (v > high or (high_open and v == high)))
+    )
+    if bad:
+        lo = "(-inf" if low is None else ("(" if low_open else "[") + repr(low)
+        hi = "inf)" if high is None else repr(high) + (")" if high_open else "]")
+        raise ValueError(f"Expected {name} in {lo}, {hi}, received: {name}={value!r}")
+    return v
+
+
+def integer(value, name, *, low=None):
+    """``value`` as a Python int (bools rejected), at least ``low``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"Expected {name} to be an integer, received: {name}={value!r}")
+    v = int(value)
+    if low is not None and v < low:
+        raise ValueError(f"Expected {name} >= {low}, received: {name}={v}")
+    return v
+
+
+def labels_array(labels, name, n, n_classes):
+    """Integer class labels of shape ``(n,)`` in ``[0, n_classes)``, as a contiguous intp array."""
+    lab = np.asarray(labels)
+    if lab.dtype.kind not in "iu":
+        if lab.dtype.kind == "f" and lab.size and np.all(np.isfinite(lab)) and np.all(lab == np.round(lab)):
+            lab = lab.astype(np.intp)
+        elif lab.dtype.kind == "f" and lab.size == 0:
+            lab = lab.astype(np.intp)
+        else:
+            raise TypeError(f"Expected {name} to hold integer class labels, received: {name} with dtype {lab.dtype}")
+    if lab.ndim == 2 and lab.shape[1] == 1:
+        lab = lab[:, 0]
+    if lab.ndim != 1 or lab.shape[0] != n:
+        raise ValueError(f"Expected {name} of shape ({n},), received: {name}.shape={lab.shape}")
+    if lab.size:
+        lo, hi = int(lab.min()), int(lab.max())
+        if lo < 0 or hi >= n_classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(
+                f"Expected {name} in [0, {n_classes}), received: a label {bad}"
+            )
+    return np.ascontiguousarray(lab, dtype=np.intp)

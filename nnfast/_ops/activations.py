@@ -1,0 +1,3 @@
+"""Validated activations ops."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Validated losses ops."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Validated optim ops."""
+
+__all__ = []

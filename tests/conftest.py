@@ -1,0 +1,25 @@
+"""Shared pytest setup: hypothesis profiles and the thread-count fixture."""
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "dev", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    """Tests may change the thread count; put it back afterwards."""
+    import nnfast as nf
+
+    before = nf.get_num_threads()
+    yield
+    if nf.get_num_threads() != before:
+        nf.set_num_threads(before)

@@ -1,0 +1,103 @@
+"""matmul and dense_forward against float64 NumPy, every layout and dtype."""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import nnfast as nf
+from nnfast import reference as ref
+from helpers import DTYPES, assert_close, layouts, threads
+
+SIZES = [(0, 3, 4), (3, 0, 4), (3, 4, 0), (1, 1, 1), (7, 13, 5), (64, 33, 129)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m,k,n", SIZES)
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_matmul_matches_reference_in_every_layout(dtype, m, k, n, ta, tb):
+    rng = np.random.default_rng(m * 100 + k * 10 + n)
+    a0 = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+    b0 = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    expected = ref.matmul(a0, b0, transpose_a=ta, transpose_b=tb)
+    for la, a in layouts(a0):
+        for lb, b in layouts(b0):
+            got = nf.kernels.matmul(a, b, transpose_a=ta, transpose_b=tb)
+            assert got.dtype == dtype and got.shape == (m, n)
+            assert_close(got, expected, scale=max(1, k) ** 0.5 * 4, err_msg=f"{la} x {lb}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matmul_writes_into_out(dtype):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((5, 6)).astype(dtype)
+    b = rng.standard_normal((6, 7)).astype(dtype)
+    out = np.full((5, 7), np.nan, dtype)
+    r = nf.kernels.matmul(a, b, out=out)
+    assert r is out
+    assert_close(out, ref.matmul(a, b), scale=10)
+
+
+def test_matmul_large_is_thread_count_invariant():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((300, 200)).astype(np.float32)
+    b = rng.standard_normal((200, 150)).astype(np.float32)
+    with threads(1):
+        r1 = nf.kernels.matmul(a, b)
+    with threads(2):
+        r2 = nf.kernels.matmul(a, b)
+    assert_close(r1, r2, scale=50)
+
+
+@given(
+    m=st.integers(0, 20), k=st.integers(0, 20), n=st.integers(0, 20),
+    dtype=st.sampled_from(DTYPES), ta=st.booleans(), tb=st.booleans(),
+)
+def test_matmul_hypothesis_shapes(m, k, n, dtype, ta, tb):
+    rng = np.random.default_rng(m + 31 * k + 977 * n)
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    assert_close(nf.kernels.matmul(a, b, transpose_a=ta, transpose_b=tb),
+                 ref.matmul(a, b, transpose_a=ta, transpose_b=tb), scale=20)
+
+
+class TestMatmulErrors:
+    def test_mixed_dtypes_raise_type_error(self):
+        with pytest.raises(TypeError, match="one float dtype"):
+            nf.kernels.matmul(np.ones((2, 2), np.float32), np.ones((2, 2), np.float64))
+
+    def test_integer_input_raises_type_error(self):
+        with pytest.raises(TypeError, match="float32 or float64"):
+            nf.kernels.matmul(np.ones((2, 2), np.int64), np.ones((2, 2), np.int64))
+
+    def test_inner_dimension_mismatch_names_both_shapes(self):
+        with pytest.raises(ValueError, match=r"a.shape=\(2, 3\).*b.shape=\(4, 2\)"):
+            nf.kernels.matmul(np.ones((2, 3)), np.ones((4, 2)))
+
+    def test_wrong_ndim(self):
+        with pytest.raises(ValueError, match="2-D"):
+            nf.kernels.matmul(np.ones(3), np.ones((3, 2)))
+
+    @pytest.mark.parametrize(
+        "out, exc",
+        [
+            (np.empty((2, 3)), ValueError),               # wrong shape
+            (np.empty((2, 2), np.float32), TypeError),   # wrong dtype
+            (np.empty((2, 4))[:, ::2], ValueError),       # not contiguous
+            ([[0.0, 0.0], [0.0, 0.0]], TypeError),        # not an ndarray
+        ],
+    )
+    def test_bad_out(self, out, exc):
+        with pytest.raises(exc, match="out"):
+            nf.kernels.matmul(np.ones((2, 2)), np.ones((2, 2)), out=out)
+
+    def test_out_aliasing_an_input_raises(self):
+        a = np.ones((3, 3))
+        with pytest.raises(ValueError, match="overlap"):
+            nf.kernels.matmul(a, np.ones((3, 3)), out=a)
+
+    def test_read_only_out_raises(self):
+        out = np.empty((2, 2))
+        out.flags.writeable = False
+        with pytest.raises(ValueError, match="writable"):
+            nf.kernels.matmul(np.ones((2, 2)), np.ones((2, 2)), out=out)
