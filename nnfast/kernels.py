@@ -14,7 +14,8 @@ array([[ 1., -2.]], dtype=float32)
 from nnfast._ops.activations import *  # noqa: F401,F403
 from nnfast._ops.linalg import *  # noqa: F401,F403
 from nnfast._ops.losses import *  # noqa: F401,F403
+from nnfast._ops.norm import *  # noqa: F401,F403
 from nnfast._ops.optim import *  # noqa: F401,F403
-from nnfast._ops import activations as _a, linalg as _l, losses as _s, optim as _o
+from nnfast._ops import activations as _a, linalg as _l, losses as _s, norm as _n, optim as _o
 
-__all__ = [*_l.__all__, *_a.__all__, *_s.__all__, *_o.__all__]
+__all__ = [*_l.__all__, *_a.__all__, *_s.__all__, *_n.__all__, *_o.__all__]

@@ -7,7 +7,8 @@ against them. They compute in float64 and return the input's dtype.
 from nnfast.reference.activations import *  # noqa: F401,F403
 from nnfast.reference.linalg import *  # noqa: F401,F403
 from nnfast.reference.losses import *  # noqa: F401,F403
+from nnfast.reference.norm import *  # noqa: F401,F403
 from nnfast.reference.optim import *  # noqa: F401,F403
-from nnfast.reference import activations as _a, linalg as _l, losses as _s, optim as _o
+from nnfast.reference import activations as _a, linalg as _l, losses as _s, norm as _n, optim as _o
 
-__all__ = [*_l.__all__, *_a.__all__, *_s.__all__, *_o.__all__]
+__all__ = [*_l.__all__, *_a.__all__, *_s.__all__, *_n.__all__, *_o.__all__]

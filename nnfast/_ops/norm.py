@@ -1,0 +1,3 @@
+"""Validated normalization, dropout and gather ops."""
+
+__all__ = []
