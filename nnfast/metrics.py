@@ -1,0 +1,529 @@
+"""Evaluation metrics: plain functions, and streaming ``Metric`` objects for the training loop.
+
+``y_pred`` is the model's output, probabilities or values, of shape ``(n, k)`` (``(n,)`` is
+read as ``(n, 1)``). ``y_true`` is integer labels ``(n,)`` or an array ``(n, k)``: one-hot
+when ``k > 1``, 0/1 when ``k == 1`` (binary), values for regression. Classification rules:
+
+- ``k == 1``: binary; a sample is predicted positive when ``p > 0.5`` and is truly positive
+  when ``y_true > 0.5``; precision/recall/f1 are those of the positive class; ``auc`` ranks
+  the scores ``p``.
+- ``k > 1``: the predicted class is ``argmax(p)``, the true class is the label or the argmax
+  of the one-hot row; precision/recall/f1/auc are macro averages over classes, one-vs-rest
+  (as scikit-learn's ``average="macro"``: over the classes present in ``y_true`` or the
+  predictions; for ``auc``, over the classes with both positives and negatives).
+
+Undefined ratios (no predicted positives, ...) count as 0, as scikit-learn's default.
+``auc`` is the exact ROC AUC (trapezoid over all thresholds, ties handled), ``nan`` when
+only one class is present. ``sample_weight`` weights samples (rows) everywhere.
+
+Streaming objects (:func:`get`) accumulate over batches: ``reset_state()``,
+``update_state(y_true, y_pred, sample_weight=None)``, ``result() -> float`` (0.0 before any
+update). They copy what they keep, so the caller may reuse its buffers.
+
+>>> import numpy as np
+>>> import nnfast.metrics as M
+>>> p = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+>>> M.accuracy(np.array([0, 1, 1]), p)
+0.6666666666666666
+>>> m = M.get("acc")
+>>> m.update_state(np.array([0, 1]), p[:2]); m.update_state(np.array([1]), p[2:]); m.result()
+0.6666666666666666
+"""
+
+
+import numpy as np
+
+__all__ = [
+    "accuracy", "precision", "recall", "f1", "auc", "mae", "mse",
+    "Metric", "Accuracy", "Precision", "Recall", "F1", "AUC", "MeanAbsoluteError",
+    "MeanSquaredError", "MeanMetricWrapper", "get",
+]
+
+
+# --------------------------------------------------------------------------- input handling
+
+def _pred(y_pred):
+    p = np.asarray(y_pred)
+    if p.dtype.kind not in "fiub":
+        raise TypeError(f"Expected y_pred to hold numbers, received: y_pred with dtype {p.dtype}")
+    if p.ndim == 1:
+        p = p[:, None]
+    if p.ndim != 2:
+        raise ValueError(f"Expected y_pred of shape (n, k) or (n,), received: y_pred.shape={p.shape}")
+    return p
+
+
+def _weights(sample_weight, n):
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w[:, 0]
+    if w.shape != (n,):
+        raise ValueError(f"Expected sample_weight of shape ({n},), received: sample_weight.shape={w.shape}")
+    if not np.all(np.isfinite(w)) or (n and w.min() < 0):
+        raise ValueError("Expected sample_weight to be finite and >= 0, received: a negative or non-finite weight")
+    return w
+
+
+def _classes(y_true, y_pred):
+    """``(true_class, pred_class, k, p)``: class indices (intp) for both, for k >= 2 classes.
+
+    Binary (one output column) gives classes 0/1 with k = 2.
+    """
+    p = _pred(y_pred)
+    n, k = p.shape
+    t = np.asarray(y_true)
+    if k == 1:
+        if t.ndim == 2 and t.shape[1] == 1:
+            t = t[:, 0]
+        if t.shape != (n,):
+            raise ValueError(
+                f"Expected y_true of shape ({n},) or ({n}, 1) for a single-output y_pred, "
+                f"received: y_true.shape={t.shape}"
+            )
+        if t.dtype.kind not in "fiub":
+            raise TypeError(f"Expected y_true to hold 0/1 values, received: y_true with dtype {t.dtype}")
+        return (t > 0.5).astype(np.intp), (p[:, 0] > 0.5).astype(np.intp), 2, p
+    if t.ndim == 2 and t.shape == (n, k):
+        return np.argmax(t, axis=1), np.argmax(p, axis=1), k, p
+    if t.ndim == 2 and t.shape == (n, 1):
+        t = t[:, 0]
+    if t.shape != (n,):
+        raise ValueError(
+            f"Expected y_true of shape ({n},) (labels) or ({n}, {k}) (one-hot), received: y_true.shape={t.shape}"
+        )
+    if t.dtype.kind == "f":
+        if not np.all(t == np.round(t)):
+            raise TypeError("Expected y_true to hold integer class labels, received: non-integer floats")
+    elif t.dtype.kind not in "iub":
+        raise TypeError(f"Expected y_true to hold integer class labels, received: y_true with dtype {t.dtype}")
+    if n:
+        lo, hi = t.min(), t.max()
+        if lo < 0 or hi >= k:
+            raise ValueError(f"Expected y_true labels in [0, {k}), received: a label {lo if lo < 0 else hi}")
+    return t.astype(np.intp), np.argmax(p, axis=1), k, p
+
+
+def _values(y_true, y_pred):
+    """``(t, p)`` as float64 arrays of one shape ``(n, k)`` for the regression metrics."""
+    p = _pred(y_pred)
+    t = np.asarray(y_true)
+    if t.ndim == 1:
+        t = t[:, None]
+    if t.shape != p.shape:
+        raise ValueError(
+            f"Expected y_true of the shape of y_pred {p.shape}, received: y_true.shape={np.shape(y_true)}"
+        )
+    if t.dtype.kind not in "fiub":
+        raise TypeError(f"Expected y_true to hold numbers, received: y_true with dtype {t.dtype}")
+    return t, p
+
+
+def _safe_div(num, den):
+    """``num / den`` elementwise, 0 where ``den == 0``."""
+    num, den = np.asarray(num, np.float64), np.asarray(den, np.float64)
+    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den != 0)
+
+
+def _binary_auc(positive, score, weight):
+    """Exact weighted ROC AUC by the trapezoid rule over all distinct thresholds."""
+    order = np.argsort(-score, kind="mergesort")
+    s = score[order]
+    pos = positive[order].astype(np.float64)
+    w = np.ones_like(pos) if weight is None else weight[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]  # end of each run of tied scores
+    tps = np.r_[0.0, np.cumsum(pos * w)[last]]
+    fps = np.r_[0.0, np.cumsum((1.0 - pos) * w)[last]]
+    if tps[-1] <= 0 or fps[-1] <= 0:
+        return float("nan")
+    area = np.sum(np.diff(fps) * (tps[1:] + tps[:-1])) / 2.0
+    return float(area / (tps[-1] * fps[-1]))
+
+
+# --------------------------------------------------------------------------- streaming objects
+
+class Metric:
+    """Base class of streaming metrics: ``name``, ``reset_state``, ``update_state``, ``result``.
+
+    Parameters
+    ----------
+    name : str, optional
+        The key the training loop logs the metric under. Defaults to the class's name.
+    """
+
+    default_name = "metric"
+
+    def __init__(self, name=None):
+        self.name = self.default_name if name is None else str(name)
+        self.reset_state()
+
+    def reset_state(self):
+        """Forget everything accumulated."""
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Accumulate one batch."""
+        raise NotImplementedError
+
+    def result(self):
+        """The metric over everything accumulated since the last reset, as a float."""
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"name": self.name}
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class Accuracy(Metric):
+    """Fraction of samples whose predicted class equals the true class (weighted).
+
+    >>> import numpy as np
+    >>> m = Accuracy(); m.update_state(np.array([1, 0]), np.array([[0.7], [0.8]])); m.result()
+    0.5
+    """
+
+    default_name = "accuracy"
+
+    def reset_state(self):
+        self._correct = 0.0
+        self._total = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        t, c, _, _ = _classes(y_true, y_pred)
+        w = _weights(sample_weight, t.shape[0])
+        hit = t == c
+        self._correct += float(hit.sum()) if w is None else float(w[hit].sum())
+        self._total += float(t.shape[0]) if w is None else float(w.sum())
+
+    def result(self):
+        return self._correct / self._total if self._total else 0.0
+
+
+class _Confusion(Metric):
+    """Accumulates the (weighted) confusion matrix; subclasses turn it into a score."""
+
+    def reset_state(self):
+        self._cm = None  # (k, k): rows true class, columns predicted class
+        self._seen = None  # classes present (unweighted) in y_true or the predictions
+        self._binary = None
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        t, c, k, p = _classes(y_true, y_pred)
+        w = _weights(sample_weight, t.shape[0])
+        binary = p.shape[1] == 1
+        if self._cm is None:
+            self._cm, self._seen, self._binary = np.zeros((k, k)), np.zeros(k, bool), binary
+        elif self._cm.shape[0] != k or self._binary != binary:
+            raise ValueError(
+                f"Expected y_pred with {1 if self._binary else self._cm.shape[0]} columns as in "
+                f"earlier batches, received: y_pred.shape={p.shape}"
+            )
+        self._cm += np.bincount(t * k + c, weights=w, minlength=k * k).reshape(k, k)
+        self._seen |= np.bincount(t, minlength=k).astype(bool) | np.bincount(c, minlength=k).astype(bool)
+
+    def _score(self, tp, fp, fn):
+        raise NotImplementedError
+
+    def result(self):
+        if self._cm is None:
+            return 0.0
+        tp = np.diag(self._cm)
+        fp = self._cm.sum(axis=0) - tp
+        fn = self._cm.sum(axis=1) - tp
+        scores = self._score(tp, fp, fn)
+        if self._binary:
+            return float(scores[1])
+        return float(scores[self._seen].mean()) if self._seen.any() else 0.0
+
+
+class Precision(_Confusion):
+    """``tp / (tp + fp)``: of the binary positive class, or macro over classes.
+
+    >>> import numpy as np
+    >>> m = Precision(); m.update_state(np.array([1, 0, 1]), np.array([[0.9], [0.8], [0.1]]))
+    >>> m.result()
+    0.5
+    """
+
+    default_name = "precision"
+
+    def _score(self, tp, fp, fn):
+        return _safe_div(tp, tp + fp)
+
+
+class Recall(_Confusion):
+    """``tp / (tp + fn)``: of the binary positive class, or macro over classes.
+
+    >>> import numpy as np
+    >>> m = Recall(); m.update_state(np.array([1, 0, 1]), np.array([[0.9], [0.8], [0.1]]))
+    >>> m.result()
+    0.5
+    """
+
+    default_name = "recall"
+
+    def _score(self, tp, fp, fn):
+        return _safe_div(tp, tp + fn)
+
+
+class F1(_Confusion):
+    """``2·tp / (2·tp + fp + fn)``: of the binary positive class, or macro over classes.
+
+    >>> import numpy as np
+    >>> m = F1(); m.update_state(np.array([1, 0, 1]), np.array([[0.9], [0.8], [0.1]]))
+    >>> m.result()
+    0.5
+    """
+
+    default_name = "f1"
+
+    def _score(self, tp, fp, fn):
+        return _safe_div(2.0 * tp, 2.0 * tp + fp + fn)
+
+
+class AUC(Metric):
+    """Exact ROC AUC (binary, or one-vs-rest macro); keeps every score seen since the reset.
+
+    >>> import numpy as np
+    >>> m = AUC(); m.update_state(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
+    >>> m.result()
+    0.75
+    """
+
+    default_name = "auc"
+
+    def reset_state(self):
+        self._true, self._scores, self._weights = [], [], []
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        t, _, k, p = _classes(y_true, y_pred)
+        w = _weights(sample_weight, t.shape[0])
+        if self._scores and self._scores[0].shape[1] != p.shape[1]:
+            raise ValueError(
+                f"Expected y_pred with {self._scores[0].shape[1]} columns as in earlier batches, "
+                f"received: y_pred.shape={p.shape}"
+            )
+        self._true.append(t.copy())
+        self._scores.append(np.array(p, dtype=np.float64))  # a copy: callers reuse buffers
+        self._weights.append(np.ones(t.shape[0]) if w is None else w.copy())
+
+    def result(self):
+        if not self._scores:
+            return 0.0
+        t = np.concatenate(self._true)
+        p = np.concatenate(self._scores)
+        w = np.concatenate(self._weights)
+        if p.shape[1] == 1:
+            return _binary_auc(t == 1, p[:, 0], w)
+        aucs = [_binary_auc(t == c, p[:, c], w) for c in range(p.shape[1])]
+        aucs = [a for a in aucs if a == a]
+        return float(np.mean(aucs)) if aucs else float("nan")
+
+
+class _MeanError(Metric):
+    """Weighted mean over samples of the per-sample mean over outputs of ``_err(t - p)``."""
+
+    def reset_state(self):
+        self._sum = 0.0
+        self._total = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        t, p = _values(y_true, y_pred)
+        w = _weights(sample_weight, t.shape[0])
+        if t.size == 0:
+            return
+        per_sample = self._err(np.subtract(t, p, dtype=np.float64)).mean(axis=1)
+        self._sum += float(per_sample.sum()) if w is None else float(per_sample @ w)
+        self._total += float(t.shape[0]) if w is None else float(w.sum())
+
+    def result(self):
+        return self._sum / self._total if self._total else 0.0
+
+
+class MeanAbsoluteError(_MeanError):
+    """Mean of ``|y_true - y_pred|`` over samples and outputs.
+
+    >>> import numpy as np
+    >>> m = MeanAbsoluteError(); m.update_state(np.array([1.0, 2.0]), np.array([1.5, 1.0])); m.result()
+    0.75
+    """
+
+    default_name = "mae"
+
+    @staticmethod
+    def _err(e):
+        return np.abs(e)
+
+
+class MeanSquaredError(_MeanError):
+    """Mean of ``(y_true - y_pred)²`` over samples and outputs.
+
+    >>> import numpy as np
+    >>> m = MeanSquaredError(); m.update_state(np.array([1.0, 2.0]), np.array([1.5, 1.0])); m.result()
+    0.625
+    """
+
+    default_name = "mse"
+
+    @staticmethod
+    def _err(e):
+        return np.square(e)
+
+
+class MeanMetricWrapper(Metric):
+    """Streams any ``fn(y_true, y_pred) -> float``: the batch values averaged, weighted by size.
+
+    >>> import numpy as np
+    >>> m = MeanMetricWrapper(lambda t, p: float(np.max(np.abs(t - p))), name="max_err")
+    >>> m.update_state(np.array([1.0]), np.array([2.0])); m.result()
+    1.0
+    """
+
+    def __init__(self, fn, name=None):
+        if not callable(fn):
+            raise TypeError(f"Expected fn to be callable, received: fn={fn!r}")
+        self.fn = fn
+        super().__init__(getattr(fn, "__name__", "metric") if name is None else name)
+
+    def reset_state(self):
+        self._sum = 0.0
+        self._total = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        n = len(y_pred)
+        w = _weights(sample_weight, n)
+        size = float(n) if w is None else float(w.sum())
+        if n:
+            self._sum += float(self.fn(y_true, y_pred)) * size
+            self._total += size
+
+    def result(self):
+        return self._sum / self._total if self._total else 0.0
+
+
+_BY_NAME = {
+    "accuracy": Accuracy, "acc": Accuracy, "precision": Precision, "recall": Recall, "f1": F1,
+    "auc": AUC, "mae": MeanAbsoluteError, "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError, "mean_squared_error": MeanSquaredError,
+}
+
+
+def get(identifier):
+    """A fresh streaming metric from a name (``accuracy``/``acc``, ``precision``, ``recall``,
+    ``f1``, ``auc``, ``mae``, ``mse``), a :class:`Metric` (returned as is) or a callable
+    ``fn(y_true, y_pred) -> float`` (wrapped in :class:`MeanMetricWrapper`).
+
+    The metric's ``name`` is the name given (``get("acc").name == "acc"``, as Keras logs it).
+
+    >>> get("f1")
+    F1(name='f1')
+    """
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier.lower())
+        if cls is None:
+            raise ValueError(
+                f"Expected a metric name in {sorted(_BY_NAME)}, received: {identifier!r}"
+            )
+        return cls(name=identifier)
+    if callable(identifier):
+        return MeanMetricWrapper(identifier)
+    raise TypeError(f"Expected a metric name, Metric or callable, received: {identifier!r}")
+
+
+# --------------------------------------------------------------------------- plain functions
+
+def _compute(cls, y_true, y_pred, sample_weight):
+    if np.shape(y_pred)[:1] == (0,):
+        raise ValueError("Expected at least one sample, received: an empty y_pred")
+    m = cls()
+    m.update_state(y_true, y_pred, sample_weight)
+    return m.result()
+
+
+def accuracy(y_true, y_pred, sample_weight=None):
+    """Fraction of correctly classified samples (see the module rules for ``k``).
+
+    Parameters
+    ----------
+    y_true : ndarray of shape (n,) or (n, k)
+        Integer labels, one-hot rows, or 0/1 values for a single output.
+    y_pred : ndarray of shape (n, k) or (n,)
+        Predicted probabilities (or scores).
+    sample_weight : ndarray of shape (n,), optional
+        Non-negative weights. Defaults to None (all ones).
+
+    Returns
+    -------
+    float
+
+    >>> import numpy as np
+    >>> accuracy(np.array([1, 0]), np.array([[0.9], [0.7]]))
+    0.5
+    """
+    return _compute(Accuracy, y_true, y_pred, sample_weight)
+
+
+def precision(y_true, y_pred, sample_weight=None):
+    """``tp / (tp + fp)`` (binary) or its macro average over classes (``k > 1``).
+
+    >>> import numpy as np
+    >>> precision(np.array([1, 0, 1]), np.array([0.9, 0.8, 0.1]))
+    0.5
+    """
+    return _compute(Precision, y_true, y_pred, sample_weight)
+
+
+def recall(y_true, y_pred, sample_weight=None):
+    """``tp / (tp + fn)`` (binary) or its macro average over classes (``k > 1``).
+
+    >>> import numpy as np
+    >>> recall(np.array([1, 0, 1]), np.array([0.9, 0.8, 0.1]))
+    0.5
+    """
+    return _compute(Recall, y_true, y_pred, sample_weight)
+
+
+def f1(y_true, y_pred, sample_weight=None):
+    """``2·tp / (2·tp + fp + fn)`` (binary) or the macro average of per-class F1 (``k > 1``).
+
+    >>> import numpy as np
+    >>> f1(np.array([1, 0, 1]), np.array([0.9, 0.8, 0.1]))
+    0.5
+    """
+    return _compute(F1, y_true, y_pred, sample_weight)
+
+
+def auc(y_true, y_pred, sample_weight=None):
+    """Exact area under the ROC curve (binary) or its one-vs-rest macro average (``k > 1``).
+
+    ``nan`` when ``y_true`` holds a single class.
+
+    >>> import numpy as np
+    >>> auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
+    0.75
+    """
+    return _compute(AUC, y_true, y_pred, sample_weight)
+
+
+def mae(y_true, y_pred, sample_weight=None):
+    """Mean absolute error over samples and outputs.
+
+    >>> import numpy as np
+    >>> mae(np.array([1.0, 2.0]), np.array([1.5, 1.0]))
+    0.75
+    """
+    return _compute(MeanAbsoluteError, y_true, y_pred, sample_weight)
+
+
+def mse(y_true, y_pred, sample_weight=None):
+    """Mean squared error over samples and outputs.
+
+    >>> import numpy as np
+    >>> mse(np.array([1.0, 2.0]), np.array([1.5, 1.0]))
+    0.625
+    """
+    return _compute(MeanSquaredError, y_true, y_pred, sample_weight)
