@@ -1,0 +1,590 @@
+"""``Sequential``: a stack of layers with compile / fit / evaluate / predict / save.
+
+The model is a list of layer *descriptions* whose weights live in one flat buffer
+(:mod:`nnfast._params`); activation and gradient buffers are allocated once for the largest batch
+and reused (a smaller last batch uses their first rows). A training step is: gather the batch
+rows into a preallocated buffer, forward layer by layer, the loss kernel (fused with the output
+softmax/sigmoid when possible) giving the output gradient, backward layer by layer, regularizer
+gradients, then one optimizer kernel call over the flat buffer.
+
+>>> import numpy as np, nnfast as nf
+>>> X = np.random.default_rng(0).normal(size=(64, 3)); y = (X[:, 0] > 0).astype(int)
+>>> model = nf.Sequential([nf.layers.Dense(8, activation="relu"),
+...                        nf.layers.Dense(1, activation="sigmoid")], seed=0)
+>>> model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+>>> history = model.fit(X, y, epochs=2, batch_size=16, verbose=0)
+>>> sorted(history.history)
+['accuracy', 'loss', 'lr']
+"""
+
+import copy
+import numbers
+import re
+
+import numpy as np
+
+from nnfast import losses as losses_mod, metrics as metrics_mod, optimizers as optimizers_mod
+from nnfast._params import ParamStore
+from nnfast.layers import Layer
+
+__all__ = ["Sequential"]
+
+_FLOATS = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+_PREDICT_CHUNK = 1024
+
+
+def _int(value, name, low):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"Expected {name} to be an integer, received: {name}={value!r}")
+    if value < low:
+        raise ValueError(f"Expected {name} >= {low}, received: {name}={value!r}")
+    return int(value)
+
+
+def _snake(name):
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class Sequential:
+    """A linear stack of layers, trained with mini-batch gradient descent.
+
+    Parameters
+    ----------
+    layers : list of Layer, optional
+        The layers, first to last. More can be added with :meth:`add`.
+    input_dim : int, optional
+        Number of input features. Defaults to None: inferred at the first ``fit``.
+    dtype : {"float32", "float64"}
+        The dtype of every weight, buffer and computation. Defaults to "float32".
+    seed : int, optional
+        Seeds the generator behind weight initialization, shuffling and dropout: the same seed
+        gives bit-identical results on one thread count. Defaults to None (fresh entropy).
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> model = nf.Sequential([nf.layers.Dense(4, activation="relu"), nf.layers.Dense(2)],
+    ...                       input_dim=3, seed=0)
+    >>> model.count_params()
+    26
+    >>> model.predict(np.zeros((1, 3))).shape
+    (1, 2)
+    """
+
+    def __init__(self, layers=None, *, input_dim=None, dtype="float32", seed=None, name=None):
+        key = np.dtype(dtype).name if isinstance(dtype, (np.dtype, type)) else dtype
+        if key not in _FLOATS:
+            raise ValueError(f"Expected dtype to be 'float32' or 'float64', received: dtype={dtype!r}")
+        self.dtype = _FLOATS[key]
+        self.input_dim = None if input_dim is None else _int(input_dim, "input_dim", 1)
+        if seed is not None:
+            seed = _int(seed, "seed", 0)
+        self.seed, self.name = seed, name or "sequential"
+        self._rng = np.random.default_rng(seed)
+        self._layers, self.built, self.compiled = [], False, False
+        self.optimizer = self.loss = None
+        self.metrics, self._val_metrics = [], []
+        self.stop_training, self.history = False, None
+        self._cap, self._step_key, self._pending = 0, None, None
+        for layer in [] if layers is None else list(layers):
+            self.add(layer)
+
+    # --- structure ---------------------------------------------------------------------
+    @property
+    def layers(self):
+        """The layers, first to last (a new list)."""
+        return list(self._layers)
+
+    def add(self, layer):
+        """Append a layer (a model already built keeps the weights of its earlier layers)."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Expected an nnfast.layers.Layer, received: layer={layer!r}")
+        if any(layer is other for other in self._layers):
+            raise ValueError(f"Expected a new layer, received: layer {layer.name!r} already in the model")
+        names = {other.name for other in self._layers}
+        if layer.name is None:
+            base, k = _snake(type(layer).__name__), 0
+            layer.name = base
+            while layer.name in names:
+                k += 1
+                layer.name = f"{base}_{k}"
+        elif layer.name in names:
+            raise ValueError(f"Expected unique layer names, received: a second layer {layer.name!r}")
+        if self.built:
+            self._pending = self.get_weights()
+            self.built = False
+        self._layers.append(layer)
+
+    def build(self, input_dim=None):
+        """Create every weight: declare shapes layer by layer, lay them out, initialize."""
+        if input_dim is not None:
+            input_dim = _int(input_dim, "input_dim", 1)
+            if self.input_dim is not None and input_dim != self.input_dim:
+                raise ValueError(f"Expected input_dim={self.input_dim}, received: input_dim={input_dim}")
+            self.input_dim = input_dim
+        if self.input_dim is None:
+            raise ValueError("This model has not been built yet: expected input_dim (give it to "
+                             "Sequential(..., input_dim=...) or call fit first), received: None")
+        if not self._layers:
+            raise ValueError("Expected at least one layer (use add), received: an empty model")
+        dim = self.input_dim
+        for layer in self._layers:
+            dim = layer.build(dim, self.dtype)
+            if hasattr(layer, "rng"):
+                layer.rng = self._rng
+        self.output_dim = dim
+        store = ParamStore(self.dtype)
+        n = len(self._layers)
+        params = store.build([l.weight_specs() for l in self._layers],
+                             [l.state_specs() for l in self._layers])
+        for layer, p, g, s in zip(self._layers, params, store.grad_views(n), store.state_views(n)):
+            layer.bind(p, g, s)
+            for spec in layer.weight_specs():
+                value = np.asarray(spec.initializer(spec.shape, self.dtype, self._rng))
+                if value.shape != p[spec.name].shape:
+                    raise ValueError(f"Expected the initializer of {layer.name}.{spec.name} to "
+                                     f"return shape {spec.shape}, received: {value.shape}")
+                np.copyto(p[spec.name], value)
+        self._store, self.built, self._cap, self._step_key = store, True, 0, None
+        pending, self._pending = self._pending, None
+        if pending:
+            self._set_arrays(pending, partial=True)
+        if self.compiled:
+            self._setup_training()
+
+    def _ensure_built(self, what):
+        if not self.built:
+            if self.input_dim is None:
+                raise ValueError(f"Expected a built model for {what}: this model has not been built "
+                                 "yet (give input_dim to Sequential or call fit first)")
+            self.build()
+
+    # --- compile -----------------------------------------------------------------------
+    def compile(self, optimizer, loss, metrics=None):
+        """Choose the optimizer, the loss and the metrics.
+
+        Parameters
+        ----------
+        optimizer : str or Optimizer
+            ``"sgd"``, ``"rmsprop"``, ``"adam"``, ``"adamw"`` or an :mod:`nnfast.optimizers` object.
+        loss : str or Loss
+            A name of :data:`nnfast.losses.NAMES` or an :mod:`nnfast.losses` object.
+        metrics : list, optional
+            Names (``"accuracy"``, ``"auc"``, ...) or :mod:`nnfast.metrics` objects.
+        """
+        self.optimizer = optimizers_mod.get(optimizer)
+        self.loss = losses_mod.get(loss)
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, (str, metrics_mod.Metric)):
+            metrics = [metrics]
+        if not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"Expected metrics to be a list of names or Metric objects, received: {metrics!r}")
+        self.metrics = [metrics_mod.get(m) for m in metrics]
+        self._val_metrics = [copy.deepcopy(m) for m in self.metrics]
+        self.compiled = True
+        self.optimizer_built_for = None
+        if self.built:
+            self._setup_training()
+
+    def _setup_training(self):
+        """Resolve the loss mode (fused softmax/sigmoid?) and give the optimizer its state."""
+        last = self._layers[-1]
+        act = getattr(last, "activation", None)
+        self._mode = self.loss.mode(None if act is None else act.name)
+        for layer in self._layers:
+            if hasattr(layer, "emit_logits"):
+                layer.emit_logits = False
+        self._fused = last if self._mode == losses_mod.FUSED else None
+        if getattr(self, "optimizer_built_for", None) is not self._store:
+            self.optimizer.build(self._store.size, self.dtype)
+            self.optimizer_built_for = self._store
+        self._step_key, self._cap = None, 0
+
+    def _require_compiled(self, what):
+        if not self.compiled:
+            raise ValueError(f"Expected a compiled model for {what}: call "
+                             "model.compile(optimizer, loss) first")
+
+    # --- data --------------------------------------------------------------------------
+    def _inputs(self, X, name="X"):
+        if X is None:
+            raise TypeError(f"Expected {name} to be an array of shape (n_samples, n_features), received: None")
+        X = np.asarray(X)
+        if X.dtype.kind not in "fiub":
+            raise TypeError(f"Expected {name} to hold numbers, received: {name} with dtype {X.dtype}")
+        if X.ndim != 2:
+            raise ValueError(f"Expected {name} to be 2-D (n_samples, n_features), received: "
+                             f"{name}.shape={X.shape}")
+        if X.shape[0] == 0:
+            raise ValueError(f"Expected at least one sample in {name}, received: {name}.shape={X.shape}")
+        dim = self.input_dim
+        if dim is not None and X.shape[1] != dim:
+            raise ValueError(f"Expected {name} with {dim} features (input_dim), received: "
+                             f"{name}.shape={X.shape}")
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        if not np.isfinite(X).all():
+            raise ValueError(f"Expected {name} to be finite, received: {name} with NaN or inf values")
+        return X
+
+    def _data(self, X, y, sample_weight=None, class_weight=None, name="X", y_name="y"):
+        """``(X, loss_targets, metric_targets, weights)`` validated and converted."""
+        X = self._inputs(X, name)
+        y_arr = np.asarray(y)
+        if y_arr.ndim == 0 or y_arr.shape[0] != X.shape[0]:
+            raise ValueError(f"Expected {name} and {y_name} with the same number of samples, received: "
+                             f"{name}.shape={X.shape}, {y_name}.shape={y_arr.shape}")
+        if not self.built:
+            self.build(X.shape[1])
+        t_loss, t_metric = self.loss.prepare_targets(y_arr, self.output_dim, self.dtype, self._mode, y_name)
+        w = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            if w.ndim == 2 and w.shape[1] == 1:
+                w = w[:, 0]
+            if w.shape != (X.shape[0],):
+                raise ValueError(f"Expected sample_weight of shape ({X.shape[0]},), received: "
+                                 f"sample_weight.shape={w.shape}")
+            if not np.isfinite(w).all() or (w < 0).any():
+                raise ValueError("Expected sample_weight to be finite and >= 0, received: "
+                                 "negative, NaN or inf values")
+        if class_weight is not None:
+            w = self._class_weights(class_weight, t_metric, X.shape[0], w)
+        if w is not None:
+            w = np.ascontiguousarray(w, dtype=self.dtype)
+        return X, t_loss, t_metric, w
+
+    def _class_weights(self, class_weight, t_metric, n, w):
+        if not isinstance(class_weight, dict):
+            raise TypeError(f"Expected class_weight to be a dict {{class: weight}}, received: {class_weight!r}")
+        if t_metric.ndim == 1:
+            cls = t_metric
+        elif t_metric.shape[1] == 1:
+            cls = (t_metric[:, 0] > 0.5).astype(np.intp)
+        else:
+            cls = np.argmax(t_metric, axis=1)
+        table = np.ones(max(int(cls.max()) + 1, max(class_weight, default=0) + 1), np.float64)
+        for c, cw in class_weight.items():
+            _int(c, "class_weight key", 0)
+            if isinstance(cw, bool) or not isinstance(cw, numbers.Real) or not cw >= 0:
+                raise ValueError(f"Expected class_weight values >= 0, received: class_weight[{c}]={cw!r}")
+            table[c] = cw
+        cw = table[cls]
+        return cw if w is None else w * cw
+
+    # --- buffers and the step ------------------------------------------------------------
+    def _ensure_buffers(self, n):
+        """Activation and gradient buffers for batches of up to ``n`` rows (made once)."""
+        if n <= self._cap:
+            return
+        dims = [l.output_dim for l in self._layers]
+        self._acts = [np.empty((n, d), self.dtype) for d in dims]
+        self._dys = [np.empty((n, d), self.dtype) for d in dims]
+        self._probs = np.empty((n, self.output_dim), self.dtype)
+        for layer in self._layers:
+            layer.allocate(n)
+        self._cap = n
+
+    def _prepare_step(self):
+        """Bind the optimizer to the trainable runs of the flat buffer (again if that changed)."""
+        trainable = tuple(l.trainable for l in self._layers)
+        if self._step_key == (trainable, id(self.optimizer)):
+            return
+        store = self._store
+        runs = store.trainable_runs(trainable)
+        tensors = [(s.lo, s.hi) for s in store.trainable_slots(trainable)]
+        self.optimizer.bind(store.params, store.grads, runs, tensors)
+        self._regs = []
+        for s in store.trainable_slots(trainable):
+            if s.regularizer is not None:
+                w, g = store.params[s.lo:s.hi], store.grads[s.lo:s.hi]
+                self._regs.append((s.regularizer, w, g, np.empty_like(w)))
+        firsts = [i for i, l in enumerate(self._layers) if l.trainable and l.has_weights]
+        self._first = firsts[0] if firsts else len(self._layers)
+        self._step_key = (trainable, id(self.optimizer))
+
+    def _forward(self, x, n, training, logits, out=None):
+        if self._fused is not None:
+            self._fused.emit_logits = logits
+        h, last = x, len(self._layers) - 1
+        for i, layer in enumerate(self._layers):
+            h = layer.forward(h, out if i == last and out is not None else self._acts[i][:n], training)
+        return h
+
+    def _penalty(self):
+        return sum(l.regularization_penalty() for l in self._layers if l.trainable)
+
+    def _train_step(self, x, t, w, n):
+        """One optimizer step on a batch; returns the loss (with penalties) before the step."""
+        out = self._forward(x, n, True, True)
+        loss, _ = self.loss.compute(out, t, w, self._dys[-1][:n], self._mode)
+        layers, first = self._layers, self._first
+        for i in range(len(layers) - 1, first - 1, -1):
+            layers[i].backward(self._dys[i][:n], self._dys[i - 1][:n] if i > first else None)
+        penalty = 0.0
+        for reg, wv, gv, scratch in self._regs:
+            penalty += reg.penalty(wv)
+            reg.add_gradient(wv, gv, scratch)
+        self.optimizer.step()
+        return float(loss) + penalty
+
+    def _outputs(self, out, n):
+        """The model's output activations for metrics (softmax/sigmoid of fused logits)."""
+        if self._fused is None:
+            return out
+        return self._fused.activation.forward(out, out=self._probs[:n])
+
+    # --- training ----------------------------------------------------------------------
+    def fit(self, X, y, *, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
+            shuffle=True, class_weight=None, sample_weight=None, callbacks=None, verbose=1):
+        """Train for ``epochs`` passes over the data; returns the :class:`History`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, d)
+        y : array-like
+            Integer labels ``(n,)`` for sparse categorical cross-entropy, ``(n, k)`` one-hot
+            targets, ``(n,)`` or ``(n, 1)`` for a single output.
+        epochs : int
+            Defaults to 1.
+        batch_size : int
+            Defaults to 32.
+        validation_split : float
+            In [0, 1): the *last* fraction of the data (before shuffling) is held out.
+        validation_data : tuple, optional
+            ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``; overrides the split.
+        shuffle : bool
+            Reshuffle (seeded) every epoch. Defaults to True.
+        class_weight : dict, optional
+            ``{class: weight}`` multiplying the sample weights.
+        sample_weight : array-like of shape (n,), optional
+        callbacks : list of Callback, optional
+        verbose : {0, 1, 2}
+            0 silent, 1 progress bar, 2 one line per epoch. Defaults to 1.
+
+        Returns
+        -------
+        History
+        """
+        from nnfast import callbacks as cb_mod
+
+        self._require_compiled("fit")
+        epochs = _int(epochs, "epochs", 0)
+        batch_size = _int(32 if batch_size is None else batch_size, "batch_size", 1)
+        if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) \
+                or not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"Expected validation_split in [0, 1), received: validation_split={validation_split!r}")
+        if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+            raise ValueError(f"Expected verbose in (0, 1, 2), received: verbose={verbose!r}")
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"Expected shuffle to be a bool, received: shuffle={shuffle!r}")
+        X, T, M, W = self._data(X, y, sample_weight, class_weight)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("Expected validation_data to be (X_val, y_val) or (X_val, y_val, "
+                                 f"sample_weight_val), received: {type(validation_data).__name__}")
+            vw = validation_data[2] if len(validation_data) == 3 else None
+            val = self._data(validation_data[0], validation_data[1], vw, None, "X_val", "y_val")
+        elif validation_split > 0.0:
+            at = int(np.floor(X.shape[0] * (1.0 - validation_split)))
+            if at < 1 or at >= X.shape[0]:
+                raise ValueError(f"Expected validation_split to leave samples on both sides, received: "
+                                 f"validation_split={validation_split} with {X.shape[0]} samples")
+            val = (X[at:], T[at:], M[at:], None if W is None else W[at:])
+            X, T, M, W = X[:at], T[:at], M[:at], None if W is None else W[:at]
+        n = X.shape[0]
+        bs = min(batch_size, n)
+        steps = -(-n // bs)
+        self._ensure_buffers(bs)
+        self._prepare_step()
+        gather = _Gather(bs, X, T, M if (self.metrics and M is not T) else None, W)
+
+        metric_names = [m.name for m in self.metrics]
+        history = cb_mod.History()
+        user = list(callbacks or [])
+        chain = [cb_mod.ProgbarLogger()] if verbose else []
+        cbl = cb_mod.CallbackList(chain + user + [history], model=self, params={
+            "epochs": epochs, "steps": steps, "verbose": verbose,
+            "metrics": ["loss", *metric_names] + (["val_loss", *("val_" + m for m in metric_names)]
+                                                  if val is not None else []),
+        })
+        self.history, self.stop_training = history, False
+        order = np.arange(n)
+        cbl.on_train_begin()
+        logs = {}
+        for epoch in range(epochs):
+            for m in self.metrics:
+                m.reset_state()
+            cbl.on_epoch_begin(epoch)
+            if shuffle:
+                order[:] = np.arange(n)
+                self._rng.shuffle(order)
+            total = 0.0
+            seen = 0
+            for b in range(steps):
+                cbl.on_train_batch_begin(b)
+                lo, hi = b * bs, min(n, (b + 1) * bs)
+                x, t, mt, w = gather(order[lo:hi] if shuffle else slice(lo, hi))
+                m = hi - lo
+                loss = self._train_step(x, t, w, m)
+                total += loss * m
+                seen += m
+                logs = {"loss": total / seen}
+                if self.metrics:
+                    pred = self._outputs(self._acts[-1][:m], m)
+                    for met in self.metrics:
+                        met.update_state(t if mt is None else mt, pred)
+                        logs[met.name] = float(met.result())
+                logs.update(batch_loss=loss, size=m)
+                cbl.on_train_batch_end(b, logs)
+                if self.stop_training:
+                    break
+            logs = {k: v for k, v in logs.items() if k not in ("batch_loss", "size")}
+            if val is not None:
+                for k, v in self._evaluate_arrays(*val, bs, self._val_metrics).items():
+                    logs["val_" + k] = v
+            logs["lr"] = float(self.optimizer.current_learning_rate())
+            cbl.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbl.on_train_end(logs)
+        return history
+
+    def train_on_batch(self, X, y, sample_weight=None, class_weight=None):
+        """One optimizer step on ``(X, y)`` as one batch; returns the loss before the step."""
+        self._require_compiled("train_on_batch")
+        X, T, _, W = self._data(X, y, sample_weight, class_weight)
+        self._ensure_buffers(X.shape[0])
+        self._prepare_step()
+        return self._train_step(X, T, W, X.shape[0])
+
+    # --- inference ---------------------------------------------------------------------
+    def _evaluate_arrays(self, X, T, M, W, batch_size, metrics):
+        n = X.shape[0]
+        self._ensure_buffers(min(batch_size, n))
+        for m in metrics:
+            m.reset_state()
+        total = 0.0
+        for lo in range(0, n, batch_size):
+            hi = min(n, lo + batch_size)
+            k = hi - lo
+            out = self._forward(X[lo:hi], k, False, True)
+            loss, _ = self.loss.compute(out, T[lo:hi], None if W is None else W[lo:hi],
+                                        self._dys[-1][:k], self._mode)
+            total += float(loss) * k
+            if metrics:
+                pred = self._outputs(out, k)
+                for m in metrics:
+                    m.update_state(M[lo:hi], pred)
+        result = {"loss": total / n + self._penalty()}
+        for m in metrics:
+            result[m.name] = float(m.result())
+        return result
+
+    def evaluate(self, X, y, *, batch_size=None, sample_weight=None):
+        """Loss and metrics on ``(X, y)`` in inference mode, e.g. ``{"loss": ..., "accuracy": ...}``."""
+        self._require_compiled("evaluate")
+        self._ensure_built("evaluate") if self.input_dim is not None else None
+        bs = _PREDICT_CHUNK if batch_size is None else _int(batch_size, "batch_size", 1)
+        X, T, M, W = self._data(X, y, sample_weight)
+        return self._evaluate_arrays(X, T, M, W, bs, self._val_metrics)
+
+    def predict(self, X, *, batch_size=None):
+        """The output activations for ``X``: an array of shape (n, output_dim) in the model dtype."""
+        self._ensure_built("predict")
+        bs = _PREDICT_CHUNK if batch_size is None else _int(batch_size, "batch_size", 1)
+        X = self._inputs(X)
+        n = X.shape[0]
+        bs = min(bs, n)
+        self._ensure_buffers(bs)
+        result = np.empty((n, self.output_dim), self.dtype)
+        if getattr(self, "_fused", None) is not None:
+            self._fused.emit_logits = False
+        for lo in range(0, n, bs):
+            hi = min(n, lo + bs)
+            self._forward(X[lo:hi], hi - lo, False, False, out=result[lo:hi])
+        return result
+
+    # --- weights -----------------------------------------------------------------------
+    def get_weights(self):
+        """Copies of every weight array, layer by layer (see DESIGN.md for the order)."""
+        if not self.built:
+            if self.input_dim is None:
+                return []
+            self.build()
+        return [w for layer in self._layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        """Copy ``weights`` (as :meth:`get_weights` returns them) into the model.
+
+        Every shape is checked; values are converted to the model's dtype.
+        """
+        weights = list(weights)
+        if not self.built:
+            first = self._layers[0] if self._layers else None
+            if self.input_dim is None and hasattr(first, "units") and weights \
+                    and np.ndim(weights[0]) == 2:
+                self.input_dim = int(np.shape(weights[0])[0])  # a Dense kernel is (in, out)
+            self._ensure_built("set_weights")
+        self._set_arrays(weights)
+
+    def _set_arrays(self, weights, partial=False):
+        slots = [(layer, name) for layer in self._layers for name in layer.weight_names()]
+        if len(weights) != len(slots) and not (partial and len(weights) < len(slots)):
+            raise ValueError(f"Expected {len(slots)} weight arrays, received: {len(weights)}")
+        checked = []
+        for (layer, name), w in zip(slots, weights):
+            view = {**layer.params, **layer.state}[name]
+            w = np.asarray(w)
+            if w.dtype.kind not in "fiub":
+                raise TypeError(f"Expected numeric weights for {layer.name}.{name}, received: dtype {w.dtype}")
+            if w.shape != view.shape:
+                raise ValueError(f"Expected {layer.name}.{name} of shape {view.shape}, received: "
+                                 f"shape {w.shape}")
+            checked.append((view, w))
+        for view, w in checked:  # all shapes checked before anything is written
+            np.copyto(view, w, casting="unsafe")
+
+    def count_params(self):
+        """Number of scalars in all weights, trainable or not."""
+        self._ensure_built("count_params")
+        return sum(layer.count_params() for layer in self._layers)
+
+    def summary(self, print_fn=print):
+        """Print a table of the layers, their output shapes and parameter counts."""
+        self._ensure_built("summary")
+        rows = [(f"{l.name} ({type(l).__name__})", f"(None, {l.output_dim})", l.count_params())
+                for l in self._layers]
+        w0 = max(24, *(len(r[0]) + 2 for r in rows))
+        line = "─" * (w0 + 30)
+        out = [f'Model: "{self.name}"', line,
+               f"{'Layer (type)':<{w0}}{'Output Shape':<18}{'Param #':>12}", line]
+        out += [f"{a:<{w0}}{b:<18}{c:>12,}" for a, b, c in rows]
+        trainable = sum(l.count_params() - sum(int(np.prod(s.shape)) for s in l.state_specs())
+                        for l in self._layers if l.trainable)
+        total = self.count_params()
+        out += [line, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
+                f"Non-trainable params: {total - trainable:,}", line]
+        print_fn("\n".join(out))
+
+    def save(self, path):
+        """Write the model (architecture, weights, compile settings, optimizer state) to ``.npz``."""
+        from nnfast import saving
+
+        saving.save_model(self, path)
+
+
+class _Gather:
+    """Copies the rows of one batch into buffers made once per fit (``np.take(..., out=)``)."""
+
+    def __init__(self, bs, X, T, M, W):
+        self.arrays = [a for a in (X, T, M, W)]
+        self.bufs = [None if a is None else np.empty((bs,) + a.shape[1:], a.dtype) for a in self.arrays]
+
+    def __call__(self, rows):
+        if isinstance(rows, slice):
+            return tuple(None if a is None else a[rows] for a in self.arrays)
+        n = rows.shape[0]
+        return tuple(None if a is None else np.take(a, rows, axis=0, out=b[:n], mode="clip")
+                     for a, b in zip(self.arrays, self.bufs))
