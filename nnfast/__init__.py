@@ -3,6 +3,9 @@
 >>> import nnfast as nf
 >>> nf.get_num_threads() >= 1
 True
+>>> model = nf.Sequential([nf.layers.Dense(10, activation="softmax")], input_dim=4, seed=0)
+>>> model.count_params()
+50
 """
 
 __version__ = "0.1.0"
@@ -17,5 +20,15 @@ except ImportError as exc:  # the compiled kernels are missing: say how to build
     ) from exc
 
 from nnfast import kernels  # noqa: E402
+from nnfast import (  # noqa: E402
+    activations, callbacks, initializers, layers, losses, metrics, optimizers, regularizers,
+    schedules,
+)
+from nnfast.model import Sequential  # noqa: E402
+from nnfast.saving import load_model  # noqa: E402
 
-__all__ = ["kernels", "set_num_threads", "get_num_threads", "__version__"]
+__all__ = [
+    "Sequential", "load_model", "layers", "activations", "losses", "optimizers", "schedules",
+    "callbacks", "metrics", "regularizers", "initializers", "kernels", "set_num_threads",
+    "get_num_threads", "__version__",
+]
