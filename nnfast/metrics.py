@@ -126,21 +126,6 @@ def _safe_div(num, den):
     return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den != 0)
 
 
-def _binary_auc(positive, score, weight):
-    """Exact weighted ROC AUC by the trapezoid rule over all distinct thresholds."""
-    order = np.argsort(-score, kind="mergesort")
-    s = score[order]
-    pos = positive[order].astype(np.float64)
-    w = np.ones_like(pos) if weight is None else weight[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]  # end of each run of tied scores
-    tps = np.r_[0.0, np.cumsum(pos * w)[last]]
-    fps = np.r_[0.0, np.cumsum((1.0 - pos) * w)[last]]
-    if tps[-1] <= 0 or fps[-1] <= 0:
-        return float("nan")
-    area = np.sum(np.diff(fps) * (tps[1:] + tps[:-1])) / 2.0
-    return float(area / (tps[-1] * fps[-1]))
-
-
 # --------------------------------------------------------------------------- streaming objects
 
 class Metric:
@@ -283,6 +268,40 @@ class F1(_Confusion):
         return _safe_div(2.0 * tp, 2.0 * tp + fp + fn)
 
 
+class _SortedScores:
+    """Scores kept sorted (descending) with their positive and negative weights.
+
+    Each batch is sorted and merged in (O(n) per batch), so the exact AUC of everything seen
+    is one O(n) pass: a training loop can ask for it after every batch.
+    """
+
+    def __init__(self):
+        self.keys = np.empty(0)  # -score, ascending
+        self.pos = np.empty(0)
+        self.neg = np.empty(0)
+
+    def add(self, score, positive, weight):
+        order = np.argsort(-score, kind="mergesort")
+        keys = -score[order].astype(np.float64)
+        w = weight[order]
+        posw = np.where(positive[order], w, 0.0)
+        at = np.searchsorted(self.keys, keys, side="right")
+        self.keys = np.insert(self.keys, at, keys)
+        self.pos = np.insert(self.pos, at, posw)
+        self.neg = np.insert(self.neg, at, w - posw)
+
+    def auc(self):
+        if self.keys.size == 0:
+            return float("nan")
+        last = np.r_[np.flatnonzero(np.diff(self.keys)), self.keys.size - 1]  # ends of tied runs
+        tps = np.r_[0.0, np.cumsum(self.pos)[last]]
+        fps = np.r_[0.0, np.cumsum(self.neg)[last]]
+        if tps[-1] <= 0 or fps[-1] <= 0:
+            return float("nan")
+        area = np.sum(np.diff(fps) * (tps[1:] + tps[:-1])) / 2.0
+        return float(area / (tps[-1] * fps[-1]))
+
+
 class AUC(Metric):
     """Exact ROC AUC (binary, or one-vs-rest macro); keeps every score seen since the reset.
 
@@ -295,29 +314,29 @@ class AUC(Metric):
     default_name = "auc"
 
     def reset_state(self):
-        self._true, self._scores, self._weights = [], [], []
+        self._columns = None  # one _SortedScores per output column
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         t, _, k, p = _classes(y_true, y_pred)
         w = _weights(sample_weight, t.shape[0])
-        if self._scores and self._scores[0].shape[1] != p.shape[1]:
+        w = np.ones(t.shape[0]) if w is None else w
+        if self._columns is None:
+            self._columns = [_SortedScores() for _ in range(p.shape[1])]
+        elif len(self._columns) != p.shape[1]:
             raise ValueError(
-                f"Expected y_pred with {self._scores[0].shape[1]} columns as in earlier batches, "
+                f"Expected y_pred with {len(self._columns)} columns as in earlier batches, "
                 f"received: y_pred.shape={p.shape}"
             )
-        self._true.append(t.copy())
-        self._scores.append(np.array(p, dtype=np.float64))  # a copy: callers reuse buffers
-        self._weights.append(np.ones(t.shape[0]) if w is None else w.copy())
+        if p.shape[1] == 1:
+            self._columns[0].add(p[:, 0], t == 1, w)
+        else:
+            for c, col in enumerate(self._columns):
+                col.add(p[:, c], t == c, w)
 
     def result(self):
-        if not self._scores:
+        if self._columns is None:
             return 0.0
-        t = np.concatenate(self._true)
-        p = np.concatenate(self._scores)
-        w = np.concatenate(self._weights)
-        if p.shape[1] == 1:
-            return _binary_auc(t == 1, p[:, 0], w)
-        aucs = [_binary_auc(t == c, p[:, c], w) for c in range(p.shape[1])]
+        aucs = [col.auc() for col in self._columns]
         aucs = [a for a in aucs if a == a]
         return float(np.mean(aucs)) if aucs else float("nan")
 
