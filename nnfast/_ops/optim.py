@@ -1,3 +1,470 @@
-"""Validated optim ops."""
+"""Validated optimizer ops: in-place SGD, RMSprop and Adam/AdamW updates, norms and clipping.
 
-__all__ = []
+Every update makes one pass over memory (the C kernels of ``csrc/nnf_optim.c``) and follows
+torch.optim's update rules. Arrays updated in place (parameters, optimizer state, gradients
+being clipped) must be C-contiguous, writable and must not overlap each other: an in-place
+update cannot work on a copy. Read-only inputs (``grad`` of an update, ``x`` of
+:func:`scale_add`) may have any layout; they are copied when needed.
+"""
+
+import math
+
+import numpy as np
+
+from nnfast import _threads
+from nnfast._kernels import optim as _k
+from nnfast._ops import _validate as val
+
+__all__ = [
+    "scale_add",
+    "clip_by_value",
+    "global_norm",
+    "clip_by_norm",
+    "clip_by_global_norm",
+    "sgd_update",
+    "rmsprop_update",
+    "adam_update",
+]
+
+_CLIP_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by (total_norm + 1e-6)
+
+
+# ---- argument checks private to this module ----
+
+def _hyper(value, name, *, low=0.0, high=None, high_open=False, finite=True):
+    """A real hyperparameter in [low, high] (or [low, high)); NaN and, when ``finite``, inf rejected."""
+    x = val.real_scalar(value, name, low=low, high=high, high_open=high_open)
+    if finite and math.isinf(x):
+        raise ValueError(f"Expected {name} to be finite, received: {name}={value!r}")
+    return x
+
+
+def _flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"Expected {name} to be a bool, received: {name}={value!r}")
+    return bool(value)
+
+
+def _require_ndarray(x, name):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(
+            f"Expected {name} to be a numpy.ndarray (it is updated in place), "
+            f"received: {name}={type(x).__name__}"
+        )
+
+
+def _writable_contiguous(x, name):
+    if not x.flags.c_contiguous:
+        raise ValueError(
+            f"Expected {name} to be C-contiguous (it is updated in place and cannot be a copy), "
+            f"received: {name} with strides {x.strides} and shape {x.shape}"
+        )
+    if not x.flags.writeable:
+        raise ValueError(f"Expected {name} to be writable, received: a read-only {name}")
+
+
+def _no_overlap(named):
+    """ValueError when two of the in-place arrays ``[(name, array), ...]`` share memory."""
+    for i, (na, a) in enumerate(named):
+        for nb, b in named[i + 1:]:
+            if a.size and b.size and np.may_share_memory(a, b):
+                raise ValueError(
+                    f"Expected {na} and {nb} not to overlap (both are updated in place), "
+                    f"received: {na} and {nb} sharing memory"
+                )
+
+
+def _inplace_group(op, names_arrays, read_only=()):
+    """Check the arrays of one update; return ``(flat in-place arrays, flat read-only, dtype)``.
+
+    ``names_arrays`` are the in-place arrays, the first being the reference shape;
+    ``read_only`` are inputs that may be copied (any layout, may overlap nothing written).
+    """
+    for name, a in names_arrays:
+        _require_ndarray(a, name)
+    every = dict(names_arrays)
+    every.update(read_only)
+    converted, dtype = val.floats(op, **every)
+    conv = dict(zip(every, converted))
+    first_name, first = names_arrays[0]
+    for name, _ in list(names_arrays[1:]) + list(read_only):
+        val.same_shape(first, first_name, conv[name], name)
+    for name, a in names_arrays:
+        _writable_contiguous(a, name)
+    _no_overlap(names_arrays)
+    written = [a for _, a in names_arrays]
+    inputs = []
+    for name, _ in read_only:
+        x = val.contiguous(conv[name])
+        if any(x.size and np.may_share_memory(x, w) for w in written):
+            x = x.copy()  # the kernel reads it while writing the others (restrict)
+        inputs.append(x.reshape(-1))
+    return [a.reshape(-1) for a in written], inputs, dtype
+
+
+def _array_list(arrays, name):
+    """One ndarray, or a list/tuple of array-likes, as a list (never a bare scalar)."""
+    if isinstance(arrays, np.ndarray):
+        return [arrays]
+    if isinstance(arrays, (list, tuple)):
+        return list(arrays)
+    raise TypeError(
+        f"Expected {name} to be an ndarray or a list/tuple of ndarrays, "
+        f"received: {name}={type(arrays).__name__}"
+    )
+
+
+# ---- element-wise helpers ----
+
+def scale_add(y, x, alpha):
+    """``y += alpha·x`` in place (e.g. the L2 gradient ``grad += 2λ·W``).
+
+    Parameters
+    ----------
+    y : ndarray
+        Float32 or float64, C-contiguous and writable; updated in place.
+    x : ndarray of the shape of ``y``
+        Same dtype, any layout (it may be ``y`` itself).
+    alpha : float
+        Finite scale.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> g = np.zeros(3, np.float32); w = np.array([1.0, -2.0, 0.5], np.float32)
+    >>> nf.kernels.scale_add(g, w, 2 * 0.1)
+    >>> g
+    array([ 0.2, -0.4,  0.1], dtype=float32)
+    """
+    alpha = _hyper(alpha, "alpha", low=None)
+    (y1,), (x1,), _ = _inplace_group("scale_add", [("y", y)], read_only=[("x", x)])
+    if y1.size:
+        _k.scale_add(y1, x1, alpha, _threads.num_threads())
+
+
+def clip_by_value(grad, clip_value):
+    """Clamp ``grad`` to ``[-clip_value, clip_value]`` in place (Keras ``clipvalue``).
+
+    Parameters
+    ----------
+    grad : ndarray
+        Float32 or float64, C-contiguous and writable. NaN entries stay NaN.
+    clip_value : float
+        At least 0 (inf clips nothing).
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> g = np.array([-3.0, 0.5, 2.0])
+    >>> nf.kernels.clip_by_value(g, 1.0)
+    >>> g
+    array([-1. ,  0.5,  1. ])
+    """
+    c = _hyper(clip_value, "clip_value", finite=False)
+    (g,), _, _ = _inplace_group("clip_by_value", [("grad", grad)])
+    if g.size:
+        _k.clip_value(g, c, _threads.num_threads())
+
+
+# ---- norms and norm clipping ----
+
+def _sum_squares(arrays, name):
+    """(Σ over arrays of Σ x², dtype), each array's sum from the deterministic kernel."""
+    named = {f"{name}[{i}]": a for i, a in enumerate(arrays)}
+    converted, _ = val.floats("global_norm", **named) if named else ([], None)
+    total = 0.0
+    nt = _threads.num_threads()
+    for a in converted:
+        if a.size:
+            total += _k.sum_squares(val.contiguous(a).reshape(-1), nt)
+    return total
+
+
+def global_norm(arrays):
+    """The Euclidean norm of all the entries of one array or of a sequence of arrays.
+
+    The sum of squares is accumulated in double in an order that depends on the sizes only,
+    so the result is the same on any thread count.
+
+    Parameters
+    ----------
+    arrays : ndarray or list/tuple of ndarrays
+        Float32 or float64 (one dtype for all), any shapes and layouts.
+
+    Returns
+    -------
+    float
+        ``sqrt(Σ_arrays Σ x²)``; 0.0 for no entries.
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> nf.kernels.global_norm([np.array([3.0]), np.array([[4.0]])])
+    5.0
+    """
+    return math.sqrt(_sum_squares(_array_list(arrays, "arrays"), "arrays"))
+
+
+def clip_by_norm(grad, max_norm):
+    """Rescale ``grad`` in place to norm ``max_norm`` if its norm is larger (Keras ``clipnorm``).
+
+    Parameters
+    ----------
+    grad : ndarray
+        Float32 or float64, C-contiguous and writable.
+    max_norm : float
+        At least 0 (inf clips nothing).
+
+    Returns
+    -------
+    float
+        The norm of ``grad`` before clipping.
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> g = np.array([3.0, 4.0])
+    >>> nf.kernels.clip_by_norm(g, 1.0)
+    5.0
+    >>> g
+    array([0.6, 0.8])
+    """
+    max_norm = _hyper(max_norm, "max_norm", finite=False)
+    (g,), _, _ = _inplace_group("clip_by_norm", [("grad", grad)])
+    norm = math.sqrt(_k.sum_squares(g, _threads.num_threads())) if g.size else 0.0
+    if norm > max_norm:
+        _k.scale(g, max_norm / norm, _threads.num_threads())
+    return norm
+
+
+def clip_by_global_norm(arrays, max_norm):
+    """Rescale all ``arrays`` in place when their global norm exceeds ``max_norm``.
+
+    torch.nn.utils.clip_grad_norm_ semantics: with ``norm`` the global norm, every array is
+    multiplied by ``max_norm / (norm + 1e-6)`` when that factor is below 1.
+
+    Parameters
+    ----------
+    arrays : ndarray or list/tuple of ndarrays
+        Float32 or float64 (one dtype), each C-contiguous and writable, none overlapping.
+    max_norm : float
+        At least 0 (inf clips nothing).
+
+    Returns
+    -------
+    float
+        The global norm before clipping.
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> gs = [np.array([3.0]), np.array([4.0])]
+    >>> nf.kernels.clip_by_global_norm(gs, 1.0)
+    5.0
+    >>> round(nf.kernels.global_norm(gs), 6)
+    1.0
+    """
+    max_norm = _hyper(max_norm, "max_norm", finite=False)
+    arrays = _array_list(arrays, "arrays")
+    named = [(f"arrays[{i}]", a) for i, a in enumerate(arrays)]
+    for name, a in named:
+        _require_ndarray(a, name)
+    if named:
+        val.floats("clip_by_global_norm", **dict(named))
+    for name, a in named:
+        _writable_contiguous(a, name)
+    _no_overlap(named)
+    norm = math.sqrt(_sum_squares(arrays, "arrays"))
+    coef = max_norm / (norm + _CLIP_EPS)
+    if coef < 1.0:
+        nt = _threads.num_threads()
+        for a in arrays:
+            if a.size:
+                _k.scale(a.reshape(-1), coef, nt)
+    return norm
+
+
+# ---- optimizer updates ----
+
+def sgd_update(param, grad, momentum_buffer=None, *, learning_rate, momentum=0.0,
+               nesterov=False, weight_decay=0.0):
+    """One SGD step in place, as torch.optim.SGD (dampening 0).
+
+    ``g = grad + weight_decay·param``; with momentum ``b = momentum·b + g`` and
+    ``g = g + momentum·b`` (Nesterov) or ``g = b``; then ``param -= learning_rate·g``.
+
+    Parameters
+    ----------
+    param : ndarray
+        Float32 or float64, C-contiguous and writable; updated in place.
+    grad : ndarray of the shape of ``param``
+        Same dtype, any layout.
+    momentum_buffer : ndarray of the shape of ``param``, optional
+        Required when ``momentum > 0``; start it at zeros (which equals torch's first step).
+        Updated in place.
+    learning_rate : float
+        At least 0.
+    momentum : float
+        At least 0. Defaults to 0.0.
+    nesterov : bool
+        Nesterov momentum (needs ``momentum > 0``). Defaults to False.
+    weight_decay : float
+        L2 penalty added to the gradient, at least 0. Defaults to 0.0.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> p = np.ones(2, np.float32); b = np.zeros(2, np.float32)
+    >>> nf.kernels.sgd_update(p, np.array([1.0, -1.0], np.float32), b, learning_rate=0.1, momentum=0.9)
+    >>> p
+    array([0.9, 1.1], dtype=float32)
+    """
+    lr = _hyper(learning_rate, "learning_rate")
+    mu = _hyper(momentum, "momentum")
+    wd = _hyper(weight_decay, "weight_decay")
+    nesterov = _flag(nesterov, "nesterov")
+    if nesterov and mu == 0.0:
+        raise ValueError("Expected momentum > 0 for Nesterov momentum, received: momentum=0.0, nesterov=True")
+    inplace = [("param", param)]
+    if mu > 0.0:
+        if momentum_buffer is None:
+            raise ValueError(
+                f"Expected a momentum_buffer when momentum > 0, received: momentum_buffer=None, momentum={momentum!r}"
+            )
+        inplace.append(("momentum_buffer", momentum_buffer))
+    (p, *rest), (g,), _ = _inplace_group("sgd_update", inplace, read_only=[("grad", grad)])
+    if p.size:
+        _k.sgd_update(p, g, rest[0] if rest else None, lr, mu, nesterov, wd,
+                      _threads.num_threads())
+
+
+def rmsprop_update(param, grad, square_avg, momentum_buffer=None, *, learning_rate, rho=0.9,
+                   epsilon=1e-8, momentum=0.0, weight_decay=0.0):
+    """One RMSprop step in place, as torch.optim.RMSprop with ``alpha=rho`` (not centered).
+
+    ``g = grad + weight_decay·param``; ``v = rho·v + (1-rho)·g²``; with momentum
+    ``b = momentum·b + g/(√v + ε)`` and ``param -= learning_rate·b``, else
+    ``param -= learning_rate·g/(√v + ε)``.
+
+    Parameters
+    ----------
+    param : ndarray
+        Float32 or float64, C-contiguous and writable; updated in place.
+    grad : ndarray of the shape of ``param``
+        Same dtype, any layout.
+    square_avg : ndarray of the shape of ``param``
+        The running average of g² (start at zeros); updated in place.
+    momentum_buffer : ndarray of the shape of ``param``, optional
+        Required when ``momentum > 0`` (start at zeros); updated in place.
+    learning_rate : float
+        At least 0.
+    rho : float
+        Decay of the square average, in [0, 1). Defaults to 0.9.
+    epsilon : float
+        At least 0. Defaults to 1e-8.
+    momentum : float
+        At least 0. Defaults to 0.0.
+    weight_decay : float
+        At least 0. Defaults to 0.0.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> p = np.zeros(1); s = np.zeros(1)
+    >>> nf.kernels.rmsprop_update(p, np.array([2.0]), s, learning_rate=0.1, rho=0.75, epsilon=0.0)
+    >>> p, s
+    (array([-0.2]), array([1.]))
+    """
+    lr = _hyper(learning_rate, "learning_rate")
+    rho = _hyper(rho, "rho", high=1.0, high_open=True)
+    eps = _hyper(epsilon, "epsilon")
+    mu = _hyper(momentum, "momentum")
+    wd = _hyper(weight_decay, "weight_decay")
+    inplace = [("param", param), ("square_avg", square_avg)]
+    if mu > 0.0:
+        if momentum_buffer is None:
+            raise ValueError(
+                f"Expected a momentum_buffer when momentum > 0, received: momentum_buffer=None, momentum={momentum!r}"
+            )
+        inplace.append(("momentum_buffer", momentum_buffer))
+    (p, s, *rest), (g,), _ = _inplace_group("rmsprop_update", inplace, read_only=[("grad", grad)])
+    if p.size:
+        _k.rmsprop_update(p, g, s, rest[0] if rest else None, lr, rho, eps, mu, wd,
+                          _threads.num_threads())
+
+
+_STEP_CAP = 1 << 62  # beta**step is 0.0 in double long before this
+
+
+def adam_update(param, grad, m, v, *, step, learning_rate, beta_1=0.9, beta_2=0.999,
+                epsilon=1e-8, weight_decay=0.0, decoupled=False):
+    """One Adam (or AdamW) step in place, as torch.optim.Adam / AdamW (amsgrad off).
+
+    Adam (``decoupled=False``) adds ``weight_decay·param`` to the gradient; AdamW
+    (``decoupled=True``) first multiplies ``param`` by ``1 - learning_rate·weight_decay``. Then
+    ``m = β1·m + (1-β1)·g``, ``v = β2·v + (1-β2)·g²`` and
+    ``param -= lr/(1-β1^step) · m / (√v / √(1-β2^step) + ε)``; the bias corrections are
+    computed once per call in double.
+
+    Parameters
+    ----------
+    param : ndarray
+        Float32 or float64, C-contiguous and writable; updated in place.
+    grad : ndarray of the shape of ``param``
+        Same dtype, any layout.
+    m, v : ndarray of the shape of ``param``
+        First and second moment estimates (start at zeros); updated in place.
+    step : int
+        The number of this step, counting from 1.
+    learning_rate : float
+        At least 0.
+    beta_1, beta_2 : float
+        Moment decay rates in [0, 1). Default to 0.9 and 0.999.
+    epsilon : float
+        At least 0. Defaults to 1e-8.
+    weight_decay : float
+        At least 0. Defaults to 0.0.
+    decoupled : bool
+        AdamW's decoupled weight decay. Defaults to False.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> p = np.ones(2, np.float32); m = np.zeros(2, np.float32); v = np.zeros(2, np.float32)
+    >>> nf.kernels.adam_update(p, np.array([0.5, -2.0], np.float32), m, v, step=1, learning_rate=0.1)
+    >>> p.round(4)  # the first step moves each entry by about learning_rate
+    array([0.9, 1.1], dtype=float32)
+    """
+    step = val.integer(step, "step", low=1)
+    lr = _hyper(learning_rate, "learning_rate")
+    b1 = _hyper(beta_1, "beta_1", high=1.0, high_open=True)
+    b2 = _hyper(beta_2, "beta_2", high=1.0, high_open=True)
+    eps = _hyper(epsilon, "epsilon")
+    wd = _hyper(weight_decay, "weight_decay")
+    decoupled = _flag(decoupled, "decoupled")
+    (p, m1, v1), (g,), _ = _inplace_group(
+        "adam_update", [("param", param), ("m", m), ("v", v)], read_only=[("grad", grad)]
+    )
+    if p.size:
+        _k.adam_update(p, g, m1, v1, min(step, _STEP_CAP), lr, b1, b2, eps, wd, decoupled,
+                       _threads.num_threads())

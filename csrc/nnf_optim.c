@@ -1,0 +1,291 @@
+/* nnf_optim.c -- optimizer updates and clipping (see nnf_optim.h for the math).
+ *
+ * float and double are written once: this file includes itself twice with NNF_T set to each
+ * type (the part below `#else` is the template). Each kernel is a driver that precomputes its
+ * scalars in double and runs NNF_PARALLEL_CHUNKS, plus a multi-versioned (NNF_CLONES) chunk
+ * function holding the element loop. Loop-invariant switches (weight decay on/off, Nesterov,
+ * the lerp form) are selects on constants: GCC unswitches the loops and vectorises each copy.
+ */
+#ifndef NNF_OPTIM_TEMPLATE
+
+#include <math.h>
+
+#include "nnf_optim.h"
+
+/* Multi-ISA clones for the element loops. nnf_common.h's NNF_CLONES names "arch=haswell",
+ * which GCC dispatches with __builtin_cpu_is("haswell") (the Intel Haswell model only): every
+ * other AVX2 CPU, AMD Zen and later Intel cores alike, silently gets the SSE2 default. The ISA
+ * level "arch=x86-64-v3" (AVX2, FMA, F16C, BMI) is dispatched on CPU features, as intended. */
+#if NNF_HAVE_CLONES
+#define NNF_OPTIM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NNF_OPTIM_CLONES NNF_CLONES
+#endif
+
+/* Relative cost per element (a streaming copy is 1), for sizing thread teams. */
+#define NNF_OPTIM_COST_AXPY 1
+#define NNF_OPTIM_COST_SGD 2
+#define NNF_OPTIM_COST_RMSPROP 4
+#define NNF_OPTIM_COST_ADAM 4
+
+/* Sum-of-squares blocks: at most this many, each at least 16 elements (a multiple of 16). */
+#define NNF_NORM_BLOCKS 256
+#define NNF_NORM_LANES 16
+
+/* The block length for n elements: depends on n only, so the summation order does too. */
+static size_t nnf_norm_block(size_t n)
+{
+    size_t b = (n + NNF_NORM_BLOCKS - 1) / NNF_NORM_BLOCKS;
+    b = (b + 15) & ~(size_t)15;
+    return b < 16 ? 16 : b;
+}
+
+#define NNF_OPTIM_TEMPLATE 1
+
+#define NNF_T float
+#define NNF_FN(name) name##_f32
+#define NNF_SQRT sqrtf
+#include "nnf_optim.c"
+#undef NNF_T
+#undef NNF_FN
+#undef NNF_SQRT
+
+#define NNF_T double
+#define NNF_FN(name) name##_f64
+#define NNF_SQRT sqrt
+#include "nnf_optim.c"
+#undef NNF_T
+#undef NNF_FN
+#undef NNF_SQRT
+
+#else /* ---------------- template: one precision, NNF_T ---------------- */
+
+/* ---- SGD ---- */
+
+NNF_OPTIM_CLONES static void NNF_FN(sgd_plain_chunk)(NNF_T *NNF_RESTRICT p, const NNF_T *NNF_RESTRICT g,
+                                              NNF_T lr, NNF_T wd, int has_wd, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++) {
+        NNF_T gi = has_wd ? g[i] + wd * p[i] : g[i];
+        p[i] = p[i] - lr * gi;
+    }
+}
+
+NNF_OPTIM_CLONES static void NNF_FN(sgd_momentum_chunk)(NNF_T *NNF_RESTRICT p, const NNF_T *NNF_RESTRICT g,
+                                                 NNF_T *NNF_RESTRICT b, NNF_T lr, NNF_T mu, NNF_T wd,
+                                                 int has_wd, int nesterov, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++) {
+        NNF_T gi = has_wd ? g[i] + wd * p[i] : g[i];
+        NNF_T bi = mu * b[i] + gi;
+        NNF_T di = nesterov ? gi + mu * bi : bi;
+        b[i] = bi;
+        p[i] = p[i] - lr * di;
+    }
+}
+
+void NNF_FN(nnf_sgd_update)(size_t n, NNF_T *NNF_RESTRICT param, const NNF_T *NNF_RESTRICT grad,
+                            NNF_T *NNF_RESTRICT buf, double learning_rate, double momentum,
+                            int nesterov, double weight_decay, int nthreads)
+{
+    const NNF_T lr = (NNF_T)learning_rate, mu = (NNF_T)momentum, wd = (NNF_T)weight_decay;
+    const int has_wd = weight_decay != 0.0;
+    if (momentum != 0.0) {
+        NNF_PARALLEL_CHUNKS(n, NNF_OPTIM_COST_SGD, nthreads,
+            NNF_FN(sgd_momentum_chunk)(param, grad, buf, lr, mu, wd, has_wd, nesterov != 0, lo, hi));
+    } else {
+        NNF_PARALLEL_CHUNKS(n, NNF_OPTIM_COST_SGD, nthreads,
+            NNF_FN(sgd_plain_chunk)(param, grad, lr, wd, has_wd, lo, hi));
+    }
+}
+
+/* ---- RMSprop ---- */
+
+NNF_OPTIM_CLONES static void NNF_FN(rmsprop_plain_chunk)(NNF_T *NNF_RESTRICT p, const NNF_T *NNF_RESTRICT g,
+                                                  NNF_T *NNF_RESTRICT v, NNF_T lr, NNF_T rho,
+                                                  NNF_T one_minus_rho, NNF_T eps, NNF_T wd,
+                                                  int has_wd, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++) {
+        NNF_T gi = has_wd ? g[i] + wd * p[i] : g[i];
+        NNF_T vi = rho * v[i] + one_minus_rho * (gi * gi);
+        v[i] = vi;
+        p[i] = p[i] - lr * gi / (NNF_SQRT(vi) + eps);
+    }
+}
+
+NNF_OPTIM_CLONES static void NNF_FN(rmsprop_momentum_chunk)(NNF_T *NNF_RESTRICT p, const NNF_T *NNF_RESTRICT g,
+                                                     NNF_T *NNF_RESTRICT v, NNF_T *NNF_RESTRICT b,
+                                                     NNF_T lr, NNF_T rho, NNF_T one_minus_rho,
+                                                     NNF_T eps, NNF_T mu, NNF_T wd, int has_wd,
+                                                     size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++) {
+        NNF_T gi = has_wd ? g[i] + wd * p[i] : g[i];
+        NNF_T vi = rho * v[i] + one_minus_rho * (gi * gi);
+        NNF_T bi = mu * b[i] + gi / (NNF_SQRT(vi) + eps);
+        v[i] = vi;
+        b[i] = bi;
+        p[i] = p[i] - lr * bi;
+    }
+}
+
+void NNF_FN(nnf_rmsprop_update)(size_t n, NNF_T *NNF_RESTRICT param, const NNF_T *NNF_RESTRICT grad,
+                                NNF_T *NNF_RESTRICT square_avg, NNF_T *NNF_RESTRICT buf,
+                                double learning_rate, double rho, double epsilon, double momentum,
+                                double weight_decay, int nthreads)
+{
+    const NNF_T lr = (NNF_T)learning_rate, r = (NNF_T)rho, omr = (NNF_T)(1.0 - rho);
+    const NNF_T eps = (NNF_T)epsilon, mu = (NNF_T)momentum, wd = (NNF_T)weight_decay;
+    const int has_wd = weight_decay != 0.0;
+    if (momentum > 0.0) {
+        NNF_PARALLEL_CHUNKS(n, NNF_OPTIM_COST_RMSPROP, nthreads,
+            NNF_FN(rmsprop_momentum_chunk)(param, grad, square_avg, buf, lr, r, omr, eps, mu, wd,
+                                           has_wd, lo, hi));
+    } else {
+        NNF_PARALLEL_CHUNKS(n, NNF_OPTIM_COST_RMSPROP, nthreads,
+            NNF_FN(rmsprop_plain_chunk)(param, grad, square_avg, lr, r, omr, eps, wd, has_wd,
+                                        lo, hi));
+    }
+}
+
+/* ---- Adam / AdamW ---- */
+
+/* The per-call constants, in the element precision. */
+typedef struct {
+    NNF_T decay;        /* p *= decay first: 1 − lr·wd (AdamW) or exactly 1 */
+    NNF_T wd;           /* coupled weight decay added to the gradient (Adam), used if has_wd */
+    NNF_T lerp_w;       /* m += lerp_w·(g − m) from m (small weight) or from g (else), as torch */
+    NNF_T beta_2, one_minus_beta_2;
+    NNF_T inv_bc2_sqrt; /* 1 / √(1 − β2^step) */
+    NNF_T eps;
+    NNF_T step_size;    /* lr / (1 − β1^step) */
+    int has_wd, lerp_from_m;
+} NNF_FN(nnf_adam_coef);
+
+NNF_OPTIM_CLONES static void NNF_FN(adam_chunk)(NNF_T *NNF_RESTRICT p, const NNF_T *NNF_RESTRICT g,
+                                         NNF_T *NNF_RESTRICT m, NNF_T *NNF_RESTRICT v,
+                                         const NNF_FN(nnf_adam_coef) *c, size_t lo, size_t hi)
+{
+    const NNF_T decay = c->decay, wd = c->wd, w = c->lerp_w, b2 = c->beta_2;
+    const NNF_T omb2 = c->one_minus_beta_2, ibc2 = c->inv_bc2_sqrt, eps = c->eps;
+    const NNF_T step_size = c->step_size;
+    const int has_wd = c->has_wd, from_m = c->lerp_from_m;
+    for (size_t i = lo; i < hi; i++) {
+        NNF_T pi = p[i];
+        NNF_T gi = has_wd ? g[i] + wd * pi : g[i];
+        NNF_T mi = m[i];
+        mi = (from_m ? mi : gi) + w * (gi - mi);
+        NNF_T vi = b2 * v[i] + omb2 * (gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = pi * decay - step_size * mi / (NNF_SQRT(vi) * ibc2 + eps);
+    }
+}
+
+void NNF_FN(nnf_adam_update)(size_t n, NNF_T *NNF_RESTRICT param, const NNF_T *NNF_RESTRICT grad,
+                             NNF_T *NNF_RESTRICT m, NNF_T *NNF_RESTRICT v, long long step,
+                             double learning_rate, double beta_1, double beta_2, double epsilon,
+                             double weight_decay, int decoupled, int nthreads)
+{
+    const double bc1 = 1.0 - pow(beta_1, (double)step);
+    const double bc2 = 1.0 - pow(beta_2, (double)step);
+    const double w = 1.0 - beta_1;
+    NNF_FN(nnf_adam_coef) c;
+    c.decay = decoupled ? (NNF_T)(1.0 - learning_rate * weight_decay) : (NNF_T)1;
+    c.has_wd = !decoupled && weight_decay != 0.0;
+    c.wd = (NNF_T)weight_decay;
+    /* torch's lerp: self + w·(end − self) when |w| < 0.5, else end − (end − self)·(1 − w). */
+    c.lerp_from_m = fabs((double)(NNF_T)w) < 0.5;
+    c.lerp_w = c.lerp_from_m ? (NNF_T)w : -((NNF_T)1 - (NNF_T)w);
+    c.beta_2 = (NNF_T)beta_2;
+    c.one_minus_beta_2 = (NNF_T)(1.0 - beta_2);
+    c.inv_bc2_sqrt = (NNF_T)(1.0 / sqrt(bc2));
+    c.eps = (NNF_T)epsilon;
+    c.step_size = (NNF_T)(learning_rate / bc1);
+    NNF_PARALLEL_CHUNKS(n, NNF_OPTIM_COST_ADAM, nthreads,
+        NNF_FN(adam_chunk)(param, grad, m, v, &c, lo, hi));
+}
+
+/* ---- norms, scaling, clipping ---- */
+
+/* Σ x² over [lo, hi) in double, with NNF_NORM_LANES independent lanes combined pairwise. */
+NNF_OPTIM_CLONES static double NNF_FN(sum_squares_chunk)(const NNF_T *NNF_RESTRICT x, size_t lo, size_t hi)
+{
+    double acc[NNF_NORM_LANES] = {0.0};
+    size_t i = lo;
+    for (; i + NNF_NORM_LANES <= hi; i += NNF_NORM_LANES)
+        for (int j = 0; j < NNF_NORM_LANES; j++) {
+            double xj = (double)x[i + j];
+            acc[j] += xj * xj;
+        }
+    double tail = 0.0;
+    for (; i < hi; i++)
+        tail += (double)x[i] * (double)x[i];
+    for (int w = NNF_NORM_LANES / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++)
+            acc[j] += acc[j + w];
+    return acc[0] + tail;
+}
+
+double NNF_FN(nnf_sum_squares)(size_t n, const NNF_T *NNF_RESTRICT x, int nthreads)
+{
+    double part[NNF_NORM_BLOCKS];
+    const size_t block = nnf_norm_block(n);
+    const size_t nblocks = (n + block - 1) / block;
+    NNF_PARALLEL_CHUNKS(nblocks, (double)block, nthreads, {
+        for (size_t k = lo; k < hi; k++) {
+            size_t end = (k + 1) * block < n ? (k + 1) * block : n;
+            part[k] = NNF_FN(sum_squares_chunk)(x, k * block, end);
+        }
+    });
+    double s = 0.0;
+    for (size_t k = 0; k < nblocks; k++)
+        s += part[k];
+    return s;
+}
+
+NNF_OPTIM_CLONES static void NNF_FN(scale_chunk)(NNF_T *NNF_RESTRICT x, NNF_T alpha, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++)
+        x[i] = alpha * x[i];
+}
+
+void NNF_FN(nnf_scale)(size_t n, NNF_T *NNF_RESTRICT x, double alpha, int nthreads)
+{
+    const NNF_T a = (NNF_T)alpha;
+    NNF_PARALLEL_CHUNKS(n, NNF_OPTIM_COST_AXPY, nthreads, NNF_FN(scale_chunk)(x, a, lo, hi));
+}
+
+NNF_OPTIM_CLONES static void NNF_FN(scale_add_chunk)(NNF_T *NNF_RESTRICT y, const NNF_T *NNF_RESTRICT x,
+                                              NNF_T alpha, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++)
+        y[i] = y[i] + alpha * x[i];
+}
+
+void NNF_FN(nnf_scale_add)(size_t n, NNF_T *NNF_RESTRICT y, const NNF_T *NNF_RESTRICT x,
+                           double alpha, int nthreads)
+{
+    const NNF_T a = (NNF_T)alpha;
+    NNF_PARALLEL_CHUNKS(n, NNF_OPTIM_COST_AXPY, nthreads, NNF_FN(scale_add_chunk)(y, x, a, lo, hi));
+}
+
+NNF_OPTIM_CLONES static void NNF_FN(clip_value_chunk)(NNF_T *NNF_RESTRICT x, NNF_T c, size_t lo, size_t hi)
+{
+    const NNF_T nc = -c;
+    for (size_t i = lo; i < hi; i++) {
+        NNF_T xi = x[i];
+        xi = c < xi ? c : xi;   /* NaN compares false: stays NaN */
+        xi = nc > xi ? nc : xi;
+        x[i] = xi;
+    }
+}
+
+void NNF_FN(nnf_clip_value)(size_t n, NNF_T *NNF_RESTRICT x, double clip_value, int nthreads)
+{
+    const NNF_T c = (NNF_T)clip_value;
+    NNF_PARALLEL_CHUNKS(n, NNF_OPTIM_COST_AXPY, nthreads, NNF_FN(clip_value_chunk)(x, c, lo, hi));
+}
+
+#endif /* NNF_OPTIM_TEMPLATE */

@@ -1,0 +1,129 @@
+# distutils: sources = csrc/nnf_optim.c
+"""Optimizer updates and clipping on flat C-contiguous arrays (the C loops of nnf_optim.c).
+
+The ops layer (``nnfast._ops.optim``) has checked dtypes, shapes, contiguity, writability and
+aliasing, flattened every array and excluded empty ones; these wrappers trust their inputs and
+run the C kernels with the GIL released. Every array of one call has the same length.
+"""
+
+from cython cimport floating
+
+
+cdef extern from "nnf_optim.h" nogil:
+    void nnf_sgd_update_f32(size_t n, float *param, const float *grad, float *buf,
+                            double learning_rate, double momentum, int nesterov,
+                            double weight_decay, int nthreads)
+    void nnf_sgd_update_f64(size_t n, double *param, const double *grad, double *buf,
+                            double learning_rate, double momentum, int nesterov,
+                            double weight_decay, int nthreads)
+    void nnf_rmsprop_update_f32(size_t n, float *param, const float *grad, float *square_avg,
+                                float *buf, double learning_rate, double rho, double epsilon,
+                                double momentum, double weight_decay, int nthreads)
+    void nnf_rmsprop_update_f64(size_t n, double *param, const double *grad, double *square_avg,
+                                double *buf, double learning_rate, double rho, double epsilon,
+                                double momentum, double weight_decay, int nthreads)
+    void nnf_adam_update_f32(size_t n, float *param, const float *grad, float *m, float *v,
+                             long long step, double learning_rate, double beta_1, double beta_2,
+                             double epsilon, double weight_decay, int decoupled, int nthreads)
+    void nnf_adam_update_f64(size_t n, double *param, const double *grad, double *m, double *v,
+                             long long step, double learning_rate, double beta_1, double beta_2,
+                             double epsilon, double weight_decay, int decoupled, int nthreads)
+    double nnf_sum_squares_f32(size_t n, const float *x, int nthreads)
+    double nnf_sum_squares_f64(size_t n, const double *x, int nthreads)
+    void nnf_scale_f32(size_t n, float *x, double alpha, int nthreads)
+    void nnf_scale_f64(size_t n, double *x, double alpha, int nthreads)
+    void nnf_scale_add_f32(size_t n, float *y, const float *x, double alpha, int nthreads)
+    void nnf_scale_add_f64(size_t n, double *y, const double *x, double alpha, int nthreads)
+    void nnf_clip_value_f32(size_t n, float *x, double clip_value, int nthreads)
+    void nnf_clip_value_f64(size_t n, double *x, double clip_value, int nthreads)
+
+
+def sgd_update(floating[::1] param, const floating[::1] grad, floating[::1] momentum_buffer,
+               double learning_rate, double momentum, bint nesterov, double weight_decay,
+               int nthreads):
+    """SGD step in place; ``momentum_buffer`` is None when ``momentum`` is 0."""
+    cdef size_t n = param.shape[0]
+    cdef floating *buf = NULL
+    if momentum_buffer is not None:
+        buf = &momentum_buffer[0]
+    with nogil:
+        if floating is float:
+            nnf_sgd_update_f32(n, &param[0], &grad[0], buf, learning_rate, momentum,
+                               nesterov, weight_decay, nthreads)
+        else:
+            nnf_sgd_update_f64(n, &param[0], &grad[0], buf, learning_rate, momentum,
+                               nesterov, weight_decay, nthreads)
+
+
+def rmsprop_update(floating[::1] param, const floating[::1] grad, floating[::1] square_avg,
+                   floating[::1] momentum_buffer, double learning_rate, double rho,
+                   double epsilon, double momentum, double weight_decay, int nthreads):
+    """RMSprop step in place; ``momentum_buffer`` is None when ``momentum`` is 0."""
+    cdef size_t n = param.shape[0]
+    cdef floating *buf = NULL
+    if momentum_buffer is not None:
+        buf = &momentum_buffer[0]
+    with nogil:
+        if floating is float:
+            nnf_rmsprop_update_f32(n, &param[0], &grad[0], &square_avg[0], buf, learning_rate,
+                                   rho, epsilon, momentum, weight_decay, nthreads)
+        else:
+            nnf_rmsprop_update_f64(n, &param[0], &grad[0], &square_avg[0], buf, learning_rate,
+                                   rho, epsilon, momentum, weight_decay, nthreads)
+
+
+def adam_update(floating[::1] param, const floating[::1] grad, floating[::1] m,
+                floating[::1] v, long long step, double learning_rate, double beta_1,
+                double beta_2, double epsilon, double weight_decay, bint decoupled,
+                int nthreads):
+    """Adam (or AdamW when ``decoupled``) step in place; ``step`` >= 1."""
+    cdef size_t n = param.shape[0]
+    with nogil:
+        if floating is float:
+            nnf_adam_update_f32(n, &param[0], &grad[0], &m[0], &v[0], step, learning_rate,
+                                beta_1, beta_2, epsilon, weight_decay, decoupled, nthreads)
+        else:
+            nnf_adam_update_f64(n, &param[0], &grad[0], &m[0], &v[0], step, learning_rate,
+                                beta_1, beta_2, epsilon, weight_decay, decoupled, nthreads)
+
+
+def sum_squares(const floating[::1] x, int nthreads):
+    """Σ x² accumulated in double, in an order that does not depend on ``nthreads``."""
+    cdef size_t n = x.shape[0]
+    cdef double s
+    with nogil:
+        if floating is float:
+            s = nnf_sum_squares_f32(n, &x[0], nthreads)
+        else:
+            s = nnf_sum_squares_f64(n, &x[0], nthreads)
+    return s
+
+
+def scale(floating[::1] x, double alpha, int nthreads):
+    """x *= alpha in place."""
+    cdef size_t n = x.shape[0]
+    with nogil:
+        if floating is float:
+            nnf_scale_f32(n, &x[0], alpha, nthreads)
+        else:
+            nnf_scale_f64(n, &x[0], alpha, nthreads)
+
+
+def scale_add(floating[::1] y, const floating[::1] x, double alpha, int nthreads):
+    """y += alpha·x in place."""
+    cdef size_t n = y.shape[0]
+    with nogil:
+        if floating is float:
+            nnf_scale_add_f32(n, &y[0], &x[0], alpha, nthreads)
+        else:
+            nnf_scale_add_f64(n, &y[0], &x[0], alpha, nthreads)
+
+
+def clip_value(floating[::1] x, double clip_value, int nthreads):
+    """x := clamp(x, -clip_value, clip_value) in place."""
+    cdef size_t n = x.shape[0]
+    with nogil:
+        if floating is float:
+            nnf_clip_value_f32(n, &x[0], clip_value, nthreads)
+        else:
+            nnf_clip_value_f64(n, &x[0], clip_value, nthreads)
