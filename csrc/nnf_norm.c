@@ -1,0 +1,466 @@
+/* nnf_norm.c -- batch/layer normalization, inverted dropout and row gather (see nnf_norm.h).
+ *
+ * The file is its own template: the first part (NNF_NORM_T undefined) holds what both types
+ * share and includes this file twice more, once with NNF_NORM_T = float and once with double.
+ *
+ * How the work is split:
+ *  - batch norm (statistics per column) runs over blocks of columns: a thread owns whole
+ *    columns, sums them row after row into double accumulators on its stack (the inner loop runs
+ *    along a row, so it vectorizes), and re-reads the block while it is still in cache for the
+ *    variance and for y. Every sum has one order whatever the thread count.
+ *  - layer norm runs over rows; row sums use NNF_LANES double accumulators (vectorizable without
+ *    reassociation), combined in a fixed order. Its dgamma/dbeta are column sums: a
+ *    column-parallel pass like batch norm's, run before the row pass (which may write over dy).
+ *  - dropout draws element k's random bits from a hash of (seed, k): no state, no dependence
+ *    on the thread count or on the chunking.
+ *  - inner loops live in NNF_CLONES functions taking a [lo, hi) range; the exported functions
+ *    only spread ranges over threads with NNF_PARALLEL_CHUNKS.
+ */
+
+#ifndef NNF_NORM_T /* ===== shared part, then the two instantiations ===== */
+
+#include <math.h>
+#include <string.h>
+
+#include "nnf_common.h"
+#include "nnf_norm.h"
+
+/* "No loop-carried dependence through memory": lets the compiler vectorize loops whose output
+ * may be exactly their input (in-place use) without a run-time alias check. */
+#if defined(__clang__)
+#define NNF_IVDEP NNF_PRAGMA(clang loop vectorize(assume_safety))
+#elif defined(__GNUC__)
+#define NNF_IVDEP NNF_PRAGMA(GCC ivdep)
+#elif defined(_MSC_VER)
+#define NNF_IVDEP NNF_PRAGMA(loop(ivdep))
+#else
+#define NNF_IVDEP
+#endif
+
+#define NNF_CAT_(a, b) a##b
+#define NNF_CAT(a, b) NNF_CAT_(a, b)
+
+/* Widest column block (stack accumulators per thread: a few KiB). */
+#define NNF_COLS 256
+/* Independent accumulators of a row sum. */
+#define NNF_LANES 8
+/* Bytes of x a batch-norm column block should span, so its re-reads hit L2. */
+#define NNF_BLOCK_BYTES ((size_t)256 * 1024)
+
+#define NNF_GOLDEN 0x9E3779B97F4A7C15ULL
+
+/* splitmix64's output function (a bijection of 64-bit words with full avalanche). */
+NNF_INLINE uint64_t nnf_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+NNF_INLINE uint64_t nnf_dropout_key(uint64_t seed) { return nnf_mix64(seed + NNF_GOLDEN); }
+
+uint64_t nnf_dropout_bits(uint64_t seed, uint64_t k)
+{
+    return nnf_mix64(nnf_dropout_key(seed) + k * NNF_GOLDEN);
+}
+
+/* u >= rate, with u = (bits >> 11)·2⁻⁵³, is (bits >> 11) >= ceil(rate·2⁵³): exact in double. */
+NNF_INLINE uint64_t nnf_dropout_threshold(double rate)
+{
+    return (uint64_t)ceil(rate * 9007199254740992.0);
+}
+
+/* Columns per batch-norm block for n rows of `item` bytes: a multiple of 16 in [16, NNF_COLS]. */
+NNF_INLINE size_t nnf_col_block(size_t n, size_t item)
+{
+    size_t w = NNF_BLOCK_BYTES / (n * item + 1);
+    w &= ~(size_t)15;
+    return w < 16 ? 16 : (w > NNF_COLS ? NNF_COLS : w);
+}
+
+/* The sum of NNF_LANES accumulators, in a fixed (pairwise) order. */
+NNF_INLINE double nnf_lanes_total(const double *a)
+{
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+#define NNF_NORM_T float
+#define NNF_NORM_S(name) NNF_CAT(name, _f32)
+#include "nnf_norm.c"
+#undef NNF_NORM_T
+#undef NNF_NORM_S
+
+#define NNF_NORM_T double
+#define NNF_NORM_S(name) NNF_CAT(name, _f64)
+#include "nnf_norm.c"
+#undef NNF_NORM_T
+#undef NNF_NORM_S
+
+#else /* ===== template: one instantiation per NNF_NORM_T ===== */
+
+#define T NNF_NORM_T
+#define S NNF_NORM_S
+
+/* ---------------------------------------------------------------- batch norm, training */
+
+/* Columns [lo, hi): statistics and y, block by block. */
+NNF_CLONES static void S(bn_forward_cols)(const T *NNF_RESTRICT x, size_t n, size_t d,
+                                          const T *NNF_RESTRICT gamma,
+                                          const T *NNF_RESTRICT beta, double eps, T *y,
+                                          T *NNF_RESTRICT mean, T *NNF_RESTRICT inv_std,
+                                          size_t lo, size_t hi)
+{
+    double sum[NNF_COLS], sq[NNF_COLS];
+    T mh[NNF_COLS], ml[NNF_COLS], sc[NNF_COLS], sh[NNF_COLS];
+    const size_t wmax = nnf_col_block(n, sizeof(T));
+    const double inv_n = 1.0 / (double)n;
+    for (size_t c0 = lo; c0 < hi; c0 += wmax) {
+        const size_t w = hi - c0 < wmax ? hi - c0 : wmax;
+        for (size_t j = 0; j < w; j++)
+            sum[j] = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            const T *xr = x + i * d + c0;
+            for (size_t j = 0; j < w; j++)
+                sum[j] += (double)xr[j];
+        }
+        for (size_t j = 0; j < w; j++) {
+            sum[j] *= inv_n; /* now the mean */
+            sq[j] = 0.0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const T *xr = x + i * d + c0;
+            for (size_t j = 0; j < w; j++) {
+                double t = (double)xr[j] - sum[j];
+                sq[j] += t * t;
+            }
+        }
+        for (size_t j = 0; j < w; j++) {
+            double is = 1.0 / sqrt(sq[j] * inv_n + eps);
+            T m = (T)sum[j];
+            mean[c0 + j] = m;
+            inv_std[c0 + j] = (T)is;
+            /* x − mean as (x − mh) − ml with mh + ml = mean: exact enough in float even when
+             * the mean dwarfs the spread. */
+            mh[j] = m;
+            ml[j] = (T)(sum[j] - (double)m);
+            sc[j] = (T)((double)gamma[c0 + j] * is);
+            sh[j] = beta[c0 + j];
+        }
+        for (size_t i = 0; i < n; i++) {
+            const T *xr = x + i * d + c0;
+            T *yr = y + i * d + c0;
+            NNF_IVDEP
+            for (size_t j = 0; j < w; j++)
+                yr[j] = ((xr[j] - mh[j]) - ml[j]) * sc[j] + sh[j];
+        }
+    }
+}
+
+void S(nnf_batch_norm_forward)(const T *x, size_t n, size_t d, const T *gamma, const T *beta,
+                               double eps, T *y, T *mean, T *inv_std, int nthreads)
+{
+    NNF_PARALLEL_CHUNKS(d, 4.0 * (double)n, nthreads,
+                        S(bn_forward_cols)(x, n, d, gamma, beta, eps, y, mean, inv_std, lo, hi));
+}
+
+/* ---------------------------------------------------------------- batch norm, inference */
+
+/* Rows [lo, hi), column block by column block (the scales computed once per block). */
+NNF_CLONES static void S(bn_inference_rows)(const T *NNF_RESTRICT x, size_t d,
+                                            const T *NNF_RESTRICT gamma,
+                                            const T *NNF_RESTRICT beta,
+                                            const T *NNF_RESTRICT mmean,
+                                            const T *NNF_RESTRICT mvar, double eps, T *y,
+                                            size_t lo, size_t hi)
+{
+    T sc[NNF_COLS];
+    for (size_t c0 = 0; c0 < d; c0 += NNF_COLS) {
+        const size_t w = d - c0 < NNF_COLS ? d - c0 : NNF_COLS;
+        for (size_t j = 0; j < w; j++)
+            sc[j] = (T)((double)gamma[c0 + j] / sqrt((double)mvar[c0 + j] + eps));
+        const T *mm = mmean + c0, *bb = beta + c0;
+        for (size_t i = lo; i < hi; i++) {
+            const T *xr = x + i * d + c0;
+            T *yr = y + i * d + c0;
+            NNF_IVDEP
+            for (size_t j = 0; j < w; j++)
+                yr[j] = (xr[j] - mm[j]) * sc[j] + bb[j];
+        }
+    }
+}
+
+void S(nnf_batch_norm_inference)(const T *x, size_t n, size_t d, const T *gamma, const T *beta,
+                                 const T *moving_mean, const T *moving_var, double eps, T *y,
+                                 int nthreads)
+{
+    NNF_PARALLEL_CHUNKS(n, (double)d, nthreads,
+                        S(bn_inference_rows)(x, d, gamma, beta, moving_mean, moving_var, eps, y,
+                                             lo, hi));
+}
+
+/* ---------------------------------------------------------------- batch norm, backward */
+
+NNF_CLONES static void S(bn_backward_cols)(const T *dy, const T *NNF_RESTRICT x, size_t n,
+                                           size_t d, const T *NNF_RESTRICT gamma,
+                                           const T *NNF_RESTRICT mean,
+                                           const T *NNF_RESTRICT inv_std, T *dx,
+                                           T *NNF_RESTRICT dgamma, T *NNF_RESTRICT dbeta,
+                                           size_t lo, size_t hi)
+{
+    double sdy[NNF_COLS], sdx[NNF_COLS], mu[NNF_COLS], is[NNF_COLS];
+    T tm[NNF_COLS], ts[NNF_COLS], k1[NNF_COLS], ka[NNF_COLS], kb[NNF_COLS];
+    const size_t wmax = nnf_col_block(2 * n, sizeof(T));
+    const double inv_n = n ? 1.0 / (double)n : 0.0;
+    for (size_t c0 = lo; c0 < hi; c0 += wmax) {
+        const size_t w = hi - c0 < wmax ? hi - c0 : wmax;
+        for (size_t j = 0; j < w; j++) {
+            sdy[j] = 0.0;
+            sdx[j] = 0.0;
+            mu[j] = (double)mean[c0 + j];
+            is[j] = (double)inv_std[c0 + j];
+        }
+        for (size_t i = 0; i < n; i++) {
+            const T *gr = dy + i * d + c0, *xr = x + i * d + c0;
+            for (size_t j = 0; j < w; j++) {
+                double g = (double)gr[j];
+                sdy[j] += g;
+                sdx[j] += g * (((double)xr[j] - mu[j]) * is[j]);
+            }
+        }
+        for (size_t j = 0; j < w; j++) {
+            dbeta[c0 + j] = (T)sdy[j];
+            dgamma[c0 + j] = (T)sdx[j];
+            tm[j] = mean[c0 + j];
+            ts[j] = inv_std[c0 + j];
+            k1[j] = (T)((double)gamma[c0 + j] * is[j]);
+            ka[j] = (T)(sdy[j] * inv_n);
+            kb[j] = (T)(sdx[j] * inv_n);
+        }
+        for (size_t i = 0; i < n; i++) {
+            const T *gr = dy + i * d + c0, *xr = x + i * d + c0;
+            T *dr = dx + i * d + c0;
+            NNF_IVDEP
+            for (size_t j = 0; j < w; j++) {
+                T xh = (xr[j] - tm[j]) * ts[j];
+                dr[j] = k1[j] * ((gr[j] - ka[j]) - xh * kb[j]);
+            }
+        }
+    }
+}
+
+void S(nnf_batch_norm_backward)(const T *dy, const T *x, size_t n, size_t d, const T *gamma,
+                                const T *mean, const T *inv_std, T *dx, T *dgamma, T *dbeta,
+                                int nthreads)
+{
+    NNF_PARALLEL_CHUNKS(d, 6.0 * (double)n, nthreads,
+                        S(bn_backward_cols)(dy, x, n, d, gamma, mean, inv_std, dx, dgamma, dbeta,
+                                            lo, hi));
+}
+
+/* ---------------------------------------------------------------- layer norm */
+
+NNF_CLONES static void S(ln_forward_rows)(const T *NNF_RESTRICT x, size_t d,
+                                          const T *NNF_RESTRICT gamma,
+                                          const T *NNF_RESTRICT beta, double eps, T *y,
+                                          T *NNF_RESTRICT mean, T *NNF_RESTRICT inv_std,
+                                          size_t lo, size_t hi)
+{
+    const double inv_d = 1.0 / (double)d;
+    for (size_t i = lo; i < hi; i++) {
+        const T *xr = x + i * d;
+        T *yr = y + i * d;
+        double acc[NNF_LANES] = {0.0};
+        size_t j = 0;
+        for (; j + NNF_LANES <= d; j += NNF_LANES)
+            for (size_t k = 0; k < NNF_LANES; k++)
+                acc[k] += (double)xr[j + k];
+        for (size_t k = 0; j + k < d; k++)
+            acc[k] += (double)xr[j + k];
+        const double m = nnf_lanes_total(acc) * inv_d;
+
+        double sq[NNF_LANES] = {0.0};
+        for (j = 0; j + NNF_LANES <= d; j += NNF_LANES)
+            for (size_t k = 0; k < NNF_LANES; k++) {
+                double t = (double)xr[j + k] - m;
+                sq[k] += t * t;
+            }
+        for (size_t k = 0; j + k < d; k++) {
+            double t = (double)xr[j + k] - m;
+            sq[k] += t * t;
+        }
+        const double is = 1.0 / sqrt(nnf_lanes_total(sq) * inv_d + eps);
+
+        const T mh = (T)m, ml = (T)(m - (double)mh), s = (T)is;
+        mean[i] = mh;
+        inv_std[i] = s;
+        NNF_IVDEP
+        for (j = 0; j < d; j++)
+            yr[j] = (((xr[j] - mh) - ml) * s) * gamma[j] + beta[j];
+    }
+}
+
+void S(nnf_layer_norm_forward)(const T *x, size_t n, size_t d, const T *gamma, const T *beta,
+                               double eps, T *y, T *mean, T *inv_std, int nthreads)
+{
+    NNF_PARALLEL_CHUNKS(n, 4.0 * (double)d, nthreads,
+                        S(ln_forward_rows)(x, d, gamma, beta, eps, y, mean, inv_std, lo, hi));
+}
+
+/* Columns [lo, hi) of dgamma = Σ_i dy·x̂ and dbeta = Σ_i dy (x̂ with the row statistics). */
+NNF_CLONES static void S(ln_param_grads_cols)(const T *NNF_RESTRICT dy,
+                                              const T *NNF_RESTRICT x, size_t n, size_t d,
+                                              const T *NNF_RESTRICT mean,
+                                              const T *NNF_RESTRICT inv_std,
+                                              T *NNF_RESTRICT dgamma, T *NNF_RESTRICT dbeta,
+                                              size_t lo, size_t hi)
+{
+    double sg[NNF_COLS], sb[NNF_COLS];
+    for (size_t c0 = lo; c0 < hi; c0 += NNF_COLS) {
+        const size_t w = hi - c0 < NNF_COLS ? hi - c0 : NNF_COLS;
+        for (size_t j = 0; j < w; j++) {
+            sg[j] = 0.0;
+            sb[j] = 0.0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const T *gr = dy + i * d + c0, *xr = x + i * d + c0;
+            const double m = (double)mean[i], s = (double)inv_std[i];
+            for (size_t j = 0; j < w; j++) {
+                double g = (double)gr[j];
+                sb[j] += g;
+                sg[j] += g * (((double)xr[j] - m) * s);
+            }
+        }
+        for (size_t j = 0; j < w; j++) {
+            dgamma[c0 + j] = (T)sg[j];
+            dbeta[c0 + j] = (T)sb[j];
+        }
+    }
+}
+
+/* Rows [lo, hi) of dx. */
+NNF_CLONES static void S(ln_backward_rows)(const T *dy, const T *NNF_RESTRICT x, size_t d,
+                                           const T *NNF_RESTRICT gamma,
+                                           const T *NNF_RESTRICT mean,
+                                           const T *NNF_RESTRICT inv_std, T *dx, size_t lo,
+                                           size_t hi)
+{
+    const double inv_d = 1.0 / (double)d;
+    for (size_t i = lo; i < hi; i++) {
+        const T *gr = dy + i * d, *xr = x + i * d;
+        T *dr = dx + i * d;
+        const T m = mean[i], s = inv_std[i];
+        const double md = (double)m, sd = (double)s;
+        double a[NNF_LANES] = {0.0}, b[NNF_LANES] = {0.0};
+        size_t j = 0;
+        for (; j + NNF_LANES <= d; j += NNF_LANES)
+            for (size_t k = 0; k < NNF_LANES; k++) {
+                double g = (double)gr[j + k] * (double)gamma[j + k];
+                a[k] += g;
+                b[k] += g * (((double)xr[j + k] - md) * sd);
+            }
+        for (size_t k = 0; j + k < d; k++) {
+            double g = (double)gr[j + k] * (double)gamma[j + k];
+            a[k] += g;
+            b[k] += g * (((double)xr[j + k] - md) * sd);
+        }
+        const T ka = (T)(nnf_lanes_total(a) * inv_d), kb = (T)(nnf_lanes_total(b) * inv_d);
+        NNF_IVDEP
+        for (j = 0; j < d; j++) {
+            T xh = (xr[j] - m) * s;
+            dr[j] = s * ((gr[j] * gamma[j] - ka) - xh * kb);
+        }
+    }
+}
+
+void S(nnf_layer_norm_backward)(const T *dy, const T *x, size_t n, size_t d, const T *gamma,
+                                const T *mean, const T *inv_std, T *dx, T *dgamma, T *dbeta,
+                                int nthreads)
+{
+    /* Column sums first: the row pass may write dx over dy. */
+    NNF_PARALLEL_CHUNKS(d, 3.0 * (double)n, nthreads,
+                        S(ln_param_grads_cols)(dy, x, n, d, mean, inv_std, dgamma, dbeta, lo, hi));
+    if (d == 0)
+        return;
+    NNF_PARALLEL_CHUNKS(n, 6.0 * (double)d, nthreads,
+                        S(ln_backward_rows)(dy, x, d, gamma, mean, inv_std, dx, lo, hi));
+}
+
+/* ---------------------------------------------------------------- dropout */
+
+NNF_CLONES static void S(dropout_span)(const T *x, uint64_t key, uint64_t thr, T scale, T *y,
+                                       T *NNF_RESTRICT mask, size_t lo, size_t hi)
+{
+    NNF_IVDEP
+    for (size_t k = lo; k < hi; k++) {
+        uint64_t z = nnf_mix64(key + (uint64_t)k * NNF_GOLDEN);
+        T m = (int64_t)(z >> 11) >= (int64_t)thr ? scale : (T)0;
+        mask[k] = m;
+        y[k] = x[k] * m;
+    }
+}
+
+NNF_CLONES static void S(dropout_copy)(const T *x, T *y, T *NNF_RESTRICT mask, size_t lo,
+                                       size_t hi)
+{
+    NNF_IVDEP
+    for (size_t k = lo; k < hi; k++) {
+        y[k] = x[k];
+        mask[k] = (T)1;
+    }
+}
+
+void S(nnf_dropout_forward)(const T *x, size_t size, double rate, uint64_t seed, T *y, T *mask,
+                            int nthreads)
+{
+    if (rate <= 0.0) {
+        NNF_PARALLEL_CHUNKS(size, 1.0, nthreads, S(dropout_copy)(x, y, mask, lo, hi));
+        return;
+    }
+    const uint64_t key = nnf_dropout_key(seed), thr = nnf_dropout_threshold(rate);
+    const T scale = (T)(1.0 / (1.0 - rate));
+    NNF_PARALLEL_CHUNKS(size, 4.0, nthreads,
+                        S(dropout_span)(x, key, thr, scale, y, mask, lo, hi));
+}
+
+NNF_CLONES static void S(dropout_backward_span)(const T *dy, const T *NNF_RESTRICT mask, T *dx,
+                                                size_t lo, size_t hi)
+{
+    NNF_IVDEP
+    for (size_t k = lo; k < hi; k++)
+        dx[k] = dy[k] * mask[k];
+}
+
+void S(nnf_dropout_backward)(const T *dy, const T *mask, size_t size, T *dx, int nthreads)
+{
+    NNF_PARALLEL_CHUNKS(size, 1.0, nthreads, S(dropout_backward_span)(dy, mask, dx, lo, hi));
+}
+
+/* ---------------------------------------------------------------- row gather */
+
+NNF_CLONES static void S(gather_span)(const T *NNF_RESTRICT x, ptrdiff_t rs, ptrdiff_t cs,
+                                      size_t d, const int64_t *NNF_RESTRICT idx,
+                                      T *NNF_RESTRICT out, size_t lo, size_t hi)
+{
+    for (size_t r = lo; r < hi; r++) {
+        const T *src = x + (ptrdiff_t)idx[r] * rs;
+        T *dst = out + r * d;
+        if (cs == 1) {
+            memcpy(dst, src, d * sizeof(T));
+        } else {
+            for (size_t j = 0; j < d; j++)
+                dst[j] = src[(ptrdiff_t)j * cs];
+        }
+    }
+}
+
+void S(nnf_gather_rows)(const T *x, ptrdiff_t row_stride, ptrdiff_t col_stride, size_t d,
+                        const int64_t *idx, size_t n_out, T *out, int nthreads)
+{
+    NNF_PARALLEL_CHUNKS(n_out, (double)d, nthreads,
+                        S(gather_span)(x, row_stride, col_stride, d, idx, out, lo, hi));
+}
+
+#undef T
+#undef S
+
+#endif /* NNF_NORM_T */

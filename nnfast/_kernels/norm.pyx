@@ -1,0 +1,180 @@
+# distutils: sources = csrc/nnf_norm.c
+"""Batch/layer normalization, inverted dropout and row gather: thin nogil calls into nnf_norm.c.
+
+Every function trusts its arguments: the ops layer (``nnfast._ops.norm``) has checked dtypes,
+shapes, contiguity, index ranges and aliasing, and has handled what must not reach C (for
+instance a batch-norm forward over zero rows). Outputs are C-contiguous arrays passed in.
+"""
+
+from cython cimport floating
+from libc.stdint cimport int64_t, uint64_t
+
+
+cdef extern from "nnf_norm.h" nogil:
+    void nnf_batch_norm_forward_f32(const float *x, size_t n, size_t d, const float *gamma,
+                                    const float *beta, double eps, float *y, float *mean,
+                                    float *inv_std, int nthreads)
+    void nnf_batch_norm_forward_f64(const double *x, size_t n, size_t d, const double *gamma,
+                                    const double *beta, double eps, double *y, double *mean,
+                                    double *inv_std, int nthreads)
+    void nnf_batch_norm_inference_f32(const float *x, size_t n, size_t d, const float *gamma,
+                                      const float *beta, const float *moving_mean,
+                                      const float *moving_var, double eps, float *y,
+                                      int nthreads)
+    void nnf_batch_norm_inference_f64(const double *x, size_t n, size_t d, const double *gamma,
+                                      const double *beta, const double *moving_mean,
+                                      const double *moving_var, double eps, double *y,
+                                      int nthreads)
+    void nnf_batch_norm_backward_f32(const float *dy, const float *x, size_t n, size_t d,
+                                     const float *gamma, const float *mean,
+                                     const float *inv_std, float *dx, float *dgamma,
+                                     float *dbeta, int nthreads)
+    void nnf_batch_norm_backward_f64(const double *dy, const double *x, size_t n, size_t d,
+                                     const double *gamma, const double *mean,
+                                     const double *inv_std, double *dx, double *dgamma,
+                                     double *dbeta, int nthreads)
+    void nnf_layer_norm_forward_f32(const float *x, size_t n, size_t d, const float *gamma,
+                                    const float *beta, double eps, float *y, float *mean,
+                                    float *inv_std, int nthreads)
+    void nnf_layer_norm_forward_f64(const double *x, size_t n, size_t d, const double *gamma,
+                                    const double *beta, double eps, double *y, double *mean,
+                                    double *inv_std, int nthreads)
+    void nnf_layer_norm_backward_f32(const float *dy, const float *x, size_t n, size_t d,
+                                     const float *gamma, const float *mean,
+                                     const float *inv_std, float *dx, float *dgamma,
+                                     float *dbeta, int nthreads)
+    void nnf_layer_norm_backward_f64(const double *dy, const double *x, size_t n, size_t d,
+                                     const double *gamma, const double *mean,
+                                     const double *inv_std, double *dx, double *dgamma,
+                                     double *dbeta, int nthreads)
+    uint64_t nnf_dropout_bits(uint64_t seed, uint64_t k)
+    void nnf_dropout_forward_f32(const float *x, size_t size, double rate, uint64_t seed,
+                                 float *y, float *mask, int nthreads)
+    void nnf_dropout_forward_f64(const double *x, size_t size, double rate, uint64_t seed,
+                                 double *y, double *mask, int nthreads)
+    void nnf_dropout_backward_f32(const float *dy, const float *mask, size_t size, float *dx,
+                                  int nthreads)
+    void nnf_dropout_backward_f64(const double *dy, const double *mask, size_t size,
+                                  double *dx, int nthreads)
+    void nnf_gather_rows_f32(const float *x, ptrdiff_t row_stride, ptrdiff_t col_stride,
+                             size_t d, const int64_t *idx, size_t n_out, float *out,
+                             int nthreads)
+    void nnf_gather_rows_f64(const double *x, ptrdiff_t row_stride, ptrdiff_t col_stride,
+                             size_t d, const int64_t *idx, size_t n_out, double *out,
+                             int nthreads)
+
+
+def batch_norm_forward(const floating[:, ::1] x, const floating[::1] gamma,
+                       const floating[::1] beta, double eps, floating[:, ::1] y,
+                       floating[::1] mean, floating[::1] inv_std, int nthreads):
+    """Training-mode batch norm of ``x`` (n >= 1, d >= 1) into ``y``, ``mean``, ``inv_std``."""
+    cdef size_t n = x.shape[0], d = x.shape[1]
+    with nogil:
+        if floating is float:
+            nnf_batch_norm_forward_f32(&x[0, 0], n, d, &gamma[0], &beta[0], eps, &y[0, 0],
+                                       &mean[0], &inv_std[0], nthreads)
+        else:
+            nnf_batch_norm_forward_f64(&x[0, 0], n, d, &gamma[0], &beta[0], eps, &y[0, 0],
+                                       &mean[0], &inv_std[0], nthreads)
+
+
+def batch_norm_inference(const floating[:, ::1] x, const floating[::1] gamma,
+                         const floating[::1] beta, const floating[::1] moving_mean,
+                         const floating[::1] moving_variance, double eps,
+                         floating[:, ::1] y, int nthreads):
+    """Inference-mode batch norm of ``x`` (n >= 1, d >= 1) into ``y``."""
+    cdef size_t n = x.shape[0], d = x.shape[1]
+    with nogil:
+        if floating is float:
+            nnf_batch_norm_inference_f32(&x[0, 0], n, d, &gamma[0], &beta[0], &moving_mean[0],
+                                         &moving_variance[0], eps, &y[0, 0], nthreads)
+        else:
+            nnf_batch_norm_inference_f64(&x[0, 0], n, d, &gamma[0], &beta[0], &moving_mean[0],
+                                         &moving_variance[0], eps, &y[0, 0], nthreads)
+
+
+def batch_norm_backward(const floating[:, ::1] dy, const floating[:, ::1] x,
+                        const floating[::1] gamma, const floating[::1] mean,
+                        const floating[::1] inv_std, floating[:, ::1] dx,
+                        floating[::1] dgamma, floating[::1] dbeta, int nthreads):
+    """Training-mode batch norm backward (n >= 1, d >= 1); ``dx`` may be ``dy``."""
+    cdef size_t n = x.shape[0], d = x.shape[1]
+    with nogil:
+        if floating is float:
+            nnf_batch_norm_backward_f32(&dy[0, 0], &x[0, 0], n, d, &gamma[0], &mean[0],
+                                        &inv_std[0], &dx[0, 0], &dgamma[0], &dbeta[0], nthreads)
+        else:
+            nnf_batch_norm_backward_f64(&dy[0, 0], &x[0, 0], n, d, &gamma[0], &mean[0],
+                                        &inv_std[0], &dx[0, 0], &dgamma[0], &dbeta[0], nthreads)
+
+
+def layer_norm_forward(const floating[:, ::1] x, const floating[::1] gamma,
+                       const floating[::1] beta, double eps, floating[:, ::1] y,
+                       floating[::1] mean, floating[::1] inv_std, int nthreads):
+    """Layer norm of ``x`` (n >= 1, d >= 1) into ``y``, ``mean``, ``inv_std``."""
+    cdef size_t n = x.shape[0], d = x.shape[1]
+    with nogil:
+        if floating is float:
+            nnf_layer_norm_forward_f32(&x[0, 0], n, d, &gamma[0], &beta[0], eps, &y[0, 0],
+                                       &mean[0], &inv_std[0], nthreads)
+        else:
+            nnf_layer_norm_forward_f64(&x[0, 0], n, d, &gamma[0], &beta[0], eps, &y[0, 0],
+                                       &mean[0], &inv_std[0], nthreads)
+
+
+def layer_norm_backward(const floating[:, ::1] dy, const floating[:, ::1] x,
+                        const floating[::1] gamma, const floating[::1] mean,
+                        const floating[::1] inv_std, floating[:, ::1] dx,
+                        floating[::1] dgamma, floating[::1] dbeta, int nthreads):
+    """Layer norm backward (n >= 1, d >= 1); ``dx`` may be ``dy``."""
+    cdef size_t n = x.shape[0], d = x.shape[1]
+    with nogil:
+        if floating is float:
+            nnf_layer_norm_backward_f32(&dy[0, 0], &x[0, 0], n, d, &gamma[0], &mean[0],
+                                        &inv_std[0], &dx[0, 0], &dgamma[0], &dbeta[0], nthreads)
+        else:
+            nnf_layer_norm_backward_f64(&dy[0, 0], &x[0, 0], n, d, &gamma[0], &mean[0],
+                                        &inv_std[0], &dx[0, 0], &dgamma[0], &dbeta[0], nthreads)
+
+
+def dropout_bits(uint64_t seed, uint64_t k):
+    """The 64 random bits dropout draws for flat element ``k`` under ``seed`` (for tests)."""
+    return nnf_dropout_bits(seed, k)
+
+
+def dropout_forward(const floating[::1] x, double rate, uint64_t seed, floating[::1] y,
+                    floating[::1] mask, int nthreads):
+    """Inverted dropout over the flat, non-empty ``x`` into ``y`` (may be ``x``) and ``mask``."""
+    cdef size_t size = x.shape[0]
+    with nogil:
+        if floating is float:
+            nnf_dropout_forward_f32(&x[0], size, rate, seed, &y[0], &mask[0], nthreads)
+        else:
+            nnf_dropout_forward_f64(&x[0], size, rate, seed, &y[0], &mask[0], nthreads)
+
+
+def dropout_backward(const floating[::1] dy, const floating[::1] mask, floating[::1] dx,
+                     int nthreads):
+    """``dx = dy * mask`` over flat, non-empty arrays; ``dx`` may be ``dy``."""
+    cdef size_t size = dy.shape[0]
+    with nogil:
+        if floating is float:
+            nnf_dropout_backward_f32(&dy[0], &mask[0], size, &dx[0], nthreads)
+        else:
+            nnf_dropout_backward_f64(&dy[0], &mask[0], size, &dx[0], nthreads)
+
+
+def gather_rows(const floating[:, :] x, const int64_t[::1] idx, floating[:, ::1] out,
+                int nthreads):
+    """``out[r] = x[idx[r]]`` for a non-empty ``out``; ``x`` in any layout (element strides).
+
+    Every index is in ``[0, x.shape[0])`` and both strides of ``x`` are whole elements.
+    """
+    cdef size_t n_out = out.shape[0], d = out.shape[1]
+    cdef ptrdiff_t rs = x.strides[0] // <ptrdiff_t>sizeof(floating)
+    cdef ptrdiff_t cs = x.strides[1] // <ptrdiff_t>sizeof(floating)
+    with nogil:
+        if floating is float:
+            nnf_gather_rows_f32(&x[0, 0], rs, cs, d, &idx[0], n_out, &out[0, 0], nthreads)
+        else:
+            nnf_gather_rows_f64(&x[0, 0], rs, cs, d, &idx[0], n_out, &out[0, 0], nthreads)
