@@ -62,9 +62,10 @@ def _logit_rows(op, logits, name="logits"):
 
 
 def _dense_rows(op, x, x_name, targets, t_name):
-    """Dense (n, c) targets of the same dtype and shape as ``x``."""
-    (x, t), dtype = v.floats(op, **{x_name: x, t_name: targets})
+    """Dense (n, c) targets of the same shape and dtype as ``x``."""
+    t = targets if isinstance(targets, np.ndarray) else np.asarray(targets)
     v.same_shape(x, x_name, t, t_name)
+    (x, t), dtype = v.floats(op, **{x_name: x, t_name: t})
     return t
 
 
