@@ -16,8 +16,11 @@ class ReduceLROnPlateau(MonitorCallback):
     """Multiply the learning rate by ``factor`` after ``patience`` epochs without improvement.
 
     At a reduction, with ``lr = optimizer.current_learning_rate()`` and ``lr > min_lr``:
-    ``new = max(lr · factor, min_lr)`` and ``optimizer.lr_multiplier *= new / lr``. After a
-    reduction, ``cooldown`` epochs pass before the counting starts again.
+    ``new = max(lr · factor, min_lr)`` and ``optimizer.lr_multiplier *= new / lr``. The
+    ``cooldown`` epochs that follow a reduction are not counted (as torch's
+    ``ReduceLROnPlateau``; Keras counts the last of them), though they may set a new best. A
+    reduction happens when ``patience`` counted epochs in a row brought no improvement (as
+    Keras; torch waits for ``patience + 1``).
 
     Parameters
     ----------
@@ -68,14 +71,15 @@ class ReduceLROnPlateau(MonitorCallback):
         current = self.get_monitor_value(logs)
         if current is None:
             return
-        if self.in_cooldown():
+        improved = self._is_improvement(current, self.best)
+        if improved:
+            self.best = current
+        if self.in_cooldown():  # the epochs of the cooldown are not counted (as torch)
             self.cooldown_counter -= 1
             self.wait = 0
-        if self._is_improvement(current, self.best):
-            self.best = current
-            self.wait = 0
             return
-        if self.in_cooldown():
+        if improved:
+            self.wait = 0
             return
         self.wait += 1
         if self.wait >= self.patience:
