@@ -198,13 +198,12 @@ class BinaryCrossentropy(Loss):
         if t.size and (t.min() < 0 or t.max() > 1):
             raise ValueError(f"Expected {name} in [0, 1] for binary_crossentropy, received: values "
                              f"from {t.min()} to {t.max()}")
-        if mode == PROBS and self.label_smoothing:
-            return t * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing, t
         return t, t
 
     def compute(self, output, targets, sample_weight, out, mode):
         if mode == PROBS:
-            return K.binary_cross_entropy(output, targets, sample_weight=sample_weight, out=out)
+            return K.binary_cross_entropy(output, targets, label_smoothing=self.label_smoothing,
+                                          sample_weight=sample_weight, out=out)
         return K.sigmoid_cross_entropy(output, targets, label_smoothing=self.label_smoothing,
                                        sample_weight=sample_weight, out=out)
 
@@ -269,11 +268,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
             raise TypeError(f"Expected {name} to hold integer class labels, received: {name} with "
                             f"dtype {y.dtype}")
         labels = v.labels_array(y, name, y.shape[0] if y.ndim else -1, n_out)
-        if mode != PROBS:
-            return labels, labels
-        onehot = np.zeros((labels.shape[0], n_out), dtype)
-        onehot[np.arange(labels.shape[0]), labels] = 1.0
-        return onehot, labels
+        return labels, labels
 
     def compute(self, output, targets, sample_weight, out, mode):
         if mode == PROBS:

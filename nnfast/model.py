@@ -314,9 +314,9 @@ class Sequential:
     def _penalty(self):
         return sum(l.regularization_penalty() for l in self._layers if l.trainable)
 
-    def _train_step(self, x, t, w, n):
-        """One optimizer step on a batch; returns the loss (with penalties) before the step."""
-        out = self._forward(x, n, True, True)
+    def _loss_and_backward(self, x, t, w, n, training=True):
+        """Forward, loss, backward and regularizer gradients; the loss with its penalties."""
+        out = self._forward(x, n, training, True)
         loss, _ = self.loss.compute(out, t, w, self._dys[-1][:n], self._mode)
         layers, first = self._layers, self._first
         for i in range(len(layers) - 1, first - 1, -1):
@@ -325,8 +325,36 @@ class Sequential:
         for reg, wv, gv, scratch in self._regs:
             penalty += reg.penalty(wv)
             reg.add_gradient(wv, gv, scratch)
-        self.optimizer.step()
         return float(loss) + penalty
+
+    def _train_step(self, x, t, w, n):
+        """One optimizer step on a batch; returns the loss (with penalties) before the step."""
+        loss = self._loss_and_backward(x, t, w, n)
+        self.optimizer.step()
+        return loss
+
+    def compute_gradients(self, X, y, *, sample_weight=None, training=True):
+        """The loss on ``(X, y)`` as one batch and its gradient for every trainable weight.
+
+        Nothing is updated (BatchNormalization's moving statistics aside, in training mode).
+
+        Returns
+        -------
+        loss : float
+            Including regularization penalties.
+        grads : list of ndarray
+            Copies, in :meth:`get_weights` order restricted to the trainable layers' weights.
+        """
+        self._require_compiled("compute_gradients")
+        X, T, _, W = self._data(X, y, sample_weight)
+        self._ensure_buffers(X.shape[0])
+        self._prepare_step()
+        loss = self._loss_and_backward(X, T, W, X.shape[0], training)
+        store = self._store
+        trainable = [l.trainable for l in self._layers]
+        grads = [store.grads[s.lo:s.hi].reshape(s.shape).copy()
+                 for s in store.trainable_slots(trainable)]
+        return loss, grads
 
     def _outputs(self, out, n):
         """The model's output activations for metrics (softmax/sigmoid of fused logits)."""

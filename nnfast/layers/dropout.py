@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 
+from nnfast import kernels as K
 from nnfast.layers.base import Layer
 
 __all__ = ["Dropout"]
@@ -12,8 +13,11 @@ __all__ = ["Dropout"]
 class Dropout(Layer):
     """Zero each input with probability ``rate`` during training and scale the rest up.
 
-    The mask is drawn from the model's seeded ``numpy.random.Generator`` into a buffer made once
-    per fit, so a seeded run is reproducible. In inference the layer is the identity.
+    Each training step draws a fresh 64-bit seed from the model's seeded
+    ``numpy.random.Generator``; the compiled kernel derives every element's draw from that seed
+    and the element's position, writing the mask into a buffer made once per fit. A seeded run
+    is therefore reproducible (and independent of the thread count). In inference the layer is
+    the identity.
 
     Parameters
     ----------
@@ -48,20 +52,16 @@ class Dropout(Layer):
             np.copyto(out, x)
             return out
         n = x.shape[0]
-        if self._mask is None or self._mask.shape[0] < n:
-            self.allocate(n)
-        mask = self._mask[:n]
-        self.rng.random(out=mask, dtype=self.dtype)
-        np.greater_equal(mask, self.rate, out=mask)        # 1.0 where kept, 0.0 where dropped
-        np.multiply(mask, 1.0 / (1.0 - self.rate), out=mask)
-        np.multiply(x, mask, out=out)
+        self.allocate(n)
+        seed = int(self.rng.integers(0, 2**63))
+        K.dropout_forward(x, self.rate, seed, out=out, mask=self._mask[:n])
         return out
 
     def backward(self, dy, dx):
         if dx is None:
             return None
         if self._active:
-            np.multiply(dy, self._mask[:dy.shape[0]], out=dx)
+            K.dropout_backward(dy, self._mask[:dy.shape[0]], out=dx)
         else:
             np.copyto(dx, dy)
         return dx

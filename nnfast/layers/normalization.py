@@ -1,33 +1,30 @@
 """BatchNormalization (over the batch) and LayerNormalization (over the features).
 
-Both keep their batch statistics and normalized input in workspaces made once per fit and use
-NumPy reductions with ``out=`` buffers (compiled norm kernels are a later step).
+Forward and backward passes run the compiled kernels of :mod:`nnfast.kernels`
+(``batch_norm_*``, ``layer_norm_*``); the layer keeps the statistics they return for its
+backward pass and updates BatchNormalization's moving statistics in place.
 """
 
 import numbers
 
 import numpy as np
 
-from nnfast import initializers
+from nnfast import initializers, kernels as K
 from nnfast._params import StateSpec, WeightSpec
 from nnfast.layers.base import Layer
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
 
 
-def _check_epsilon(epsilon):
-    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not epsilon > 0:
-        raise ValueError(f"Expected epsilon > 0, received: epsilon={epsilon!r}")
-    return float(epsilon)
-
-
 class _Norm(Layer):
-    """Shared parts: gamma/beta weights, workspaces, config."""
+    """Shared parts: epsilon, gamma/beta weights, a scratch buffer, the weight gradients."""
 
     def __init__(self, epsilon, **kw):
         super().__init__(**kw)
-        self.epsilon = _check_epsilon(epsilon)
-        self._cap = 0
+        if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not epsilon > 0:
+            raise ValueError(f"Expected epsilon > 0, received: epsilon={epsilon!r}")
+        self.epsilon = float(epsilon)
+        self._tmp = None
 
     def weight_specs(self):
         d = (self.input_dim,)
@@ -35,22 +32,20 @@ class _Norm(Layer):
                 WeightSpec("beta", d, initializers.get("zeros"))]
 
     def allocate(self, batch):
-        if batch > self._cap:
-            self._xhat = np.empty((batch, self.input_dim), self.dtype)
+        if self._tmp is None or self._tmp.shape[0] < batch:
             self._tmp = np.empty((batch, self.input_dim), self.dtype)
-            self._rows = np.empty((2, batch), self.dtype)  # per-row statistics (LayerNorm)
-            self._cols = np.empty((3, self.input_dim), self.dtype)
-            self._cap = batch
 
-    def _weight_grads(self, dy, xhat):
-        """Into the gradient views: dgamma = Σ dy·x̂, dbeta = Σ dy (nothing when frozen)."""
-        if not self.trainable:
-            return None, None
-        dgamma, dbeta = self.grads["gamma"], self.grads["beta"]
-        np.multiply(dy, xhat, out=self._tmp[:dy.shape[0]])
-        np.sum(self._tmp[:dy.shape[0]], axis=0, out=dgamma)
-        np.sum(dy, axis=0, out=dbeta)
-        return dgamma, dbeta
+    def _store_grads(self, dgamma, dbeta):
+        if self.trainable:
+            np.copyto(self.grads["gamma"], dgamma)
+            np.copyto(self.grads["beta"], dbeta)
+
+    def _dx_buffer(self, dx, n):
+        """Where the kernel writes dx: ``dx``, or scratch when only the weight grads are needed."""
+        if dx is not None:
+            return dx
+        self.allocate(n)
+        return self._tmp[:n]
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon}
@@ -90,49 +85,29 @@ class BatchNormalization(_Norm):
         return [StateSpec("moving_mean", d, 0.0), StateSpec("moving_variance", d, 1.0)]
 
     def forward(self, x, out, training):
-        n = x.shape[0]
-        self.allocate(n)
-        mean, inv, scratch = self._cols
-        xhat = self._xhat[:n]
+        self._x = x
         self._batch_stats = training and self.trainable
-        if self._batch_stats:
-            np.mean(x, axis=0, out=mean)
-            np.subtract(x, mean, out=xhat)
-            np.multiply(xhat, xhat, out=out)
-            np.mean(out, axis=0, out=inv)                     # biased batch variance
-            for moving, stat in ((self.state["moving_mean"], mean),
-                                 (self.state["moving_variance"], inv)):
-                np.multiply(moving, self.momentum, out=moving)
-                np.multiply(stat, 1.0 - self.momentum, out=scratch)
-                np.add(moving, scratch, out=moving)
-        else:
-            np.subtract(x, self.state["moving_mean"], out=xhat)
-            np.copyto(inv, self.state["moving_variance"])
-        np.add(inv, self.epsilon, out=inv)
-        np.sqrt(inv, out=inv)
-        np.divide(1.0, inv, out=inv)                          # 1 / sqrt(var + eps)
-        np.multiply(xhat, inv, out=xhat)
-        np.multiply(xhat, self.params["gamma"], out=out)
-        np.add(out, self.params["beta"], out=out)
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        mm, mv = self.state["moving_mean"], self.state["moving_variance"]
+        if not self._batch_stats:
+            return K.batch_norm_inference(x, gamma, beta, mm, mv, epsilon=self.epsilon, out=out)
+        _, self._mean, self._inv = K.batch_norm_forward(x, gamma, beta, epsilon=self.epsilon, out=out)
+        var = np.square(1.0 / self._inv.astype(np.float64)) - self.epsilon  # biased batch variance
+        m = self.momentum
+        mm[...] = m * mm.astype(np.float64) + (1.0 - m) * self._mean
+        mv[...] = m * mv.astype(np.float64) + (1.0 - m) * np.maximum(var, 0.0)
         return out
 
     def backward(self, dy, dx):
         n = dy.shape[0]
-        xhat = self._xhat[:n]
-        dgamma, dbeta = self._weight_grads(dy, xhat)
-        if dx is None:
-            return None
-        _, inv, scratch = self._cols
-        if self._batch_stats:   # dx = gamma·inv·(dy − mean(dy) − x̂·mean(dy·x̂))
-            np.multiply(dgamma, 1.0 / n, out=scratch)
-            np.multiply(xhat, scratch, out=dx)
-            np.subtract(dy, dx, out=dx)
-            np.multiply(dbeta, 1.0 / n, out=scratch)
-            np.subtract(dx, scratch, out=dx)
-        else:
-            np.copyto(dx, dy)
-        np.multiply(inv, self.params["gamma"], out=scratch)
-        np.multiply(dx, scratch, out=dx)
+        gamma = self.params["gamma"]
+        if self._batch_stats:
+            _, dgamma, dbeta = K.batch_norm_backward(dy, self._x, gamma, self._mean, self._inv,
+                                                     out=self._dx_buffer(dx, n))
+            self._store_grads(dgamma, dbeta)
+        elif dx is not None:  # frozen: inference mode, dx = dy·gamma/sqrt(moving_var + eps)
+            scale = gamma / np.sqrt(self.state["moving_variance"].astype(np.float64) + self.epsilon)
+            np.multiply(dy, scale.astype(self.dtype), out=dx)
         return dx
 
     def get_config(self):
@@ -159,35 +134,15 @@ class LayerNormalization(_Norm):
         super().__init__(epsilon, **kw)
 
     def forward(self, x, out, training):
-        n = x.shape[0]
-        self.allocate(n)
-        mean, inv = self._rows[0, :n], self._rows[1, :n]
-        xhat = self._xhat[:n]
-        np.mean(x, axis=1, out=mean)
-        np.subtract(x, mean[:, None], out=xhat)
-        np.multiply(xhat, xhat, out=out)
-        np.mean(out, axis=1, out=inv)
-        np.add(inv, self.epsilon, out=inv)
-        np.sqrt(inv, out=inv)
-        np.divide(1.0, inv, out=inv)
-        np.multiply(xhat, inv[:, None], out=xhat)
-        np.multiply(xhat, self.params["gamma"], out=out)
-        np.add(out, self.params["beta"], out=out)
+        self._x = x
+        _, self._mean, self._inv = K.layer_norm_forward(x, self.params["gamma"], self.params["beta"],
+                                                        epsilon=self.epsilon, out=out)
         return out
 
     def backward(self, dy, dx):
-        n = dy.shape[0]
-        xhat = self._xhat[:n]
-        self._weight_grads(dy, xhat)
-        if dx is None:
+        if dx is None and not self.trainable:
             return None
-        g, s, inv = self._tmp[:n], self._rows[0, :n], self._rows[1, :n]
-        np.multiply(dy, self.params["gamma"], out=g)         # dL/dx̂
-        np.multiply(g, xhat, out=dx)
-        np.mean(dx, axis=1, out=s)
-        np.multiply(xhat, s[:, None], out=dx)                # x̂·mean(g·x̂)
-        np.subtract(g, dx, out=dx)
-        np.mean(g, axis=1, out=s)
-        np.subtract(dx, s[:, None], out=dx)
-        np.multiply(dx, inv[:, None], out=dx)
+        _, dgamma, dbeta = K.layer_norm_backward(dy, self._x, self.params["gamma"], self._mean,
+                                                 self._inv, out=self._dx_buffer(dx, dy.shape[0]))
+        self._store_grads(dgamma, dbeta)
         return dx

@@ -1,0 +1,182 @@
+"""Every bad input raises ValueError/TypeError naming the argument and what was expected."""
+
+import numpy as np
+import pytest
+
+import nnfast as nf
+
+
+def model(k=3, **kw):
+    m = nf.Sequential([nf.layers.Dense(8, activation="relu"),
+                       nf.layers.Dense(k, activation="softmax")], input_dim=4, seed=0, **kw)
+    m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return m
+
+
+X = np.random.default_rng(0).normal(size=(20, 4))
+Y = np.arange(20) % 3
+
+
+def test_wrong_feature_count():
+    with pytest.raises(ValueError, match=r"Expected X with 4 features.*\(20, 5\)"):
+        model().fit(np.zeros((20, 5)), Y, verbose=0)
+    with pytest.raises(ValueError, match="4 features"):
+        model().predict(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="2-D"):
+        model().predict(np.zeros(4))
+
+
+@pytest.mark.parametrize("labels,match", [
+    (np.full(20, 3), r"in \[0, 3\).*3"),
+    (np.full(20, -1), r"in \[0, 3\).*-1"),
+    (np.full(20, 0.5), "integer"),
+])
+def test_labels_out_of_range_negative_or_fractional(labels, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        model().fit(X, labels, verbose=0)
+
+
+def test_binary_targets_outside_zero_one():
+    m = nf.Sequential([nf.layers.Dense(1, activation="sigmoid")], input_dim=4)
+    m.compile("sgd", "binary_crossentropy")
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        m.fit(X, np.full(20, 2.0), verbose=0)
+
+
+def test_one_hot_expected_for_categorical():
+    m = model()
+    m.compile("sgd", "categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"shape \(n, 3\).*sparse_categorical_crossentropy"):
+        m.fit(X, Y, verbose=0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_inf_in_inputs_and_targets(bad):
+    Xb = X.copy()
+    Xb[3, 1] = bad
+    with pytest.raises(ValueError, match="X to be finite"):
+        model().fit(Xb, Y, verbose=0)
+    with pytest.raises(ValueError, match="finite"):
+        model().predict(Xb)
+    m = nf.Sequential([nf.layers.Dense(1)], input_dim=4)
+    m.compile("sgd", "mse")
+    yb = np.zeros(20)
+    yb[0] = bad
+    with pytest.raises(ValueError, match="y to be finite"):
+        m.fit(X, yb, verbose=0)
+    with pytest.raises(ValueError, match="finite"):
+        model().fit(X, np.where(np.arange(20) == 0, bad, Y), verbose=0)
+
+
+def test_length_mismatch_and_empty_data():
+    with pytest.raises(ValueError, match="same number of samples"):
+        model().fit(X, Y[:-1], verbose=0)
+    with pytest.raises(ValueError, match="at least one sample"):
+        model().fit(np.zeros((0, 4)), np.zeros(0, int), verbose=0)
+    with pytest.raises(ValueError, match="at least one sample"):
+        model().predict(np.zeros((0, 4)))
+    with pytest.raises(ValueError, match="same number of samples"):
+        model().fit(X, Y, verbose=0, validation_data=(X, Y[:5]))
+
+
+@pytest.mark.parametrize("kw,exc,match", [
+    (dict(batch_size=0), ValueError, "batch_size >= 1"),
+    (dict(batch_size=2.5), TypeError, "batch_size"),
+    (dict(epochs=-1), ValueError, "epochs >= 0"),
+    (dict(epochs="3"), TypeError, "epochs"),
+    (dict(validation_split=1.0), ValueError, "validation_split"),
+    (dict(validation_split=-0.1), ValueError, "validation_split"),
+    (dict(verbose=3), ValueError, "verbose"),
+    (dict(sample_weight=np.ones(3)), ValueError, "sample_weight"),
+    (dict(sample_weight=-np.ones(20)), ValueError, "sample_weight"),
+    (dict(class_weight=[1, 2]), TypeError, "class_weight"),
+    (dict(validation_data=X), ValueError, "validation_data"),
+])
+def test_fit_arguments_out_of_range(kw, exc, match):
+    with pytest.raises(exc, match=match):
+        model().fit(X, Y, **{"verbose": 0, **kw})
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(ValueError, match="relu.*softmax.*gelu"):
+        nf.layers.Dense(3, activation="relux")
+    with pytest.raises(ValueError, match="relu"):
+        nf.layers.Activation("nope")
+    with pytest.raises(ValueError, match="mse.*sparse_categorical_crossentropy"):
+        model().compile("adam", "cross_entropy")
+    with pytest.raises(ValueError, match="sgd, rmsprop, adam, adamw"):
+        model().compile("adagrad", "mse")
+    with pytest.raises(ValueError, match="glorot_uniform"):
+        nf.layers.Dense(3, kernel_initializer="glorot")
+    with pytest.raises(ValueError, match="accuracy"):
+        model().compile("adam", "mse", metrics=["acuracy"])
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5])
+def test_dropout_rate_outside_unit_interval(rate):
+    with pytest.raises(ValueError, match=r"rate in \[0, 1\)"):
+        nf.layers.Dropout(rate)
+
+
+def test_layer_arguments_validated_at_construction():
+    with pytest.raises(ValueError, match="units >= 1"):
+        nf.layers.Dense(0)
+    with pytest.raises(TypeError, match="units"):
+        nf.layers.Dense(2.0)
+    with pytest.raises(TypeError, match="units"):
+        nf.layers.Dense(True)
+    with pytest.raises(ValueError, match="momentum"):
+        nf.layers.BatchNormalization(momentum=1.0)
+    with pytest.raises(ValueError, match="epsilon"):
+        nf.layers.LayerNormalization(epsilon=0.0)
+    with pytest.raises(ValueError, match="strength|l2"):
+        nf.layers.Dense(2, kernel_regularizer=nf.regularizers.l2(-1.0))
+    with pytest.raises(TypeError, match="trainable"):
+        nf.layers.Dense(2).trainable = "yes"
+    with pytest.raises(TypeError, match="Layer"):
+        nf.Sequential(["dense"])
+
+
+def test_negative_learning_rate():
+    with pytest.raises(ValueError, match="learning_rate >= 0"):
+        model().compile(nf.optimizers.SGD(learning_rate=-1.0), "mse")
+
+
+def test_set_weights_count_and_shapes():
+    m = model()
+    ws = m.get_weights()
+    with pytest.raises(ValueError, match="Expected 4 weight arrays, received: 3"):
+        m.set_weights(ws[:3])
+    bad = list(ws)
+    bad[2] = np.zeros((3, 8))
+    with pytest.raises(ValueError, match=r"dense_1.kernel of shape \(8, 3\).*\(3, 8\)"):
+        m.set_weights(bad)
+    np.testing.assert_array_equal(m.get_weights()[0], ws[0])   # nothing half-written
+
+
+def test_predict_before_build_and_fit_before_compile():
+    m = nf.Sequential([nf.layers.Dense(2)])
+    with pytest.raises(ValueError, match="not been built"):
+        m.predict(X)
+    with pytest.raises(ValueError, match="compile"):
+        m.fit(X, Y, verbose=0)
+    with pytest.raises(ValueError, match="compile"):
+        nf.Sequential([nf.layers.Dense(2)], input_dim=4).evaluate(X, Y)
+    with pytest.raises(ValueError, match="empty"):
+        nf.Sequential(input_dim=3).predict(np.zeros((1, 3)))
+
+
+def test_model_constructor_arguments():
+    with pytest.raises(ValueError, match="dtype"):
+        nf.Sequential(dtype="float16")
+    with pytest.raises(ValueError, match="input_dim >= 1"):
+        nf.Sequential(input_dim=0)
+    with pytest.raises(TypeError, match="seed"):
+        nf.Sequential(seed="abc")
+
+
+def test_bad_x_types():
+    with pytest.raises(TypeError, match="numbers"):
+        model().predict(np.array([["a", "b", "c", "d"]]))
+    with pytest.raises(TypeError, match="X"):
+        model().predict(None)
