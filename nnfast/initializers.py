@@ -84,8 +84,18 @@ def compute_fans(shape):
 class Initializer:
     """Base class: ``init(shape, dtype, rng) -> ndarray`` plus ``get_config()``.
 
-    Subclasses implement ``_draw(shape, rng)`` returning float64 values; the base converts to
-    ``dtype``. A fresh array is returned on every call.
+    Subclasses implement ``_draw(shape, dtype, rng)``; the base validates the arguments and
+    converts to ``dtype``. A fresh array is returned on every call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class Arange(Initializer):
+    ...     def _draw(self, shape, dtype, rng):
+    ...         return np.arange(np.prod(shape)).reshape(shape)
+    >>> Arange()((2, 2), "float32")
+    array([[0., 1.],
+           [2., 3.]], dtype=float32)
     """
 
     def __call__(self, shape, dtype="float32", rng=None):

@@ -135,6 +135,20 @@ class Metric:
     ----------
     name : str, optional
         The key the training loop logs the metric under. Defaults to the class's name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class Count(Metric):
+    ...     default_name = "count"
+    ...     def reset_state(self):
+    ...         self.n = 0
+    ...     def update_state(self, y_true, y_pred, sample_weight=None):
+    ...         self.n += len(y_pred)
+    ...     def result(self):
+    ...         return float(self.n)
+    >>> m = Count(); m.update_state(None, np.zeros((3, 1))); m.name, m.result()
+    ('count', 3.0)
     """
 
     default_name = "metric"

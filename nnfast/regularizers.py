@@ -50,6 +50,12 @@ class Regularizer:
     """Base class: ``penalty(w)``, ``add_gradient(w, grad)``, ``get_config()``.
 
     Calling the object is the same as ``penalty``. The base class adds nothing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Regularizer().penalty(np.ones(3))
+    0.0
     """
 
     def penalty(self, w):

@@ -54,6 +54,14 @@ class LearningRateSchedule:
     """Base class: ``schedule(step) -> float`` and ``get_config()``.
 
     Subclasses implement ``_lr(step)`` for a validated float ``step >= 0``.
+
+    Examples
+    --------
+    >>> class InverseTime(LearningRateSchedule):
+    ...     def _lr(self, step):
+    ...         return 0.1 / (1.0 + step / 100)
+    >>> InverseTime()(100)
+    0.05
     """
 
     def __call__(self, step):

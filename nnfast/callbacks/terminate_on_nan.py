@@ -17,8 +17,15 @@ class TerminateOnNaN(Callback):
 
     Examples
     --------
+    >>> import types
     >>> import nnfast as nf
     >>> cb = nf.callbacks.TerminateOnNaN()
+    >>> model = types.SimpleNamespace(stop_training=False)
+    >>> cb.set_model(model); cb.set_params({"epochs": 5, "steps": 10})
+    >>> cb.on_epoch_begin(2); cb.on_train_batch_end(6, {"batch_loss": float("nan")})
+    Epoch 3/5, batch 7/10: invalid loss (nan), terminating training
+    >>> model.stop_training, model.terminated_on_nan
+    (True, (2, 6))
     """
 
     def __init__(self):
