@@ -30,7 +30,7 @@
 
 /* Sum-of-squares blocks: at most this many, each at least 16 elements (a multiple of 16). */
 #define NNF_NORM_BLOCKS 256
-#define NNF_NORM_LANES 16
+#define NNF_NORM_LANES 32
 
 /* The block length for n elements: depends on n only, so the summation order does too. */
 static size_t nnf_norm_block(size_t n)
@@ -209,7 +209,7 @@ void NNF_FN(nnf_adam_update)(size_t n, NNF_T *NNF_RESTRICT param, const NNF_T *N
 
 /* ---- norms, scaling, clipping ---- */
 
-/* Σ x² over [lo, hi) in double, with NNF_NORM_LANES independent lanes combined pairwise. */
+/* Σ x² over [lo, hi) in double, in NNF_NORM_LANES independent lanes (vector accumulators). */
 NNF_OPTIM_CLONES static double NNF_FN(sum_squares_chunk)(const NNF_T *NNF_RESTRICT x, size_t lo, size_t hi)
 {
     double acc[NNF_NORM_LANES] = {0.0};
@@ -219,13 +219,12 @@ NNF_OPTIM_CLONES static double NNF_FN(sum_squares_chunk)(const NNF_T *NNF_RESTRI
             double xj = (double)x[i + j];
             acc[j] += xj * xj;
         }
-    double tail = 0.0;
+    double s = 0.0;
     for (; i < hi; i++)
-        tail += (double)x[i] * (double)x[i];
-    for (int w = NNF_NORM_LANES / 2; w >= 1; w /= 2)
-        for (int j = 0; j < w; j++)
-            acc[j] += acc[j + w];
-    return acc[0] + tail;
+        s += (double)x[i] * (double)x[i];
+    for (int j = 0; j < NNF_NORM_LANES; j++) /* a plain walk: a tree here stops GCC vectorising */
+        s += acc[j];
+    return s;
 }
 
 double NNF_FN(nnf_sum_squares)(size_t n, const NNF_T *NNF_RESTRICT x, int nthreads)

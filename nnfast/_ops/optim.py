@@ -33,6 +33,12 @@ _CLIP_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by (total_norm + 1e-6
 
 def _hyper(value, name, *, low=0.0, high=None, high_open=False, finite=True):
     """A real hyperparameter in [low, high] (or [low, high)); NaN and, when ``finite``, inf rejected."""
+    if type(value) is float or type(value) is int:  # the common case, checked without helpers
+        x = float(value)
+        if ((low is None or x >= low)
+                and (high is None or x < high or (x == high and not high_open))
+                and (x - x == 0.0 or (not finite and x == x))):
+            return x
     x = val.real_scalar(value, name, low=low, high=high, high_open=high_open)
     if finite and math.isinf(x):
         raise ValueError(f"Expected {name} to be finite, received: {name}={value!r}")
@@ -54,13 +60,15 @@ def _require_ndarray(x, name):
 
 
 def _writable_contiguous(x, name):
-    if not x.flags.c_contiguous:
+    flags = x.flags
+    if flags.c_contiguous and flags.writeable:
+        return
+    if not flags.c_contiguous:
         raise ValueError(
             f"Expected {name} to be C-contiguous (it is updated in place and cannot be a copy), "
             f"received: {name} with strides {x.strides} and shape {x.shape}"
         )
-    if not x.flags.writeable:
-        raise ValueError(f"Expected {name} to be writable, received: a read-only {name}")
+    raise ValueError(f"Expected {name} to be writable, received: a read-only {name}")
 
 
 def _no_overlap(named):
@@ -82,24 +90,35 @@ def _inplace_group(op, names_arrays, read_only=()):
     """
     for name, a in names_arrays:
         _require_ndarray(a, name)
-    every = dict(names_arrays)
-    every.update(read_only)
-    converted, dtype = val.floats(op, **every)
-    conv = dict(zip(every, converted))
     first_name, first = names_arrays[0]
-    for name, _ in list(names_arrays[1:]) + list(read_only):
-        val.same_shape(first, first_name, conv[name], name)
+    dtype = first.dtype
+    ro = [x for _, x in read_only]
+    if not (dtype in val.FLOAT_DTYPES
+            and all(a.dtype == dtype for _, a in names_arrays)
+            and all(isinstance(x, np.ndarray) and x.dtype == dtype for x in ro)):
+        every = dict(names_arrays)
+        every.update(read_only)
+        converted, dtype = val.floats(op, **every)  # raises, or converts array-likes
+        ro = converted[len(names_arrays):]
+    shape = first.shape
+    for name, a in names_arrays[1:]:
+        if a.shape != shape:
+            val.same_shape(first, first_name, a, name)
+    for (name, _), x in zip(read_only, ro):
+        if x.shape != shape:
+            val.same_shape(first, first_name, x, name)
     for name, a in names_arrays:
         _writable_contiguous(a, name)
     _no_overlap(names_arrays)
-    written = [a for _, a in names_arrays]
+    written = [a.reshape(-1) for _, a in names_arrays]
     inputs = []
-    for name, _ in read_only:
-        x = val.contiguous(conv[name])
-        if any(x.size and np.may_share_memory(x, w) for w in written):
+    for x in ro:
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)
+        elif any(np.may_share_memory(x, w) for w in written):
             x = x.copy()  # the kernel reads it while writing the others (restrict)
         inputs.append(x.reshape(-1))
-    return [a.reshape(-1) for a in written], inputs, dtype
+    return written, inputs, dtype
 
 
 def _array_list(arrays, name):
