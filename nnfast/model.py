@@ -86,6 +86,7 @@ class Sequential:
         self.metrics, self._val_metrics = [], []
         self.stop_training, self.history = False, None
         self._cap, self._step_key, self._pending = 0, None, None
+        self._fused = self._mode = None
         for layer in [] if layers is None else list(layers):
             self.add(layer)
 
@@ -527,7 +528,7 @@ class Sequential:
         bs = min(bs, n)
         self._ensure_buffers(bs)
         result = np.empty((n, self.output_dim), self.dtype)
-        if getattr(self, "_fused", None) is not None:
+        if self._fused is not None:
             self._fused.emit_logits = False
         for lo in range(0, n, bs):
             hi = min(n, lo + bs)

@@ -189,9 +189,9 @@ def test_get_weights_are_copies_in_design_order_and_set_weights_copies_in():
     ws[0][...] = 1
     np.testing.assert_array_equal(model.get_weights()[0], 0)
     bn = model.get_weights()
-    np.testing.assert_array_equal(bn[1], 1)   # gamma
-    np.testing.assert_array_equal(bn[4], 1)   # moving_variance
-    assert model.count_params() == 12 + 12 + 6 + 6
+    np.testing.assert_array_equal(bn[2], 1)   # gamma
+    np.testing.assert_array_equal(bn[5], 1)   # moving_variance
+    assert model.count_params() == 12 + 3 + 12 + 6 + 6
 
 
 def test_add_after_build_keeps_earlier_weights():

@@ -45,6 +45,7 @@ def test_build_declares_shapes_and_output_dim():
 def test_weights_are_views_into_one_flat_buffer():
     model = nf.Sequential([nf.layers.Dense(4), nf.layers.BatchNormalization(), nf.layers.Dense(2)],
                           input_dim=3, seed=0)
+    model.build()
     flat = model._store.params
     assert flat.size == 12 + 4 + 8 + 8 + 2 and flat.flags.c_contiguous
     for layer in model.layers:

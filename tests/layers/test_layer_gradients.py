@@ -39,8 +39,9 @@ def check_gradients(layers, loss, X, y, *, sample_weight=None, rtol=1e-5, atol=1
 
     _, grads = loss_at()
     weights = model.get_weights()
-    names = [(l.name, n) for l in model.layers for n in l.weight_names()]
-    trainable = [i for i, (l, _) in enumerate((l, n) for l in model.layers for n in l.weight_names())
+    pairs = [(l, n) for l in model.layers for n in l.weight_names()]
+    names = [(l.name, n) for l, n in pairs]
+    trainable = [i for i, (l, n) in enumerate(pairs)
                  if l.trainable and n not in ("moving_mean", "moving_variance")]
     assert len(trainable) == len(grads)
     for gi, wi in enumerate(trainable):
