@@ -57,6 +57,41 @@ NNF_INLINE double nnf_act_cost_of(int code)
     return (code >= 0 && code < NNF_ACT_COUNT) ? nnf_act_cost[code] : 1.0;
 }
 
+NNF_ACT_HOT static void nnf_erf_loop(const float *x, float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = nnf_erff(x[i]);
+}
+
+NNF_ACT_HOT static void nnf_normcdf_loop(const float *x, float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = nnf_normcdff(x[i]);
+}
+
+NNF_ACT_HOT static void nnf_tanh_loop(const float *x, float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = nnf_tanhf(x[i]);
+}
+
+NNF_ACT_HOT static void nnf_expm1_loop(const float *x, float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = nnf_expm1f(x[i]);
+}
+
+void nnf_act_math_f32(int fn, size_t n, const float *x, float *y)
+{
+    switch (fn) {
+    case 0: nnf_erf_loop(x, y, n); break;
+    case 1: nnf_normcdf_loop(x, y, n); break;
+    case 2: nnf_tanh_loop(x, y, n); break;
+    case 3: nnf_expm1_loop(x, y, n); break;
+    default: break;
+    }
+}
+
 #define NNF_ACT_TEMPLATE
 
 #define T float

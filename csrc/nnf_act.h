@@ -75,4 +75,8 @@ void nnf_bias_act_f64(int code, size_t rows, size_t cols, double *z, const doubl
 int nnf_bias_grad_f32(size_t rows, size_t cols, const float *g, float *out, int nthreads);
 int nnf_bias_grad_f64(size_t rows, size_t cols, const double *g, double *out, int nthreads);
 
+/* y[i] := f(x[i]) with the float32 math the kernels use, for accuracy tests:
+ * f = erf (0), the normal CDF Phi (1), tanh (2), expm1 (3); other values do nothing. */
+void nnf_act_math_f32(int fn, size_t n, const float *x, float *y);
+
 #endif /* NNF_ACT_H */

@@ -35,6 +35,7 @@ cdef extern from "nnf_act.h" nogil:
     int nnf_bias_grad_f32(size_t rows, size_t cols, const float *g, float *out, int nthreads)
     int nnf_bias_grad_f64(size_t rows, size_t cols, const double *g, double *out,
                           int nthreads)
+    void nnf_act_math_f32(int fn, size_t n, const float *x, float *y)
 
 
 def backward_uses_output(int code):
@@ -128,3 +129,15 @@ def bias_grad(const floating[:, ::1] g, floating[::1] out, int nthreads):
                                        nthreads)
     if status != 0:
         raise MemoryError("bias_grad: could not allocate the partial-sum buffer")
+
+
+def math_f32(int fn, const float[::1] x, float[::1] y):
+    """``y := f(x)`` with the kernels' own float32 math (0 erf, 1 normal CDF, 2 tanh, 3 expm1).
+
+    For accuracy tests against libm; not part of the public ops.
+    """
+    cdef size_t n = x.shape[0]
+    if n == 0:
+        return
+    with nogil:
+        nnf_act_math_f32(fn, n, &x[0], &y[0])

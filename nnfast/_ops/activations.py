@@ -1,3 +1,367 @@
-"""Validated activations ops."""
+"""Validated activation ops: forward, backward, softmax/log-softmax, the dense layer's bias
+epilogue and bias gradient.
 
-__all__ = []
+Derivatives are computed from whichever of the pre-activation ``x`` or the output ``y`` is
+cheaper (sklearn's ``inplace_*_derivative`` idea): from ``y`` for relu, leaky_relu, elu,
+sigmoid, tanh, softplus and softmax; from ``x`` for gelu and swish. Every activation is
+numerically safe for all finite inputs (no overflow, no nan).
+"""
+
+import numpy as np
+
+from nnfast import _threads
+from nnfast._kernels import activations as _k
+from nnfast._ops import _validate as v
+
+__all__ = [
+    "ACTIVATIONS",
+    "activation_code",
+    "activation_forward",
+    "activation_backward",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "sigmoid",
+    "tanh",
+    "gelu",
+    "swish",
+    "silu",
+    "softplus",
+    "softmax",
+    "log_softmax",
+    "bias_activation_inplace",
+    "bias_grad",
+]
+
+#: The activation names, in the order of their C codes (``NNF_ACT_*`` in ``csrc/nnf_act.h``).
+#: ``"silu"`` is accepted everywhere as an alias of ``"swish"``.
+ACTIVATIONS = (
+    "linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "swish", "softplus",
+    "softmax",
+)
+_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}
+_CODES["silu"] = _CODES["swish"]
+_SOFTMAX = _CODES["softmax"]
+_LINEAR = _CODES["linear"]
+
+
+def activation_code(name):
+    """The integer code of an activation name (the ``NNF_ACT_*`` enum of ``csrc/nnf_act.h``).
+
+    Parameters
+    ----------
+    name : str or None
+        One of :data:`ACTIVATIONS` or ``"silu"`` (= ``"swish"``); None means ``"linear"``.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import nnfast as nf
+    >>> nf.kernels.activation_code("relu"), nf.kernels.activation_code(None)
+    (1, 0)
+    """
+    if name is None:
+        return _LINEAR
+    if not isinstance(name, str):
+        raise TypeError(
+            f"Expected activation to be a string or None, received: activation={name!r}"
+        )
+    try:
+        return _CODES[name]
+    except KeyError:
+        valid = ", ".join(repr(n) for n in (*ACTIVATIONS, "silu"))
+        raise ValueError(
+            f"Expected activation to be one of {valid} (or None), received: activation={name!r}"
+        ) from None
+
+
+def _input(x, name="x"):
+    (x,), dtype = v.floats("activation", **{name: x})
+    return x, dtype
+
+
+def _softmax_into(x, out, log):
+    """Row (log-)softmax of a validated 2-D ``x`` into ``out``."""
+    v.ndim(x, "x", 2)
+    out = v.out_array(out, x.shape, x.dtype, inputs=(x,), allow_inplace=(x,))
+    if x.size:
+        _k.softmax(v.contiguous(x), out, bool(log), _threads.num_threads())
+    return out
+
+
+def activation_forward(x, activation, out=None):
+    """Apply an activation element-wise (softmax: row-wise over the last axis of a 2-D array).
+
+    Parameters
+    ----------
+    x : ndarray of any shape (2-D for ``"softmax"``), float32 or float64
+    activation : str or None
+        A name of :data:`ACTIVATIONS`, ``"silu"``, or None (linear).
+    out : ndarray of x's shape, optional
+        C-contiguous, same dtype; may be ``x`` itself (in place).
+
+    Returns
+    -------
+    ndarray of x's shape and dtype
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> nf.kernels.activation_forward(np.array([-1.0, 2.0], np.float32), "relu")
+    array([0., 2.], dtype=float32)
+    """
+    code = activation_code(activation)
+    x, dtype = _input(x)
+    if code == _SOFTMAX:
+        return _softmax_into(x, out, False)
+    out = v.out_array(out, x.shape, dtype, inputs=(x,), allow_inplace=(x,))
+    if x.size:
+        _k.forward(code, v.contiguous(x).reshape(-1), out.reshape(-1), _threads.num_threads())
+    return out
+
+
+def activation_backward(grad, activation, *, x=None, y=None, out=None):
+    """The gradient through an activation: ``dL/dx`` from ``dL/dy`` (``grad``).
+
+    Each derivative reads the cheaper of the two: the output ``y`` for relu, leaky_relu, elu,
+    sigmoid, tanh, softplus and softmax (e.g. sigmoid' = y (1 - y), softmax:
+    ``dx = y (dy - sum_j dy_j y_j)`` per row), the input ``x`` for gelu and swish. When only the
+    other one is given, the missing ``y`` is computed from ``x``; gelu and swish are not
+    invertible, so they require ``x``. Linear needs neither.
+
+    Parameters
+    ----------
+    grad : ndarray
+        ``dL/dy``, the shape of the activation's output.
+    activation : str or None
+    x : ndarray of grad's shape, optional
+        The pre-activation input.
+    y : ndarray of grad's shape, optional
+        The activation's output.
+    out : ndarray of grad's shape, optional
+        C-contiguous, same dtype; may be ``grad`` itself (write into the incoming gradient).
+
+    Returns
+    -------
+    ndarray of grad's shape and dtype
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> y = np.array([0.0, 2.0], np.float32)
+    >>> nf.kernels.activation_backward(np.ones(2, np.float32), "relu", y=y)
+    array([0., 1.], dtype=float32)
+    """
+    code = activation_code(activation)
+    (grad, x, y), dtype = v.floats("activation_backward", grad=grad, x=x, y=y)
+    for arr, name in ((x, "x"), (y, "y")):
+        if arr is not None:
+            v.same_shape(grad, "grad", arr, name)
+    if code == _SOFTMAX:
+        v.ndim(grad, "grad", 2)
+    name = ACTIVATIONS[code]
+    uses_y = _k.backward_uses_output(code)
+    if code != _LINEAR:
+        if x is None and y is None:
+            need = "y (or x)" if uses_y else "x"
+            raise ValueError(
+                f"Expected {need} for the {name} derivative, received: neither x nor y"
+            )
+        if not uses_y and x is None:
+            raise ValueError(
+                f"Expected x for the {name} derivative (it is computed from the input, and "
+                f"{name} cannot be inverted from its output), received: only y"
+            )
+    out = v.out_array(out, grad.shape, dtype, inputs=(grad, x, y), allow_inplace=(grad,))
+    if grad.size == 0:
+        return out
+    nthreads = _threads.num_threads()
+    g = v.contiguous(grad)
+    if code == _LINEAR:
+        if out is not g:
+            np.copyto(out, g)
+        return out
+    if uses_y:
+        s = v.contiguous(y) if y is not None else activation_forward(x, name)
+    else:
+        s = v.contiguous(x)
+    if code == _SOFTMAX:
+        _k.softmax_backward(s, g, out, nthreads)
+    else:
+        _k.backward(code, s.reshape(-1), g.reshape(-1), out.reshape(-1), nthreads)
+    return out
+
+
+def _forward_doc(name, formula, example):
+    def fn(x, out=None):
+        return activation_forward(x, name, out=out)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"""{formula}, element-wise.
+
+    Parameters
+    ----------
+    x : ndarray of any shape, float32 or float64
+    out : ndarray of x's shape, optional
+        C-contiguous, same dtype; may be ``x`` (in place).
+
+    Returns
+    -------
+    ndarray of x's shape and dtype
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> nf.kernels.{name}(np.array([-1.0, 0.0, 2.0]))
+    {example}
+    """
+    return fn
+
+
+relu = _forward_doc("relu", "``max(x, 0)``", "array([0., 0., 2.])")
+leaky_relu = _forward_doc(
+    "leaky_relu", "``x if x >= 0 else 0.01 x``", "array([-0.01,  0.  ,  2.  ])"
+)
+elu = _forward_doc(
+    "elu", "``x if x >= 0 else exp(x) - 1``", "array([-0.63212056,  0.        ,  2.        ])"
+)
+sigmoid = _forward_doc(
+    "sigmoid", "``1 / (1 + exp(-x))``, without overflow",
+    "array([0.26894142, 0.5       , 0.88079708])",
+)
+tanh = _forward_doc("tanh", "``tanh(x)``", "array([-0.76159416,  0.        ,  0.96402758])")
+gelu = _forward_doc(
+    "gelu", "``x Phi(x) = x (1 + erf(x / sqrt 2)) / 2`` (exact GELU)",
+    "array([-0.15865525,  0.        ,  1.95449974])",
+)
+swish = _forward_doc(
+    "swish", "``x sigmoid(x)`` (also called silu)", "array([-0.26894142,  0.        ,  1.76159416])"
+)
+silu = _forward_doc(
+    "silu", "``x sigmoid(x)`` (alias of swish)", "array([-0.26894142,  0.        ,  1.76159416])"
+)
+softplus = _forward_doc(
+    "softplus", "``log(1 + exp(x))``, without overflow",
+    "array([0.31326169, 0.69314718, 2.12692801])",
+)
+
+
+def softmax(x, out=None):
+    """Row-wise softmax of a 2-D array, ``exp(x - max) / sum(exp(x - max))`` over the last axis.
+
+    One pass finds each row's max, one fused pass writes ``exp(x - max)`` and sums it, a last
+    one scales by the reciprocal of the sum.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, k), float32 or float64
+    out : ndarray of shape (n, k), optional
+        C-contiguous, same dtype; may be ``x`` (in place).
+
+    Returns
+    -------
+    ndarray of shape (n, k)
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> nf.kernels.softmax(np.array([[0.0, np.log(3.0)]]))
+    array([[0.25, 0.75]])
+    """
+    x, _ = _input(x)
+    return _softmax_into(x, out, False)
+
+
+def log_softmax(x, out=None):
+    """Row-wise log-softmax of a 2-D array, ``x - max - log(sum(exp(x - max)))``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, k), float32 or float64
+    out : ndarray of shape (n, k), optional
+        C-contiguous, same dtype; may be ``x`` (in place).
+
+    Returns
+    -------
+    ndarray of shape (n, k)
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> np.exp(nf.kernels.log_softmax(np.array([[0.0, np.log(3.0)]])))
+    array([[0.25, 0.75]])
+    """
+    x, _ = _input(x)
+    return _softmax_into(x, out, True)
+
+
+def bias_activation_inplace(z, bias, code):
+    """``z := act(z + bias)`` in one pass over ``z`` (internal: the dense layer's epilogue).
+
+    No validation beyond asserts: the caller (``dense_forward``, the model) guarantees a
+    C-contiguous 2-D ``z``, a contiguous ``bias`` of length ``z.shape[1]`` with z's dtype (or
+    None), and a valid activation code. For softmax the bias is added and each row soft-maxed.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n, k)
+    bias : ndarray of shape (k,) or None
+    code : int
+        From :func:`activation_code`.
+
+    Returns
+    -------
+    ndarray
+        ``z`` itself.
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> z = np.array([[-1.0, 1.0]], np.float32)
+    >>> nf.kernels.bias_activation_inplace(z, np.array([0.5, 0.5], np.float32), 1)
+    array([[0. , 1.5]], dtype=float32)
+    """
+    assert z.ndim == 2 and z.flags.c_contiguous and z.flags.writeable
+    assert 0 <= code < len(ACTIVATIONS)
+    if bias is not None:
+        assert bias.shape == (z.shape[1],) and bias.dtype == z.dtype and bias.flags.c_contiguous
+    if z.size:
+        _k.bias_act(code, z, bias, _threads.num_threads())
+    return z
+
+
+def bias_grad(grad, out=None):
+    """A dense layer's bias gradient: the column sums of a 2-D gradient.
+
+    Accumulated in double (also for float32), in fixed blocks of rows added in a fixed order:
+    the result is bit-identical for every thread count.
+
+    Parameters
+    ----------
+    grad : ndarray of shape (n, k), float32 or float64
+    out : ndarray of shape (k,), optional
+        C-contiguous, same dtype.
+
+    Returns
+    -------
+    ndarray of shape (k,)
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> nf.kernels.bias_grad(np.array([[1.0, 2.0], [3.0, 4.0]], np.float32))
+    array([4., 6.], dtype=float32)
+    """
+    (grad,), dtype = v.floats("bias_grad", grad=grad)
+    v.ndim(grad, "grad", 2)
+    out = v.out_array(out, (grad.shape[1],), dtype, inputs=(grad,))
+    if grad.shape[1] == 0:
+        return out
+    if grad.shape[0] == 0:
+        out.fill(0)
+        return out
+    _k.bias_grad(v.contiguous(grad), out, _threads.num_threads())
+    return out
