@@ -227,3 +227,22 @@ def test_streaming_rejects_a_change_of_width():
         m.update_state(np.array([0, 1]), np.full((2, 3), 1 / 3))
         with pytest.raises(ValueError, match="columns as in earlier batches"):
             m.update_state(np.array([0, 1]), np.full((2, 4), 1 / 4))
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_streaming_auc_over_many_uneven_batches_matches_sklearn(k):
+    sk = _sk()
+    rng = np.random.default_rng(11)
+    if k == 1:
+        y, p = _binary_case(rng, 3000, ties=True)
+        expected = sk.roc_auc_score(y, p[:, 0])
+    else:
+        y, p = _multiclass_case(rng, 3000, k, ties=True)
+        expected = sk.roc_auc_score(y, p, multi_class="ovr")
+    m = M.AUC()
+    lo = 0
+    while lo < y.size:  # batches of 1 to 96 samples: many merges of the sorted runs
+        hi = min(y.size, lo + int(rng.integers(1, 97)))
+        m.update_state(y[lo:hi], p[lo:hi])
+        lo = hi
+    assert m.result() == pytest.approx(expected, rel=1e-12)
