@@ -10,7 +10,6 @@ import io
 import json
 import math
 import os
-import warnings
 
 import numpy as np
 import pytest
