@@ -11,8 +11,8 @@
  *  - layer norm runs over rows; row sums use NNF_LANES double accumulators (vectorizable without
  *    reassociation), combined in a fixed order. Its dgamma/dbeta are column sums: a
  *    column-parallel pass like batch norm's, run before the row pass (which may write over dy).
- *  - dropout draws element k's random bits from a hash of (seed, k): no state, no dependence
- *    on the thread count or on the chunking.
+ *  - dropout draws element k's 32 random bits from a hash of (seed, k/2) (one 64-bit splitmix64
+ *    output serves two elements): no state, no dependence on the thread count or the chunking.
  *  - inner loops live in NNF_CLONES functions taking a [lo, hi) range; the exported functions
  *    only spread ranges over threads with NNF_PARALLEL_CHUNKS.
  */
@@ -37,6 +37,16 @@
 #define NNF_IVDEP
 #endif
 
+/* NNF_CLONES (nnf_common.h) names "arch=haswell", which GCC's dispatcher tests with
+ * __builtin_cpu_is("haswell"): that exact CPU family, so AMD CPUs and newer Intel ones without
+ * AVX-512 run the SSE2 baseline (measured here on an AMD EPYC: dropout 3x slower). The ISA
+ * levels are dispatched by features (GCC >= 11); these kernels use them until nnf_common.h does. */
+#if NNF_HAVE_CLONES && __GNUC__ >= 11
+#define NNF_NORM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NNF_NORM_CLONES NNF_CLONES
+#endif
+
 #define NNF_CAT_(a, b) a##b
 #define NNF_CAT(a, b) NNF_CAT_(a, b)
 
@@ -48,6 +58,8 @@
 #define NNF_BLOCK_BYTES ((size_t)256 * 1024)
 
 #define NNF_GOLDEN 0x9E3779B97F4A7C15ULL
+/* Dropout elements per block of 32-bit draws (on the stack). */
+#define NNF_DROP_BLOCK 512
 
 /* splitmix64's output function (a bijection of 64-bit words with full avalanche). */
 NNF_INLINE uint64_t nnf_mix64(uint64_t z)
@@ -59,15 +71,15 @@ NNF_INLINE uint64_t nnf_mix64(uint64_t z)
 
 NNF_INLINE uint64_t nnf_dropout_key(uint64_t seed) { return nnf_mix64(seed + NNF_GOLDEN); }
 
-uint64_t nnf_dropout_bits(uint64_t seed, uint64_t k)
+uint64_t nnf_dropout_bits(uint64_t seed, uint64_t p)
 {
-    return nnf_mix64(nnf_dropout_key(seed) + k * NNF_GOLDEN);
+    return nnf_mix64(nnf_dropout_key(seed) + p * NNF_GOLDEN);
 }
 
-/* u >= rate, with u = (bits >> 11)·2⁻⁵³, is (bits >> 11) >= ceil(rate·2⁵³): exact in double. */
+/* u >= rate, with u = w·2⁻³² for a 32-bit draw w, is w >= ceil(rate·2³²): exact in double. */
 NNF_INLINE uint64_t nnf_dropout_threshold(double rate)
 {
-    return (uint64_t)ceil(rate * 9007199254740992.0);
+    return (uint64_t)ceil(rate * 4294967296.0);
 }
 
 /* Columns per batch-norm block for n rows of `item` bytes: a multiple of 16 in [16, NNF_COLS]. */
@@ -104,7 +116,7 @@ NNF_INLINE double nnf_lanes_total(const double *a)
 /* ---------------------------------------------------------------- batch norm, training */
 
 /* Columns [lo, hi): statistics and y, block by block. */
-NNF_CLONES static void S(bn_forward_cols)(const T *NNF_RESTRICT x, size_t n, size_t d,
+NNF_NORM_CLONES static void S(bn_forward_cols)(const T *NNF_RESTRICT x, size_t n, size_t d,
                                           const T *NNF_RESTRICT gamma,
                                           const T *NNF_RESTRICT beta, double eps, T *y,
                                           T *NNF_RESTRICT mean, T *NNF_RESTRICT inv_std,
@@ -166,7 +178,7 @@ void S(nnf_batch_norm_forward)(const T *x, size_t n, size_t d, const T *gamma, c
 /* ---------------------------------------------------------------- batch norm, inference */
 
 /* Rows [lo, hi), column block by column block (the scales computed once per block). */
-NNF_CLONES static void S(bn_inference_rows)(const T *NNF_RESTRICT x, size_t d,
+NNF_NORM_CLONES static void S(bn_inference_rows)(const T *NNF_RESTRICT x, size_t d,
                                             const T *NNF_RESTRICT gamma,
                                             const T *NNF_RESTRICT beta,
                                             const T *NNF_RESTRICT mmean,
@@ -200,7 +212,7 @@ void S(nnf_batch_norm_inference)(const T *x, size_t n, size_t d, const T *gamma,
 
 /* ---------------------------------------------------------------- batch norm, backward */
 
-NNF_CLONES static void S(bn_backward_cols)(const T *dy, const T *NNF_RESTRICT x, size_t n,
+NNF_NORM_CLONES static void S(bn_backward_cols)(const T *dy, const T *NNF_RESTRICT x, size_t n,
                                            size_t d, const T *NNF_RESTRICT gamma,
                                            const T *NNF_RESTRICT mean,
                                            const T *NNF_RESTRICT inv_std, T *dx,
@@ -259,7 +271,7 @@ void S(nnf_batch_norm_backward)(const T *dy, const T *x, size_t n, size_t d, con
 
 /* ---------------------------------------------------------------- layer norm */
 
-NNF_CLONES static void S(ln_forward_rows)(const T *NNF_RESTRICT x, size_t d,
+NNF_NORM_CLONES static void S(ln_forward_rows)(const T *NNF_RESTRICT x, size_t d,
                                           const T *NNF_RESTRICT gamma,
                                           const T *NNF_RESTRICT beta, double eps, T *y,
                                           T *NNF_RESTRICT mean, T *NNF_RESTRICT inv_std,
@@ -307,7 +319,7 @@ void S(nnf_layer_norm_forward)(const T *x, size_t n, size_t d, const T *gamma, c
 }
 
 /* Columns [lo, hi) of dgamma = Σ_i dy·x̂ and dbeta = Σ_i dy (x̂ with the row statistics). */
-NNF_CLONES static void S(ln_param_grads_cols)(const T *NNF_RESTRICT dy,
+NNF_NORM_CLONES static void S(ln_param_grads_cols)(const T *NNF_RESTRICT dy,
                                               const T *NNF_RESTRICT x, size_t n, size_t d,
                                               const T *NNF_RESTRICT mean,
                                               const T *NNF_RESTRICT inv_std,
@@ -338,7 +350,7 @@ NNF_CLONES static void S(ln_param_grads_cols)(const T *NNF_RESTRICT dy,
 }
 
 /* Rows [lo, hi) of dx. */
-NNF_CLONES static void S(ln_backward_rows)(const T *dy, const T *NNF_RESTRICT x, size_t d,
+NNF_NORM_CLONES static void S(ln_backward_rows)(const T *dy, const T *NNF_RESTRICT x, size_t d,
                                            const T *NNF_RESTRICT gamma,
                                            const T *NNF_RESTRICT mean,
                                            const T *NNF_RESTRICT inv_std, T *dx, size_t lo,
@@ -387,19 +399,35 @@ void S(nnf_layer_norm_backward)(const T *dy, const T *x, size_t n, size_t d, con
 
 /* ---------------------------------------------------------------- dropout */
 
-NNF_CLONES static void S(dropout_span)(const T *x, uint64_t key, uint64_t thr, T scale, T *y,
-                                       T *NNF_RESTRICT mask, size_t lo, size_t hi)
+/* Elements [lo, hi): pair p = k/2 hashes once; element 2p takes the low 32 bits, 2p+1 the high. */
+NNF_NORM_CLONES static void S(dropout_span)(const T *x, uint64_t key, uint32_t thr, T scale, T *y,
+                                            T *NNF_RESTRICT mask, size_t lo, size_t hi)
 {
-    NNF_IVDEP
-    for (size_t k = lo; k < hi; k++) {
-        uint64_t z = nnf_mix64(key + (uint64_t)k * NNF_GOLDEN);
-        T m = (int64_t)(z >> 11) >= (int64_t)thr ? scale : (T)0;
-        mask[k] = m;
-        y[k] = x[k] * m;
+    uint32_t w[NNF_DROP_BLOCK + 2];
+    const int32_t t = (int32_t)(thr ^ 0x80000000u); /* unsigned >= as signed, flipped sign bit */
+    for (size_t b0 = lo; b0 < hi; b0 += NNF_DROP_BLOCK) {
+        const size_t m = hi - b0 < NNF_DROP_BLOCK ? hi - b0 : NNF_DROP_BLOCK;
+        const size_t off = b0 & 1, np = (off + m + 1) / 2;
+        uint64_t z = key + (uint64_t)(b0 >> 1) * NNF_GOLDEN;
+        for (size_t p = 0; p < np; p++) {
+            uint64_t h = nnf_mix64(z);
+            z += NNF_GOLDEN;
+            w[2 * p] = (uint32_t)h;
+            w[2 * p + 1] = (uint32_t)(h >> 32);
+        }
+        const uint32_t *wb = w + off;
+        const T *xb = x + b0;
+        T *yb = y + b0, *mb = mask + b0;
+        NNF_IVDEP
+        for (size_t k = 0; k < m; k++) {
+            T mk = (int32_t)(wb[k] ^ 0x80000000u) >= t ? scale : (T)0;
+            mb[k] = mk;
+            yb[k] = xb[k] * mk;
+        }
     }
 }
 
-NNF_CLONES static void S(dropout_copy)(const T *x, T *y, T *NNF_RESTRICT mask, size_t lo,
+NNF_NORM_CLONES static void S(dropout_copy)(const T *x, T *y, T *NNF_RESTRICT mask, size_t lo,
                                        size_t hi)
 {
     NNF_IVDEP
@@ -417,12 +445,14 @@ void S(nnf_dropout_forward)(const T *x, size_t size, double rate, uint64_t seed,
         return;
     }
     const uint64_t key = nnf_dropout_key(seed), thr = nnf_dropout_threshold(rate);
-    const T scale = (T)(1.0 / (1.0 - rate));
+    /* rate > 1 − 2⁻³²: no 32-bit draw reaches it, every mask value is 0 */
+    const T scale = thr > UINT32_MAX ? (T)0 : (T)(1.0 / (1.0 - rate));
+    const uint32_t thr32 = thr > UINT32_MAX ? UINT32_MAX : (uint32_t)thr;
     NNF_PARALLEL_CHUNKS(size, 4.0, nthreads,
-                        S(dropout_span)(x, key, thr, scale, y, mask, lo, hi));
+                        S(dropout_span)(x, key, thr32, scale, y, mask, lo, hi));
 }
 
-NNF_CLONES static void S(dropout_backward_span)(const T *dy, const T *NNF_RESTRICT mask, T *dx,
+NNF_NORM_CLONES static void S(dropout_backward_span)(const T *dy, const T *NNF_RESTRICT mask, T *dx,
                                                 size_t lo, size_t hi)
 {
     NNF_IVDEP
@@ -437,7 +467,7 @@ void S(nnf_dropout_backward)(const T *dy, const T *mask, size_t size, T *dx, int
 
 /* ---------------------------------------------------------------- row gather */
 
-NNF_CLONES static void S(gather_span)(const T *NNF_RESTRICT x, ptrdiff_t rs, ptrdiff_t cs,
+NNF_NORM_CLONES static void S(gather_span)(const T *NNF_RESTRICT x, ptrdiff_t rs, ptrdiff_t cs,
                                       size_t d, const int64_t *NNF_RESTRICT idx,
                                       T *NNF_RESTRICT out, size_t lo, size_t hi)
 {

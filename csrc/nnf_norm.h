@@ -69,11 +69,12 @@ void nnf_layer_norm_backward_f64(const double *dy, const double *x, size_t n, si
                                  const double *gamma, const double *mean, const double *inv_std,
                                  double *dx, double *dgamma, double *dbeta, int nthreads);
 
-/* The counter-based random bits of element k for a seed: splitmix64's output function applied
- * to key + k·γ, key = splitmix64(seed), γ = 0x9E3779B97F4A7C15 (Steele, Lea & Flood 2014). */
-uint64_t nnf_dropout_bits(uint64_t seed, uint64_t k);
+/* The counter-based random bits of element pair p = k/2 for a seed: splitmix64's output function
+ * applied to key + p·γ, key = splitmix64(seed), γ = 0x9E3779B97F4A7C15 (Steele, Lea & Flood
+ * 2014). Element 2p draws the low 32 bits, element 2p+1 the high 32 bits. */
+uint64_t nnf_dropout_bits(uint64_t seed, uint64_t p);
 
-/* Inverted dropout over `size` elements: u_k = (bits_k >> 11)·2⁻⁵³ in [0, 1),
+/* Inverted dropout over `size` elements: u_k = w_k·2⁻³² in [0, 1) with w_k element k's 32 bits,
  * mask_k = (u_k >= rate) / (1 − rate), y_k = x_k·mask_k, 0 <= rate < 1. y may be x. */
 void nnf_dropout_forward_f32(const float *x, size_t size, double rate, uint64_t seed, float *y,
                              float *mask, int nthreads);

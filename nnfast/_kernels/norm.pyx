@@ -47,7 +47,7 @@ cdef extern from "nnf_norm.h" nogil:
                                      const double *gamma, const double *mean,
                                      const double *inv_std, double *dx, double *dgamma,
                                      double *dbeta, int nthreads)
-    uint64_t nnf_dropout_bits(uint64_t seed, uint64_t k)
+    uint64_t nnf_dropout_bits(uint64_t seed, uint64_t p)
     void nnf_dropout_forward_f32(const float *x, size_t size, double rate, uint64_t seed,
                                  float *y, float *mask, int nthreads)
     void nnf_dropout_forward_f64(const double *x, size_t size, double rate, uint64_t seed,
@@ -137,9 +137,9 @@ def layer_norm_backward(const floating[:, ::1] dy, const floating[:, ::1] x,
                                         &inv_std[0], &dx[0, 0], &dgamma[0], &dbeta[0], nthreads)
 
 
-def dropout_bits(uint64_t seed, uint64_t k):
-    """The 64 random bits dropout draws for flat element ``k`` under ``seed`` (for tests)."""
-    return nnf_dropout_bits(seed, k)
+def dropout_bits(uint64_t seed, uint64_t p):
+    """The 64 random bits dropout draws for elements ``2p`` (low half) and ``2p+1`` (high half)."""
+    return nnf_dropout_bits(seed, p)
 
 
 def dropout_forward(const floating[::1] x, double rate, uint64_t seed, floating[::1] y,

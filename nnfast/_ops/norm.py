@@ -335,8 +335,9 @@ def layer_norm_backward(grad, x, gamma, mean, inv_std, *, out=None):
 def dropout_forward(x, rate, seed, *, out=None, mask=None):
     """Inverted dropout with a counter-based random number per element.
 
-    Element ``k`` of ``x`` (its position in C order) draws ``u_k`` in [0, 1) from a hash of
-    ``(seed, k)`` (splitmix64), is kept when ``u_k >= rate``, and is scaled by
+    Element ``k`` of ``x`` (its position in C order) draws ``u_k`` in [0, 1) (32 random bits)
+    from a hash of ``(seed, k // 2)`` (splitmix64, one 64-bit output per pair of elements), is
+    kept when ``u_k >= rate``, and is scaled by
     ``1 / (1 - rate)``: the result depends on the seed and the position only, never on the
     thread count or the memory layout, and is the same for float32 and float64.
 

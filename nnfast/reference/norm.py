@@ -96,14 +96,16 @@ def _mix64(z):
 def dropout_uniform(seed, size):
     """The uniform numbers in [0, 1) dropout draws for elements ``0 .. size-1`` under ``seed``.
 
-    ``key = mix64(seed + γ)``, ``u_k = (mix64(key + k·γ) >> 11) · 2**-53``, γ the golden ratio
-    constant of splitmix64.
+    One 64-bit hash per pair of elements: ``key = mix64(seed + γ)``,
+    ``h_p = mix64(key + p·γ)`` (γ the golden-ratio constant of splitmix64); element ``2p`` draws
+    the low 32 bits ``w`` of ``h_p``, element ``2p+1`` the high 32 bits; ``u = w · 2**-32``.
     """
     with np.errstate(over="ignore"):
         key = _mix64(np.array([seed], dtype=np.uint64) + _GOLDEN)
-        k = np.arange(size, dtype=np.uint64)
-        bits = _mix64(key + k * _GOLDEN)
-    return (bits >> np.uint64(11)).astype(np.float64) * 2.0**-53
+        p = np.arange((size + 1) // 2, dtype=np.uint64)
+        h = _mix64(key + p * _GOLDEN)
+    w = np.stack([h & np.uint64(0xFFFFFFFF), h >> np.uint64(32)], axis=1).reshape(-1)[:size]
+    return w.astype(np.float64) * 2.0**-32
 
 
 def dropout_forward(x, rate, seed, *, out=None, mask=None):
