@@ -84,6 +84,18 @@ def _classes(y_true, y_pred):
             )
         if t.dtype.kind not in "fiub":
             raise TypeError(f"Expected y_true to hold 0/1 values, received: y_true with dtype {t.dtype}")
+        if n and (t.min() < 0 or t.max() > 1):
+            bad = t.min() if t.min() < 0 else t.max()
+            raise ValueError(
+                "Expected y_true in [0, 1] for a single-output (binary) y_pred, received: "
+                f"a value {bad} (for {int(bad) + 1}+ classes pass y_pred as probabilities (n, k))"
+            )
+        if n and p.dtype.kind in "iu" and p.max() > 1:
+            raise ValueError(
+                "Expected y_pred to hold probabilities of shape (n, k) (or 0/1 for a binary "
+                f"output), received: integer y_pred with a value {p.max()} (class labels? pass "
+                "the predicted probabilities instead)"
+            )
         return (t > 0.5).astype(np.intp), (p[:, 0] > 0.5).astype(np.intp), 2, p
     if t.ndim == 2 and t.shape == (n, k):
         return np.argmax(t, axis=1), np.argmax(p, axis=1), k, p

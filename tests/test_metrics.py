@@ -132,6 +132,15 @@ def test_undefined_cases():
         assert M.get(name).result() == 0.0  # before any update
 
 
+def test_binary_predictions_given_as_0_1_integers():
+    sk = _sk()
+    y = np.array([0, 1, 1, 0, 1])
+    pred = np.array([0, 1, 0, 0, 1])
+    assert M.accuracy(y, pred) == sk.accuracy_score(y, pred)
+    assert M.precision(y, pred) == sk.precision_score(y, pred)
+    assert M.f1(y, pred.astype(bool)) == sk.f1_score(y, pred)
+
+
 def test_labels_as_integral_floats_and_column_vectors():
     y = np.array([2, 0, 1, 1])
     p = np.eye(3)[[2, 0, 0, 1]] * 0.8 + 0.05
@@ -215,6 +224,10 @@ def test_get_names_aliases_objects_and_callables():
     (lambda: M.accuracy(np.zeros(0), np.zeros((0, 1))), ValueError, "Expected at least one sample"),
     (lambda: M.accuracy(np.array(["a", "b"]), np.zeros((2, 2))), TypeError, "y_true"),
     (lambda: M.accuracy(np.array([0, 1]), np.array([["a"], ["b"]])), TypeError, "y_pred"),
+    # class labels where probabilities are expected: an error, not a silently wrong answer
+    (lambda: M.accuracy(np.array([0, 1, 2]), np.array([0, 1, 1])), ValueError, r"Expected y_true in \[0, 1\].*2"),
+    (lambda: M.accuracy(np.array([0, 1, 1]), np.array([0, 2, 1])), ValueError, r"Expected y_pred to hold probabilities.*2"),
+    (lambda: M.f1(np.array([0.0, -1.0]), np.array([0.2, 0.9])), ValueError, r"Expected y_true in \[0, 1\]"),
 ])
 def test_bad_inputs_name_the_argument(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
