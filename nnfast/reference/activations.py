@@ -91,6 +91,8 @@ def _forward64(x, name):
     if name == "softplus":
         return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
     if name == "softmax":
+        if x.size == 0:
+            return x.copy()
         z = np.exp(x - x.max(axis=-1, keepdims=True))
         return z / z.sum(axis=-1, keepdims=True)
     raise AssertionError(name)
@@ -188,6 +190,8 @@ def softmax(x, out=None):
 def log_softmax(x, out=None):
     x = np.asarray(x)
     x64 = x.astype(np.float64)
+    if x64.size == 0:
+        return _finish(x64, x.dtype, out)
     shifted = x64 - x64.max(axis=-1, keepdims=True)
     r = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     return _finish(r, x.dtype, out)
