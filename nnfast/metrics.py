@@ -305,14 +305,14 @@ class _PairCounter:
 
     ROC AUC = that count / (positive weight · negative weight): the Mann-Whitney statistic,
     equal to the trapezoid area under the ROC curve over all thresholds. The scores seen are
-    kept as a few sorted runs whose lengths grow geometrically (merged like a binary counter),
-    each with prefix sums of its positive and negative weights; a new batch is counted against
-    every run with binary searches. A batch of ``b`` scores costs O(b log² n) and ``auc()`` is
-    O(1), so a training loop can ask for the exact AUC after every batch.
+    kept as a few sorted runs whose lengths fall geometrically (merged like a binary counter),
+    each with prefix sums of its positive and negative weights; new scores are counted against
+    every run with binary searches. Adding ``b`` scores to ``n`` costs O(b log² n) (amortized)
+    and ``auc()`` is O(1).
     """
 
     def __init__(self):
-        self.runs = []  # (sorted scores, positive weights, negative weights, cum pos, cum neg)
+        self.runs = []  # (sorted scores, positive weights, negative weights, prefix sums (m+1, 2))
         self.pairs = 0.0
         self.pos = 0.0
         self.neg = 0.0
@@ -321,17 +321,20 @@ class _PairCounter:
     def _run(scores, posw, negw):
         order = np.argsort(scores, kind="stable")
         posw, negw = posw[order], negw[order]
-        return (scores[order], posw, negw, np.r_[0.0, np.cumsum(posw)], np.r_[0.0, np.cumsum(negw)])
+        cum = np.zeros((scores.size + 1, 2))
+        np.cumsum(posw, out=cum[1:, 0])
+        np.cumsum(negw, out=cum[1:, 1])
+        return scores[order], posw, negw, cum
 
     @staticmethod
     def _ranked(run, scores, posw, negw):
         """Pairs between (scores, posw, negw) and ``run`` whose positive is ranked above."""
-        keys, _, _, cum_pos, cum_neg = run
-        lo = np.searchsorted(keys, scores, side="left")
-        hi = np.searchsorted(keys, scores, side="right")
-        neg_below = cum_neg[lo] + 0.5 * (cum_neg[hi] - cum_neg[lo])
-        pos_above = (cum_pos[-1] - cum_pos[hi]) + 0.5 * (cum_pos[hi] - cum_pos[lo])
-        return float(posw @ neg_below + negw @ pos_above)
+        keys, _, _, cum = run
+        # mid = mass below the score + half the mass tied with it, for (positives, negatives)
+        mid = cum[np.searchsorted(keys, scores, side="left")]
+        mid += cum[np.searchsorted(keys, scores, side="right")]
+        mid *= 0.5
+        return float(posw @ mid[:, 1] + negw @ (cum[-1, 0] - mid[:, 0]))
 
     def add(self, scores, positive, weight):
         scores = np.asarray(scores, dtype=np.float64)
@@ -340,18 +343,14 @@ class _PairCounter:
         for run in self.runs:
             self.pairs += self._ranked(run, scores, posw, negw)
         new = self._run(scores, posw, negw)
-        keys, sp, _, _, cum_neg = new  # pairs inside the batch, counted from the positives
-        lo = np.searchsorted(keys, keys, side="left")
-        hi = np.searchsorted(keys, keys, side="right")
-        self.pairs += float(sp @ (cum_neg[lo] + 0.5 * (cum_neg[hi] - cum_neg[lo])))
+        self.pairs += self._ranked(new, new[0], new[1], np.zeros_like(new[2]))  # within the batch
         self.pos += float(posw.sum())
         self.neg += float(negw.sum())
         self.runs.append(new)
         while len(self.runs) > 1 and self.runs[-2][0].size <= 2 * self.runs[-1][0].size:
             b = self.runs.pop()
             a = self.runs.pop()
-            self.runs.append(self._run(np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]]),
-                                       np.concatenate([a[2], b[2]])))
+            self.runs.append(self._run(*(np.concatenate([a[i], b[i]]) for i in range(3))))
 
     def auc(self):
         if self.pos <= 0 or self.neg <= 0:
@@ -362,8 +361,10 @@ class _PairCounter:
 class AUC(Metric):
     """Exact ROC AUC (binary, or one-vs-rest macro) of every score seen since the reset.
 
-    Keeps the scores (sorted runs; see ``_PairCounter``): an update costs O(b log² n) for a
-    batch of ``b`` after ``n`` samples, ``result()`` is O(1) per column.
+    ``update_state`` only validates and keeps a copy of the batch (O(b)); ``result()`` counts
+    the batches kept since the last result against the sorted runs of the earlier ones (see
+    ``_PairCounter``): O(b log² n) for ``b`` new scores after ``n``, so asking for the result
+    rarely (at epoch end, when a progress bar redraws) is cheapest.
 
     >>> import numpy as np
     >>> m = AUC(); m.update_state(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
@@ -375,11 +376,11 @@ class AUC(Metric):
 
     def reset_state(self):
         self._columns = None  # one _PairCounter per output column
+        self._pending = []  # (classes, scores, weights) not yet counted
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         t, _, k, p = _classes(y_true, y_pred)
         w = _weights(sample_weight, t.shape[0])
-        w = np.ones(t.shape[0]) if w is None else w
         if self._columns is None:
             self._columns = [_PairCounter() for _ in range(p.shape[1])]
         elif len(self._columns) != p.shape[1]:
@@ -387,6 +388,14 @@ class AUC(Metric):
                 f"Expected y_pred with {len(self._columns)} columns as in earlier batches, "
                 f"received: y_pred.shape={p.shape}"
             )
+        w = np.ones(t.shape[0]) if w is None else w.copy()
+        self._pending.append((t.copy(), np.array(p, dtype=np.float64), w))  # callers reuse buffers
+
+    def _flush(self):
+        if not self._pending:
+            return
+        t, p, w = (np.concatenate(parts) for parts in zip(*self._pending))
+        self._pending = []
         if p.shape[1] == 1:
             self._columns[0].add(p[:, 0], t == 1, w)
         else:
@@ -396,6 +405,7 @@ class AUC(Metric):
     def result(self):
         if self._columns is None:
             return 0.0
+        self._flush()
         aucs = [col.auc() for col in self._columns]
         aucs = [a for a in aucs if a == a]
         return float(np.mean(aucs)) if aucs else float("nan")
