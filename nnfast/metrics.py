@@ -331,8 +331,8 @@ class _PairCounter:
         """Pairs between (scores, posw, negw) and ``run`` whose positive is ranked above."""
         keys, _, _, cum = run
         # mid = mass below the score + half the mass tied with it, for (positives, negatives)
-        mid = cum[np.searchsorted(keys, scores, side="left")]
-        mid += cum[np.searchsorted(keys, scores, side="right")]
+        mid = cum[keys.searchsorted(scores, side="left")]
+        mid += cum[keys.searchsorted(scores, side="right")]
         mid *= 0.5
         return float(posw @ mid[:, 1] + negw @ (cum[-1, 0] - mid[:, 0]))
 
