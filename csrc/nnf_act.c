@@ -49,12 +49,16 @@ int nnf_act_backward_uses_output(int code)
     return !(code == NNF_ACT_GELU || code == NNF_ACT_SWISH);
 }
 
-/* Relative cost of one element of each activation (a relu = 1), for sizing thread teams. */
-static const double nnf_act_cost[NNF_ACT_COUNT] = {1, 1, 1, 6, 6, 6, 12, 6, 8, 8};
+/* Relative cost of one element of each activation (1 = a relu, ~0.08 ns here), from measured
+ * float32 per-element times, for sizing thread teams: forward, and backward. */
+static const double nnf_act_cost_fwd[NNF_ACT_COUNT] = {1, 1, 1, 10, 10, 15, 20, 11, 22, 16};
+static const double nnf_act_cost_bwd[NNF_ACT_COUNT] = {1, 2, 2, 2, 2, 2, 35, 13, 10, 2};
 
-NNF_INLINE double nnf_act_cost_of(int code)
+NNF_INLINE double nnf_act_cost_of(int code, int backward)
 {
-    return (code >= 0 && code < NNF_ACT_COUNT) ? nnf_act_cost[code] : 1.0;
+    if (code < 0 || code >= NNF_ACT_COUNT)
+        return 1.0;
+    return backward ? nnf_act_cost_bwd[code] : nnf_act_cost_fwd[code];
 }
 
 NNF_ACT_HOT static void nnf_erf_loop(const float *x, float *y, size_t n)
@@ -231,7 +235,7 @@ void SFX(nnf_act_forward)(int code, size_t n, const T *x, T *y, int nthreads)
         return;
     }
     SFX(fwd_fn) f = SFX(fwd_table)[code];
-    NNF_PARALLEL_CHUNKS(n, nnf_act_cost_of(code), nthreads, f(x, y, lo, hi));
+    NNF_PARALLEL_CHUNKS(n, nnf_act_cost_of(code, 0), nthreads, f(x, y, lo, hi));
 }
 
 void SFX(nnf_act_backward)(int code, size_t n, const T *s, const T *dy, T *dx, int nthreads)
@@ -244,7 +248,7 @@ void SFX(nnf_act_backward)(int code, size_t n, const T *s, const T *dy, T *dx, i
         return;
     }
     SFX(bwd_fn) f = SFX(bwd_table)[code];
-    NNF_PARALLEL_CHUNKS(n, nnf_act_cost_of(code) + 1, nthreads, f(s, dy, dx, lo, hi));
+    NNF_PARALLEL_CHUNKS(n, nnf_act_cost_of(code, 1), nthreads, f(s, dy, dx, lo, hi));
 }
 
 /* ---- softmax rows ---- */
@@ -365,7 +369,7 @@ void SFX(nnf_softmax)(size_t rows, size_t cols, const T *x, T *y, int nthreads)
 {
     if (rows == 0 || cols == 0)
         return;
-    NNF_PARALLEL_CHUNKS(rows, 8.0 * (double)cols, nthreads,
+    NNF_PARALLEL_CHUNKS(rows, nnf_act_cost_of(NNF_ACT_SOFTMAX, 0) * (double)cols, nthreads,
                         SFX(softmax_plain)(x, y, cols, lo, hi));
 }
 
@@ -373,7 +377,7 @@ void SFX(nnf_log_softmax)(size_t rows, size_t cols, const T *x, T *y, int nthrea
 {
     if (rows == 0 || cols == 0)
         return;
-    NNF_PARALLEL_CHUNKS(rows, 8.0 * (double)cols, nthreads,
+    NNF_PARALLEL_CHUNKS(rows, nnf_act_cost_of(NNF_ACT_SOFTMAX, 0) * (double)cols, nthreads,
                         SFX(log_softmax_loop)(x, y, cols, lo, hi));
 }
 
@@ -382,7 +386,7 @@ void SFX(nnf_softmax_backward)(size_t rows, size_t cols, const T *y, const T *dy
 {
     if (rows == 0 || cols == 0)
         return;
-    NNF_PARALLEL_CHUNKS(rows, 3.0 * (double)cols, nthreads,
+    NNF_PARALLEL_CHUNKS(rows, nnf_act_cost_of(NNF_ACT_SOFTMAX, 1) * (double)cols, nthreads,
                         SFX(softmax_bwd_loop)(y, dy, dx, cols, lo, hi));
 }
 
@@ -396,8 +400,8 @@ void SFX(nnf_bias_act)(int code, size_t rows, size_t cols, T *z, const T *bias, 
         if (bias == NULL)
             SFX(nnf_softmax)(rows, cols, z, z, nthreads);
         else
-            NNF_PARALLEL_CHUNKS(rows, 8.0 * (double)cols, nthreads,
-                                SFX(softmax_bias)(z, bias, cols, lo, hi));
+            NNF_PARALLEL_CHUNKS(rows, nnf_act_cost_of(NNF_ACT_SOFTMAX, 0) * (double)cols,
+                                nthreads, SFX(softmax_bias)(z, bias, cols, lo, hi));
         return;
     }
     if (bias == NULL) {
@@ -405,7 +409,7 @@ void SFX(nnf_bias_act)(int code, size_t rows, size_t cols, T *z, const T *bias, 
         return;
     }
     SFX(bias_fn) f = SFX(bias_table)[code];
-    NNF_PARALLEL_CHUNKS(rows, nnf_act_cost_of(code) * (double)cols, nthreads,
+    NNF_PARALLEL_CHUNKS(rows, nnf_act_cost_of(code, 0) * (double)cols, nthreads,
                         f(z, bias, cols, lo, hi));
 }
 
