@@ -13,6 +13,9 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
+
+from helpers import torch_or_skip
 
 import nnfast.callbacks as C
 import nnfast.schedules as sch
@@ -613,3 +616,55 @@ def test_progbar_redraws_are_rate_limited():
 def test_progbar_explicit_verbose_overrides_params(capsys):
     FakeModel().fit(LOGS3[:2], [C.ProgbarLogger(verbose=2)], verbose=0)
     assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+# --------------------------------------------------------------------------- oracles over random runs
+
+LOSSES = st.lists(st.sampled_from([1.0, 0.9, 0.8, 0.75, 0.7, 0.6, 0.5]), min_size=1, max_size=25)
+
+
+def keras_early_stopping(values, patience, min_delta):
+    """Keras 3's EarlyStopping.on_epoch_end loop (mode min, no baseline): (stopped, best epoch)."""
+    best, best_epoch, wait = math.inf, None, 0
+    for epoch, current in enumerate(values):
+        wait += 1
+        if current - (-min_delta) < best:  # np.less(current - min_delta, best), min_delta negated
+            best, best_epoch, wait = current, epoch, 0
+            continue
+        if wait >= patience and epoch > 0:
+            return epoch, best_epoch
+    return 0, best_epoch
+
+
+@given(values=LOSSES, patience=st.integers(0, 4), min_delta=st.sampled_from([0.0, 0.05, 0.15]))
+def test_early_stopping_matches_keras_and_always_restores_the_best(values, patience, min_delta):
+    stop = C.EarlyStopping(patience=patience, min_delta=min_delta, restore_best_weights=True)
+    model = FakeModel().fit(val(*values), [stop])
+    stopped, best_epoch = keras_early_stopping(values, patience, min_delta)
+    assert stop.stopped_epoch == stopped
+    assert model.epochs_run == (stopped + 1 if stopped else len(values))
+    assert stop.best_epoch == best_epoch
+    assert model.weight_value() == best_epoch  # restored, whether it stopped or not
+
+
+@settings(max_examples=30, deadline=None)
+@given(values=LOSSES, patience=st.integers(1, 4), cooldown=st.integers(0, 3),
+       factor=st.sampled_from([0.1, 0.5]), min_lr=st.sampled_from([0.0, 0.004]),
+       min_delta=st.sampled_from([0.0, 0.03, 0.12]))
+def test_reduce_lr_matches_torch(values, patience, cooldown, factor, min_lr, min_delta):
+    torch = torch_or_skip()
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.1)
+    # torch reduces after more than `patience` bad epochs, we after `patience` (as Keras)
+    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode="min", factor=factor, patience=patience - 1, threshold=min_delta,
+        threshold_mode="abs", cooldown=cooldown, min_lr=min_lr)
+    torch_lrs = []
+    for v in values:
+        torch_lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        ref.step(v)
+    cb = C.ReduceLROnPlateau(factor=factor, patience=patience, cooldown=cooldown, min_lr=min_lr,
+                             min_delta=min_delta)
+    model = FakeModel(0.1).fit(val(*values), [cb])
+    np.testing.assert_allclose(model.lr_seen, torch_lrs, rtol=1e-12)
