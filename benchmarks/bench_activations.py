@@ -2,7 +2,7 @@
 
 pytest-benchmark:  ``pytest benchmarks/bench_activations.py --benchmark-only``
 Side-by-side table: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_activations.py``
-(``--quick`` for fewer rounds). Output allocation is part of every measured call (torch
+(``--quick`` for fewer rounds, ``--threads N`` to run nnfast on N threads). Output allocation is part of every measured call (torch
 allocates too); torch is measured at its default thread count and at nnfast's.
 """
 
@@ -175,6 +175,8 @@ def main():
     except ImportError:
         torch = None
     rounds = 3 if "--quick" in sys.argv else 7
+    if "--threads" in sys.argv:
+        nf.set_num_threads(int(sys.argv[sys.argv.index("--threads") + 1]))
     print(f"nnfast threads: {nf.get_num_threads()}; torch: "
           f"{torch.__version__ + ', default threads ' + str(torch.get_num_threads()) if torch else 'not installed'}")
     for title, rows in _tables(rounds, torch):

@@ -23,7 +23,7 @@ enum nnf_act_code {
     NNF_ACT_GELU = 6,       /* x Phi(x) = x (1 + erf(x/sqrt 2))/2 */
     NNF_ACT_SWISH = 7,      /* x sigmoid(x)  (= silu)             */
     NNF_ACT_SOFTPLUS = 8,   /* log(1 + exp(x))                    */
-    NNF_ACT_SOFTMAX = 9     /* exp(x_ij - m_i) / sum_j exp(x_ij - m_i), m_i = max_j x_ij, row-wise */
+    NNF_ACT_SOFTMAX = 9     /* row-wise exp(x_ij - m_i) / sum_j exp(x_ij - m_i), m_i = max_j x_ij */
 };
 #define NNF_ACT_COUNT 10
 #define NNF_LEAKY_RELU_ALPHA 0.01

@@ -57,11 +57,16 @@ def activation_code(name):
     if name is None:
         return 0
     if not isinstance(name, str):
-        raise TypeError(f"Expected activation to be a string or None, received: activation={name!r}")
+        raise TypeError(
+            f"Expected activation to be a string or None, received: activation={name!r}"
+        )
     if name == "silu":
         name = "swish"
     if name not in ACTIVATIONS:
-        raise ValueError(f"Expected activation to be one of {ACTIVATIONS + ('silu',)}, received: activation={name!r}")
+        raise ValueError(
+            f"Expected activation to be one of {ACTIVATIONS + ('silu',)}, "
+            f"received: activation={name!r}"
+        )
     return ACTIVATIONS.index(name)
 
 

@@ -63,7 +63,8 @@ def test_forward_every_layout_and_convenience_function(dtype, name):
         assert_close(K.activation_forward(x, name), expected, scale=4, err_msg=layout)
         if fn is not None:
             assert_close(fn(x), expected, scale=4, err_msg=layout)
-    assert_close(K.activation_forward(x0[None, :, :, None], name), expected[None, :, :, None], scale=4)
+    x4 = x0[None, :, :, None]
+    assert_close(K.activation_forward(x4, name), expected[None, :, :, None], scale=4)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -161,7 +162,8 @@ def test_float32_normal_cdf_keeps_relative_accuracy_in_the_lower_tail():
 
 
 def test_float32_expm1_is_accurate_near_zero():
-    x = np.concatenate([np.geomspace(1e-30, 5, 5000), -np.geomspace(1e-30, 20, 5000)]).astype(np.float32)
+    x = np.concatenate([np.geomspace(1e-30, 5, 5000), -np.geomspace(1e-30, 20, 5000)])
+    x = x.astype(np.float32)
     got = np.empty_like(x)
     _k.math_f32(3, x, got)
     assert _ulp_error(got, np.expm1(x.astype(np.float64))).max() <= 4
