@@ -50,12 +50,15 @@
 #define NNF_CAT_(a, b) a##b
 #define NNF_CAT(a, b) NNF_CAT_(a, b)
 
-/* Widest column block (stack accumulators per thread: a few KiB). */
-#define NNF_COLS 256
-/* Independent accumulators of a row sum. */
-#define NNF_LANES 8
-/* Bytes of x a batch-norm column block should span, so its re-reads hit L2. */
-#define NNF_BLOCK_BYTES ((size_t)256 * 1024)
+/* Widest column block (stack buffers per thread: at most 28 KiB). Long rows matter more than
+ * cache fit: a block's inner loops run once per row, and short ones cost more in loop overhead
+ * than re-reading the block from L3 does. */
+#define NNF_COLS 512
+/* Independent accumulators of a row sum: enough vectors of doubles in flight to hide the
+ * latency of an add (4 AVX2 registers, 2 AVX-512 ones). */
+#define NNF_LANES 16
+/* Bytes of x a batch-norm column block should span at most, so its re-reads hit cache. */
+#define NNF_BLOCK_BYTES ((size_t)2 * 1024 * 1024)
 
 #define NNF_GOLDEN 0x9E3779B97F4A7C15ULL
 /* Dropout elements per block of 32-bit draws (on the stack). */
@@ -93,7 +96,10 @@ NNF_INLINE size_t nnf_col_block(size_t n, size_t item)
 /* The sum of NNF_LANES accumulators, in a fixed (pairwise) order. */
 NNF_INLINE double nnf_lanes_total(const double *a)
 {
-    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    double h[NNF_LANES / 2];
+    for (int k = 0; k < NNF_LANES / 2; k++)
+        h[k] = a[k] + a[k + NNF_LANES / 2];
+    return (((h[0] + h[4]) + (h[1] + h[5])) + ((h[2] + h[6]) + (h[3] + h[7])));
 }
 
 #define NNF_NORM_T float
@@ -219,7 +225,7 @@ NNF_NORM_CLONES static void S(bn_backward_cols)(const T *dy, const T *NNF_RESTRI
                                            T *NNF_RESTRICT dgamma, T *NNF_RESTRICT dbeta,
                                            size_t lo, size_t hi)
 {
-    double sdy[NNF_COLS], sdx[NNF_COLS], mu[NNF_COLS], is[NNF_COLS];
+    double sdy[NNF_COLS], sdx[NNF_COLS];
     T tm[NNF_COLS], ts[NNF_COLS], k1[NNF_COLS], ka[NNF_COLS], kb[NNF_COLS];
     const size_t wmax = nnf_col_block(2 * n, sizeof(T));
     const double inv_n = n ? 1.0 / (double)n : 0.0;
@@ -228,23 +234,21 @@ NNF_NORM_CLONES static void S(bn_backward_cols)(const T *dy, const T *NNF_RESTRI
         for (size_t j = 0; j < w; j++) {
             sdy[j] = 0.0;
             sdx[j] = 0.0;
-            mu[j] = (double)mean[c0 + j];
-            is[j] = (double)inv_std[c0 + j];
+            tm[j] = mean[c0 + j];
+            ts[j] = inv_std[c0 + j];
         }
         for (size_t i = 0; i < n; i++) {
             const T *gr = dy + i * d + c0, *xr = x + i * d + c0;
             for (size_t j = 0; j < w; j++) {
-                double g = (double)gr[j];
-                sdy[j] += g;
-                sdx[j] += g * (((double)xr[j] - mu[j]) * is[j]);
+                T xh = (xr[j] - tm[j]) * ts[j]; /* O(1): its rounding is harmless */
+                sdy[j] += (double)gr[j];
+                sdx[j] += (double)(gr[j] * xh);
             }
         }
         for (size_t j = 0; j < w; j++) {
             dbeta[c0 + j] = (T)sdy[j];
             dgamma[c0 + j] = (T)sdx[j];
-            tm[j] = mean[c0 + j];
-            ts[j] = inv_std[c0 + j];
-            k1[j] = (T)((double)gamma[c0 + j] * is[j]);
+            k1[j] = (T)((double)gamma[c0 + j] * (double)ts[j]);
             ka[j] = (T)(sdy[j] * inv_n);
             kb[j] = (T)(sdx[j] * inv_n);
         }
@@ -271,6 +275,42 @@ void S(nnf_batch_norm_backward)(const T *dy, const T *x, size_t n, size_t d, con
 
 /* ---------------------------------------------------------------- layer norm */
 
+/* Σ p[0..n) in double: NNF_LANES interleaved partial sums (vectorizable, no reassociation),
+ * combined in a fixed order, then the tail. Kept to one accumulator array per loop: GCC does not
+ * vectorize a loop that updates two. */
+NNF_INLINE double S(row_sum)(const T *NNF_RESTRICT p, size_t n)
+{
+    double acc[NNF_LANES] = {0.0}, tail = 0.0;
+    const size_t nb = n / NNF_LANES;
+    for (size_t bk = 0; bk < nb; bk++) {
+        const T *q = p + bk * NNF_LANES;
+        for (size_t k = 0; k < NNF_LANES; k++)
+            acc[k] += (double)q[k];
+    }
+    for (size_t j = nb * NNF_LANES; j < n; j++)
+        tail += (double)p[j];
+    return nnf_lanes_total(acc) + tail;
+}
+
+/* Σ (p[j] − m)² over p[0..n) in double, summed like S(row_sum). */
+NNF_INLINE double S(row_sqdev)(const T *NNF_RESTRICT p, size_t n, double m)
+{
+    double acc[NNF_LANES] = {0.0}, tail = 0.0;
+    const size_t nb = n / NNF_LANES;
+    for (size_t bk = 0; bk < nb; bk++) {
+        const T *q = p + bk * NNF_LANES;
+        for (size_t k = 0; k < NNF_LANES; k++) {
+            double t = (double)q[k] - m;
+            acc[k] += t * t;
+        }
+    }
+    for (size_t j = nb * NNF_LANES; j < n; j++) {
+        double t = (double)p[j] - m;
+        tail += t * t;
+    }
+    return nnf_lanes_total(acc) + tail;
+}
+
 NNF_NORM_CLONES static void S(ln_forward_rows)(const T *NNF_RESTRICT x, size_t d,
                                           const T *NNF_RESTRICT gamma,
                                           const T *NNF_RESTRICT beta, double eps, T *y,
@@ -281,32 +321,13 @@ NNF_NORM_CLONES static void S(ln_forward_rows)(const T *NNF_RESTRICT x, size_t d
     for (size_t i = lo; i < hi; i++) {
         const T *xr = x + i * d;
         T *yr = y + i * d;
-        double acc[NNF_LANES] = {0.0};
-        size_t j = 0;
-        for (; j + NNF_LANES <= d; j += NNF_LANES)
-            for (size_t k = 0; k < NNF_LANES; k++)
-                acc[k] += (double)xr[j + k];
-        for (size_t k = 0; j + k < d; k++)
-            acc[k] += (double)xr[j + k];
-        const double m = nnf_lanes_total(acc) * inv_d;
-
-        double sq[NNF_LANES] = {0.0};
-        for (j = 0; j + NNF_LANES <= d; j += NNF_LANES)
-            for (size_t k = 0; k < NNF_LANES; k++) {
-                double t = (double)xr[j + k] - m;
-                sq[k] += t * t;
-            }
-        for (size_t k = 0; j + k < d; k++) {
-            double t = (double)xr[j + k] - m;
-            sq[k] += t * t;
-        }
-        const double is = 1.0 / sqrt(nnf_lanes_total(sq) * inv_d + eps);
-
+        const double m = S(row_sum)(xr, d) * inv_d;
+        const double is = 1.0 / sqrt(S(row_sqdev)(xr, d, m) * inv_d + eps);
         const T mh = (T)m, ml = (T)(m - (double)mh), s = (T)is;
         mean[i] = mh;
         inv_std[i] = s;
         NNF_IVDEP
-        for (j = 0; j < d; j++)
+        for (size_t j = 0; j < d; j++)
             yr[j] = (((xr[j] - mh) - ml) * s) * gamma[j] + beta[j];
     }
 }
@@ -335,11 +356,10 @@ NNF_NORM_CLONES static void S(ln_param_grads_cols)(const T *NNF_RESTRICT dy,
         }
         for (size_t i = 0; i < n; i++) {
             const T *gr = dy + i * d + c0, *xr = x + i * d + c0;
-            const double m = (double)mean[i], s = (double)inv_std[i];
+            const T m = mean[i], s = inv_std[i];
             for (size_t j = 0; j < w; j++) {
-                double g = (double)gr[j];
-                sb[j] += g;
-                sg[j] += g * (((double)xr[j] - m) * s);
+                sb[j] += (double)gr[j];
+                sg[j] += (double)(gr[j] * ((xr[j] - m) * s));
             }
         }
         for (size_t j = 0; j < w; j++) {
@@ -357,27 +377,28 @@ NNF_NORM_CLONES static void S(ln_backward_rows)(const T *dy, const T *NNF_RESTRI
                                            size_t hi)
 {
     const double inv_d = 1.0 / (double)d;
+    T tg[NNF_COLS], tgx[NNF_COLS];
     for (size_t i = lo; i < hi; i++) {
         const T *gr = dy + i * d, *xr = x + i * d;
         T *dr = dx + i * d;
         const T m = mean[i], s = inv_std[i];
-        const double md = (double)m, sd = (double)s;
-        double a[NNF_LANES] = {0.0}, b[NNF_LANES] = {0.0};
-        size_t j = 0;
-        for (; j + NNF_LANES <= d; j += NNF_LANES)
-            for (size_t k = 0; k < NNF_LANES; k++) {
-                double g = (double)gr[j + k] * (double)gamma[j + k];
-                a[k] += g;
-                b[k] += g * (((double)xr[j + k] - md) * sd);
+        /* Σ g and Σ g·x̂ (g = dy·gamma) in double, a column block at a time: the terms are
+         * formed in T (they are O(1)) into two small buffers, each summed on its own. */
+        double sa = 0.0, sb = 0.0;
+        for (size_t c0 = 0; c0 < d; c0 += NNF_COLS) {
+            const size_t w = d - c0 < NNF_COLS ? d - c0 : NNF_COLS;
+            const T *pg = gr + c0, *pw = gamma + c0, *px = xr + c0;
+            for (size_t j = 0; j < w; j++) {
+                T g = pg[j] * pw[j];
+                tg[j] = g;
+                tgx[j] = g * ((px[j] - m) * s);
             }
-        for (size_t k = 0; j + k < d; k++) {
-            double g = (double)gr[j + k] * (double)gamma[j + k];
-            a[k] += g;
-            b[k] += g * (((double)xr[j + k] - md) * sd);
+            sa += S(row_sum)(tg, w);
+            sb += S(row_sum)(tgx, w);
         }
-        const T ka = (T)(nnf_lanes_total(a) * inv_d), kb = (T)(nnf_lanes_total(b) * inv_d);
+        const T ka = (T)(sa * inv_d), kb = (T)(sb * inv_d);
         NNF_IVDEP
-        for (j = 0; j < d; j++) {
+        for (size_t j = 0; j < d; j++) {
             T xh = (xr[j] - m) * s;
             dr[j] = s * ((gr[j] * gamma[j] - ka) - xh * kb);
         }
