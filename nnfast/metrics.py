@@ -132,11 +132,6 @@ def _values(y_true, y_pred):
     return t, p
 
 
-def _safe_div(num, den):
-    """``num / den`` elementwise (float64 arrays of one shape), 0 where ``den == 0``."""
-    return np.divide(num, den, out=np.zeros_like(num), where=den != 0)
-
-
 # --------------------------------------------------------------------------- streaming objects
 
 class Metric:
@@ -212,47 +207,55 @@ class Accuracy(Metric):
 
 
 class _Confusion(Metric):
-    """Accumulates the confusion matrix (weighted, and unweighted counts); subclasses score it."""
+    """Accumulates per-class true positives and predicted/true totals; subclasses score them.
+
+    ``result()`` works on Python floats: for the few classes of a typical model that is
+    several times cheaper than NumPy on tiny arrays, and the training loop asks for it after
+    every batch.
+    """
 
     def reset_state(self):
-        self._cm = None  # (k, k) weights: rows true class, columns predicted class
-        self._counts = None  # (k, k) unweighted counts: which classes were seen
+        self._k = None
         self._binary = None
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         t, c, k, p = _classes(y_true, y_pred)
         w = _weights(sample_weight, t.shape[0])
         binary = p.shape[1] == 1
-        if self._cm is None:
-            self._cm, self._counts, self._binary = np.zeros(k * k), np.zeros(k * k, np.int64), binary
-        elif self._cm.size != k * k or self._binary != binary:
-            width = 1 if self._binary else int(round(self._cm.size ** 0.5))
+        if self._k is None:
+            self._k, self._binary = k, binary
+            self._tp, self._pred, self._true = np.zeros(k), np.zeros(k), np.zeros(k)
+            self._seen = np.zeros(k, bool)  # classes present (unweighted) in y_true or predictions
+        elif self._k != k or self._binary != binary:
             raise ValueError(
-                f"Expected y_pred with {width} columns as in earlier batches, "
-                f"received: y_pred.shape={p.shape}"
+                f"Expected y_pred with {1 if self._binary else self._k} columns as in earlier "
+                f"batches, received: y_pred.shape={p.shape}"
             )
-        cell = t * k + c
-        counts = np.bincount(cell, minlength=k * k)
-        self._counts += counts
-        self._cm += counts if w is None else np.bincount(cell, weights=w, minlength=k * k)
+        hit = t == c
+        true = np.bincount(t, minlength=k)
+        pred = np.bincount(c, minlength=k)
+        self._seen |= (true + pred) > 0
+        if w is None:
+            self._true += true
+            self._pred += pred
+            self._tp += np.bincount(t[hit], minlength=k)
+        else:
+            self._true += np.bincount(t, weights=w, minlength=k)
+            self._pred += np.bincount(c, weights=w, minlength=k)
+            self._tp += np.bincount(t[hit], weights=w[hit], minlength=k)
 
-    def _score(self, tp, fp, fn):
+    @staticmethod
+    def _score(tp, pred, true):
         raise NotImplementedError
 
     def result(self):
-        if self._cm is None:
+        if self._k is None:
             return 0.0
-        k = int(round(self._cm.size ** 0.5))
-        cm = self._cm.reshape(k, k)
-        tp = np.diag(cm)
-        fp = cm.sum(axis=0) - tp
-        fn = cm.sum(axis=1) - tp
-        scores = self._score(tp, fp, fn)
+        tp, pred, true = self._tp.tolist(), self._pred.tolist(), self._true.tolist()
         if self._binary:
-            return float(scores[1])
-        counts = self._counts.reshape(k, k)
-        seen = (counts.sum(axis=0) > 0) | (counts.sum(axis=1) > 0)
-        return float(scores[seen].mean()) if seen.any() else 0.0
+            return float(self._score(tp[1], pred[1], true[1]))
+        scores = [self._score(tp[i], pred[i], true[i]) for i in np.flatnonzero(self._seen).tolist()]
+        return float(sum(scores) / len(scores)) if scores else 0.0
 
 
 class Precision(_Confusion):
@@ -266,8 +269,9 @@ class Precision(_Confusion):
 
     default_name = "precision"
 
-    def _score(self, tp, fp, fn):
-        return _safe_div(tp, tp + fp)
+    @staticmethod
+    def _score(tp, pred, true):
+        return tp / pred if pred else 0.0
 
 
 class Recall(_Confusion):
@@ -281,8 +285,9 @@ class Recall(_Confusion):
 
     default_name = "recall"
 
-    def _score(self, tp, fp, fn):
-        return _safe_div(tp, tp + fn)
+    @staticmethod
+    def _score(tp, pred, true):
+        return tp / true if true else 0.0
 
 
 class F1(_Confusion):
@@ -296,8 +301,9 @@ class F1(_Confusion):
 
     default_name = "f1"
 
-    def _score(self, tp, fp, fn):
-        return _safe_div(2.0 * tp, 2.0 * tp + fp + fn)
+    @staticmethod
+    def _score(tp, pred, true):
+        return 2.0 * tp / (pred + true) if pred + true else 0.0
 
 
 class _PairCounter:
