@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 import nnfast.metrics as M
 
@@ -259,3 +260,29 @@ def test_streaming_auc_over_many_uneven_batches_matches_sklearn(k):
         m.update_state(y[lo:hi], p[lo:hi])
         lo = hi
     assert m.result() == pytest.approx(expected, rel=1e-12)
+
+
+def _auc_by_pairs(y, s, w):
+    """The definition: weighted share of (positive, negative) pairs ranked right, ties 1/2."""
+    pos, neg = y == 1, y == 0
+    right = (s[pos][:, None] > s[neg][None, :]) + 0.5 * (s[pos][:, None] == s[neg][None, :])
+    return float(w[pos] @ right @ w[neg] / (w[pos].sum() * w[neg].sum()))
+
+
+@given(data=st.data(), n=st.integers(2, 60), levels=st.integers(2, 12))
+def test_auc_is_the_pair_count_for_any_batching(data, n, levels):
+    y = np.array(data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
+    s = np.array(data.draw(st.lists(st.integers(0, levels), min_size=n, max_size=n))) / levels  # ties
+    w = np.array(data.draw(st.lists(st.floats(0.1, 3.0), min_size=n, max_size=n)))
+    if y.min() == y.max():
+        assert np.isnan(M.auc(y, s, w))
+        return
+    cuts = sorted(data.draw(st.lists(st.integers(0, n), max_size=6)))
+    m = M.AUC()
+    for lo, hi in zip([0, *cuts], [*cuts, n]):
+        m.update_state(y[lo:hi], s[lo:hi], sample_weight=w[lo:hi])
+        if data.draw(st.booleans()):
+            m.result()  # counting in between must not change the final answer
+    expected = _auc_by_pairs(y, s, w)
+    assert m.result() == pytest.approx(expected, rel=1e-12)
+    assert M.auc(y, s, w) == pytest.approx(expected, rel=1e-12)
