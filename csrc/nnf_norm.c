@@ -47,6 +47,12 @@
 #define NNF_NORM_CLONES NNF_CLONES
 #endif
 
+#if defined(_MSC_VER) || (defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+#define NNF_LITTLE_ENDIAN 1
+#else
+#define NNF_LITTLE_ENDIAN 0
+#endif
+
 #define NNF_CAT_(a, b) a##b
 #define NNF_CAT(a, b) NNF_CAT_(a, b)
 
@@ -424,6 +430,7 @@ void S(nnf_layer_norm_backward)(const T *dy, const T *x, size_t n, size_t d, con
 NNF_NORM_CLONES static void S(dropout_span)(const T *x, uint64_t key, uint32_t thr, T scale, T *y,
                                             T *NNF_RESTRICT mask, size_t lo, size_t hi)
 {
+    uint64_t h[NNF_DROP_BLOCK / 2 + 1];
     uint32_t w[NNF_DROP_BLOCK + 2];
     const int32_t t = (int32_t)(thr ^ 0x80000000u); /* unsigned >= as signed, flipped sign bit */
     for (size_t b0 = lo; b0 < hi; b0 += NNF_DROP_BLOCK) {
@@ -431,11 +438,17 @@ NNF_NORM_CLONES static void S(dropout_span)(const T *x, uint64_t key, uint32_t t
         const size_t off = b0 & 1, np = (off + m + 1) / 2;
         uint64_t z = key + (uint64_t)(b0 >> 1) * NNF_GOLDEN;
         for (size_t p = 0; p < np; p++) {
-            uint64_t h = nnf_mix64(z);
+            h[p] = nnf_mix64(z);
             z += NNF_GOLDEN;
-            w[2 * p] = (uint32_t)h;
-            w[2 * p + 1] = (uint32_t)(h >> 32);
         }
+#if NNF_LITTLE_ENDIAN
+        memcpy(w, h, np * sizeof(uint64_t)); /* low half first: w[2p], then w[2p+1] */
+#else
+        for (size_t p = 0; p < np; p++) {
+            w[2 * p] = (uint32_t)h[p];
+            w[2 * p + 1] = (uint32_t)(h[p] >> 32);
+        }
+#endif
         const uint32_t *wb = w + off;
         const T *xb = x + b0;
         T *yb = y + b0, *mb = mask + b0;
