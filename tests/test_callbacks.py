@@ -668,3 +668,11 @@ def test_reduce_lr_matches_torch(values, patience, cooldown, factor, min_lr, min
                              min_delta=min_delta)
     model = FakeModel(0.1).fit(val(*values), [cb])
     np.testing.assert_allclose(model.lr_seen, torch_lrs, rtol=1e-12)
+
+
+def test_flags_accept_numpy_bools_and_verbose_accepts_bools():
+    stop = C.EarlyStopping(restore_best_weights=np.bool_(True), verbose=True)
+    assert stop.restore_best_weights is True and stop.verbose == 1
+    assert C.ModelCheckpoint("m.npz", save_best_only=np.True_).save_best_only is True
+    with pytest.raises(ValueError, match="Expected verbose >= 0, received: verbose=-1"):
+        C.ReduceLROnPlateau(verbose=-1)

@@ -3,7 +3,9 @@
 import math
 import numbers
 
-__all__ = ["real", "integer", "boolean"]
+import numpy as np
+
+__all__ = ["real", "integer", "boolean", "verbosity"]
 
 
 def real(value, name, *, low=None, low_open=False, high=None, high_open=False):
@@ -31,6 +33,14 @@ def integer(value, name, *, low=0):
 
 
 def boolean(value, name):
-    if not isinstance(value, (bool, int)) or value not in (0, 1):
+    """``value`` as a bool (True/False, NumPy bools, or the ints 0 and 1)."""
+    if not isinstance(value, (bool, numbers.Integral, np.bool_)) or value not in (0, 1):
         raise TypeError(f"Expected {name} to be a bool, received: {name}={value!r}")
     return bool(value)
+
+
+def verbosity(value, name="verbose"):
+    """A verbosity level: an int >= 0 (a bool counts as 0 or 1)."""
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    return integer(value, name, low=0)

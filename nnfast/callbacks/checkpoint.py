@@ -3,7 +3,7 @@
 import os
 import string
 
-from nnfast.callbacks._checks import boolean, integer
+from nnfast.callbacks._checks import boolean, verbosity
 from nnfast.callbacks.monitor import MonitorCallback
 
 __all__ = ["ModelCheckpoint"]
@@ -55,7 +55,7 @@ class ModelCheckpoint(MonitorCallback):
             raise ValueError(f"Expected filepath to be a valid format string, received: filepath={path!r} ({exc})") from None
         self.filepath = path
         self.save_best_only = boolean(save_best_only, "save_best_only")
-        self.verbose = integer(verbose, "verbose", low=0)
+        self.verbose = verbosity(verbose)
         self.saved = []
 
     def format_path(self, epoch, logs=None):

@@ -1,7 +1,7 @@
 """EarlyStopping: stop when the monitored quantity stops improving, optionally restoring the
 best weights (also when training ran to its last epoch)."""
 
-from nnfast.callbacks._checks import boolean, integer, real
+from nnfast.callbacks._checks import boolean, integer, real, verbosity
 from nnfast.callbacks.monitor import MonitorCallback
 
 __all__ = ["EarlyStopping"]
@@ -61,7 +61,7 @@ class EarlyStopping(MonitorCallback):
         self.restore_best_weights = boolean(restore_best_weights, "restore_best_weights")
         self.baseline = None if baseline is None else real(baseline, "baseline")
         self.start_from_epoch = integer(start_from_epoch, "start_from_epoch", low=0)
-        self.verbose = integer(verbose, "verbose", low=0)
+        self.verbose = verbosity(verbose)
         self.on_train_begin()
 
     def on_train_begin(self, logs=None):

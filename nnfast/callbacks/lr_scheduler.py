@@ -4,7 +4,7 @@ import inspect
 import math
 import numbers
 
-from nnfast.callbacks._checks import integer
+from nnfast.callbacks._checks import verbosity
 from nnfast.callbacks.base import Callback
 
 __all__ = ["LearningRateScheduler"]
@@ -45,7 +45,7 @@ class LearningRateScheduler(Callback):
         if not callable(schedule):
             raise TypeError(f"Expected schedule to be callable, received: schedule={schedule!r}")
         self.schedule = schedule
-        self.verbose = integer(verbose, "verbose", low=0)
+        self.verbose = verbosity(verbose)
         self._two_args = _takes_two(schedule)
 
     def on_epoch_begin(self, epoch, logs=None):

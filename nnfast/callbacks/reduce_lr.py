@@ -6,7 +6,7 @@ it composes with a schedule: the schedule keeps running, scaled down.
 
 import math
 
-from nnfast.callbacks._checks import integer, real
+from nnfast.callbacks._checks import integer, real, verbosity
 from nnfast.callbacks.monitor import MonitorCallback
 
 __all__ = ["ReduceLROnPlateau"]
@@ -56,7 +56,7 @@ class ReduceLROnPlateau(MonitorCallback):
         self.patience = integer(patience, "patience", low=0)
         self.cooldown = integer(cooldown, "cooldown", low=0)
         self.min_lr = real(min_lr, "min_lr", low=0.0)
-        self.verbose = integer(verbose, "verbose", low=0)
+        self.verbose = verbosity(verbose)
         self.on_train_begin()
 
     def on_train_begin(self, logs=None):
