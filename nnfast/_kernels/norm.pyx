@@ -178,3 +178,14 @@ def gather_rows(const floating[:, :] x, const int64_t[::1] idx, floating[:, ::1]
             nnf_gather_rows_f32(&x[0, 0], rs, cs, d, &idx[0], n_out, &out[0, 0], nthreads)
         else:
             nnf_gather_rows_f64(&x[0, 0], rs, cs, d, &idx[0], n_out, &out[0, 0], nthreads)
+
+
+def first_out_of_range(const int64_t[::1] idx, int64_t n):
+    """Position of the first index outside ``[0, n)``, or -1 when all are inside."""
+    cdef Py_ssize_t i, size = idx.shape[0], bad = -1
+    with nogil:
+        for i in range(size):
+            if idx[i] < 0 or idx[i] >= n:
+                bad = i
+                break
+    return bad

@@ -6,6 +6,7 @@ order that does not depend on the thread count; dropout draws a counter-based ra
 element, so its mask depends only on the seed and the element's position.
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -31,6 +32,18 @@ _SEED_LIMIT = 2**64
 # ------------------------------------------------------------------------------ argument checks
 
 
+def _floats(op, names, *arrays):
+    """``v.floats`` with a fast path for the common call (ndarrays sharing one float dtype).
+
+    These ops run once per layer per training step, on arrays of a few hundred KiB: the checks
+    are a visible share of the time, so the usual case skips the general conversion.
+    """
+    dt = getattr(arrays[0], "dtype", None)
+    if dt in v.FLOAT_DTYPES and all(type(a) is np.ndarray and a.dtype == dt for a in arrays):
+        return list(arrays), dt
+    return v.floats(op, **dict(zip(names, arrays)))
+
+
 def _vector(a, name, d):
     """A C-contiguous parameter vector of shape ``(d,)``."""
     if a.shape != (d,):
@@ -39,6 +52,8 @@ def _vector(a, name, d):
 
 
 def _epsilon(epsilon):
+    if type(epsilon) is float and epsilon >= 0.0:  # the usual call (nan fails the test)
+        return epsilon
     return v.real_scalar(epsilon, "epsilon", low=0.0)
 
 
@@ -53,6 +68,14 @@ def _seed(seed):
 
 def _indices(indices, n):
     """Row indices as a contiguous int64 vector, every one in ``[0, n)``."""
+    if (type(indices) is np.ndarray and indices.dtype == np.int64 and indices.ndim == 1
+            and indices.flags.c_contiguous):
+        bad = _k.first_out_of_range(indices, n)  # one pass in C instead of min() and max()
+        if bad < 0:
+            return indices
+        raise ValueError(
+            f"Expected indices in [0, {n}) (the rows of x), received: an index {indices[bad]}"
+        )
     idx = np.asarray(indices)
     if idx.size == 0 and idx.dtype.kind in "fiu":  # np.asarray([]) is float64
         idx = idx.astype(np.int64)
@@ -72,26 +95,29 @@ def _indices(indices, n):
     return np.ascontiguousarray(idx, dtype=np.int64)
 
 
-def _norm_args(op, x, gamma, beta, more=()):
+def _norm_args(op, names, x, *params):
     """Common checks of the normalization forwards: ``x`` 2-D, parameters ``(d,)``."""
-    names = dict(x=x, gamma=gamma, beta=beta)
-    names.update(more)
-    arrays, dtype = v.floats(op, **names)
+    arrays, dtype = _floats(op, names, x, *params)
     x = arrays[0]
     v.ndim(x, "x", 2)
     d = x.shape[1]
-    params = [_vector(a, name, d) for name, a in zip(list(names)[1:], arrays[1:])]
+    params = [_vector(a, name, d) for name, a in zip(names[1:], arrays[1:])]
     return x, params, dtype
 
 
-def _backward_args(op, grad, x, gamma, mean, inv_std, stat_len):
-    arrays, dtype = v.floats(op, grad=grad, x=x, gamma=gamma, mean=mean, inv_std=inv_std)
+_FORWARD_NAMES = ("x", "gamma", "beta")
+_INFERENCE_NAMES = ("x", "gamma", "beta", "moving_mean", "moving_variance")
+_BACKWARD_NAMES = ("grad", "x", "gamma", "mean", "inv_std")
+
+
+def _backward_args(op, grad, x, gamma, mean, inv_std, stat_axis):
+    arrays, dtype = _floats(op, _BACKWARD_NAMES, grad, x, gamma, mean, inv_std)
     grad, x, gamma, mean, inv_std = arrays
     v.ndim(grad, "grad", 2)
     v.ndim(x, "x", 2)
     v.same_shape(grad, "grad", x, "x")
     d = x.shape[1]
-    s = stat_len(x.shape)
+    s = x.shape[stat_axis]
     gamma = _vector(gamma, "gamma", d)
     mean = _vector(mean, "mean", s)
     inv_std = _vector(inv_std, "inv_std", s)
@@ -135,7 +161,7 @@ def batch_norm_forward(x, gamma, beta, *, epsilon=1e-3, out=None):
     >>> y.ravel(), mean, inv_std
     (array([-1.,  1.], dtype=float32), array([2.], dtype=float32), array([1.], dtype=float32))
     """
-    x, (gamma, beta), dtype = _norm_args("batch_norm_forward", x, gamma, beta)
+    x, (gamma, beta), dtype = _norm_args("batch_norm_forward", _FORWARD_NAMES, x, gamma, beta)
     eps = _epsilon(epsilon)
     n, d = x.shape
     if n == 0 and d > 0:
@@ -178,8 +204,7 @@ def batch_norm_inference(x, gamma, beta, moving_mean, moving_variance, *, epsilo
     array([[1., 2.]])
     """
     x, (gamma, beta, mm, mv), dtype = _norm_args(
-        "batch_norm_inference", x, gamma, beta,
-        more=dict(moving_mean=moving_mean, moving_variance=moving_variance),
+        "batch_norm_inference", _INFERENCE_NAMES, x, gamma, beta, moving_mean, moving_variance
     )
     eps = _epsilon(epsilon)
     out = v.out_array(out, x.shape, dtype, inputs=(x, gamma, beta, mm, mv), allow_inplace=(x,))
@@ -221,7 +246,7 @@ def batch_norm_backward(grad, x, gamma, mean, inv_std, *, out=None):
            [0.]]), array([0.]), array([2.]))
     """
     grad, x, gamma, mean, inv_std, dtype = _backward_args(
-        "batch_norm_backward", grad, x, gamma, mean, inv_std, lambda shape: shape[1]
+        "batch_norm_backward", grad, x, gamma, mean, inv_std, stat_axis=1
     )
     n, d = x.shape
     out = v.out_array(out, (n, d), dtype, inputs=(grad, x, gamma, mean, inv_std),
@@ -267,7 +292,7 @@ def layer_norm_forward(x, gamma, beta, *, epsilon=1e-3, out=None):
     >>> y, mean, inv_std
     (array([[-1.,  1.]]), array([2.]), array([1.]))
     """
-    x, (gamma, beta), dtype = _norm_args("layer_norm_forward", x, gamma, beta)
+    x, (gamma, beta), dtype = _norm_args("layer_norm_forward", _FORWARD_NAMES, x, gamma, beta)
     eps = _epsilon(epsilon)
     n, d = x.shape
     if d == 0 and n > 0:
@@ -316,7 +341,7 @@ def layer_norm_backward(grad, x, gamma, mean, inv_std, *, out=None):
     (array([[0., 0.]]), array([-1.,  1.]), array([1., 1.]))
     """
     grad, x, gamma, mean, inv_std, dtype = _backward_args(
-        "layer_norm_backward", grad, x, gamma, mean, inv_std, lambda shape: shape[0]
+        "layer_norm_backward", grad, x, gamma, mean, inv_std, stat_axis=0
     )
     n, d = x.shape
     out = v.out_array(out, (n, d), dtype, inputs=(grad, x, gamma, mean, inv_std),
@@ -369,7 +394,7 @@ def dropout_forward(x, rate, seed, *, out=None, mask=None):
     >>> bool(np.array_equal(y, mask))
     True
     """
-    (x,), dtype = v.floats("dropout_forward", x=x)
+    (x,), dtype = _floats("dropout_forward", ("x",), x)
     rate = v.real_scalar(rate, "rate", low=0.0, high=1.0, high_open=True)
     seed = _seed(seed)
     out = v.out_array(out, x.shape, dtype, inputs=(x,), allow_inplace=(x,))
@@ -401,7 +426,7 @@ def dropout_backward(grad, mask, *, out=None):
     >>> nf.kernels.dropout_backward(np.array([1.0, 2.0]), np.array([0.0, 2.0]))
     array([0., 4.])
     """
-    (grad, mask), dtype = v.floats("dropout_backward", grad=grad, mask=mask)
+    (grad, mask), dtype = _floats("dropout_backward", ("grad", "mask"), grad, mask)
     v.same_shape(grad, "grad", mask, "mask")
     out = v.out_array(out, grad.shape, dtype, inputs=(grad, mask), allow_inplace=(grad,))
     if grad.size:
@@ -416,7 +441,7 @@ def dropout_backward(grad, mask, *, out=None):
 def _rows_view(x):
     """``x`` as a 2-D (rows, row size) array the kernel can read through element strides."""
     n = x.shape[0]
-    row = int(np.prod(x.shape[1:], dtype=np.int64))
+    row = math.prod(x.shape[1:])
     if x.ndim == 1:
         x2 = x[:, None]
     elif x.ndim == 2:
@@ -457,7 +482,7 @@ def gather_rows(x, indices, *, out=None):
            [0., 1.],
            [4., 5.]])
     """
-    (x,), dtype = v.floats("gather_rows", x=x)
+    (x,), dtype = _floats("gather_rows", ("x",), x)
     if x.ndim < 1:
         raise ValueError(f"Expected x with at least one axis, received: x with shape {x.shape}")
     idx = _indices(indices, x.shape[0])

@@ -484,6 +484,9 @@ class TestErrors:
     @pytest.mark.parametrize("idx, exc, pattern", [
         ([0, 4], ValueError, r"indices in \[0, 4\).*index 4"),
         ([-1], ValueError, r"indices in \[0, 4\).*index -1"),
+        (np.array([3, 0, 7, 1]), ValueError, r"indices in \[0, 4\).*index 7"),
+        (np.array([2, -5]), ValueError, r"indices in \[0, 4\).*index -5"),
+        (np.array([1, 9], np.int32), ValueError, r"indices in \[0, 4\).*index 9"),
         ([0.0, 1.0], TypeError, "indices.*integers"),
         ([True, False], TypeError, "indices.*integers"),
         ([[0, 1]], ValueError, "indices to be 1-D"),
