@@ -41,6 +41,15 @@
 #define NNF_ACT_HOT NNF_ACT_CLONES
 #endif
 
+/* Keep a NNF_LANES-long inner loop rolled so the loop vectorizer sees an element-wise update of
+ * acc[0..NNF_LANES) rather than NNF_LANES scalar max-reductions (which it refuses without
+ * -ffinite-math-only). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NNF_ACT_NO_UNROLL _Pragma("GCC unroll 1")
+#else
+#define NNF_ACT_NO_UNROLL
+#endif
+
 /* Independent partial results kept by a vectorized reduction (two AVX-512 float registers). */
 #define NNF_LANES 16
 
@@ -263,11 +272,13 @@ NNF_INLINE T SFX(row_max)(const T *NNF_RESTRICT x, const T *NNF_RESTRICT b, size
         T acc[NNF_LANES];
         for (int k = 0; k < NNF_LANES; k++)
             acc[k] = x[k] + (has_bias ? b[k] : (T)0);
-        for (j = NNF_LANES; j + NNF_LANES <= n; j += NNF_LANES)
+        for (j = NNF_LANES; j + NNF_LANES <= n; j += NNF_LANES) {
+            NNF_ACT_NO_UNROLL
             for (int k = 0; k < NNF_LANES; k++) {
                 T v = x[j + k] + (has_bias ? b[j + k] : (T)0);
                 acc[k] = v > acc[k] ? v : acc[k];
             }
+        }
         for (int k = 0; k < NNF_LANES; k++)
             m = acc[k] > m ? acc[k] : m;
     }
@@ -278,33 +289,44 @@ NNF_INLINE T SFX(row_max)(const T *NNF_RESTRICT x, const T *NNF_RESTRICT b, size
     return m;
 }
 
-/* y_j := exp(x_j + b_j - m); returns sum_j y_j (partial sums in NNF_LANES lanes). */
-NNF_INLINE T SFX(row_exp_sum)(const T *x, const T *NNF_RESTRICT b, T *y, size_t n, T m,
-                              int has_bias, int store)
+/* sum_j y_j over a row with NNF_LANES partial sums (vectorizes without reassociation). */
+NNF_INLINE T SFX(row_sum)(const T *NNF_RESTRICT y, size_t n)
 {
     T acc[NNF_LANES];
     for (int k = 0; k < NNF_LANES; k++)
         acc[k] = 0;
     size_t j = 0;
     for (; j + NNF_LANES <= n; j += NNF_LANES)
-        for (int k = 0; k < NNF_LANES; k++) {
-            T e = EXP(x[j + k] + (has_bias ? b[j + k] : (T)0) - m);
-            if (store)
-                y[j + k] = e;
-            acc[k] += e;
-        }
+        for (int k = 0; k < NNF_LANES; k++)
+            acc[k] += y[j + k];
     T s = 0;
-    for (; j < n; j++) {
-        T e = EXP(x[j] + (has_bias ? b[j] : (T)0) - m);
-        if (store)
-            y[j] = e;
-        s += e;
-    }
+    for (; j < n; j++)
+        s += y[j];
     for (int k = 0; k < NNF_LANES; k++)
         s += acc[k];
     return s;
 }
 
+/* sum_j exp(x_j - m) without storing (log-softmax: the output may alias x). */
+NNF_INLINE T SFX(row_exp_sum)(const T *NNF_RESTRICT x, size_t n, T m)
+{
+    T acc[NNF_LANES];
+    for (int k = 0; k < NNF_LANES; k++)
+        acc[k] = 0;
+    size_t j = 0;
+    for (; j + NNF_LANES <= n; j += NNF_LANES)
+        for (int k = 0; k < NNF_LANES; k++)
+            acc[k] += EXP(x[j + k] - m);
+    T s = 0;
+    for (; j < n; j++)
+        s += EXP(x[j] - m);
+    for (int k = 0; k < NNF_LANES; k++)
+        s += acc[k];
+    return s;
+}
+
+/* y_j := exp(x_j + b_j - m) in a plain loop (vectorized whole), then the sum over y while
+ * the row is in L1, then the scaling. */
 NNF_INLINE void SFX(softmax_rows)(const T *x, const T *b, T *y, size_t cols, size_t lo,
                                   size_t hi, int has_bias)
 {
@@ -312,7 +334,9 @@ NNF_INLINE void SFX(softmax_rows)(const T *x, const T *b, T *y, size_t cols, siz
         const T *xr = x + r * cols;
         T *yr = y + r * cols;
         T m = SFX(row_max)(xr, b, cols, has_bias);
-        T inv = (T)1 / SFX(row_exp_sum)(xr, b, yr, cols, m, has_bias, 1);
+        for (size_t j = 0; j < cols; j++)
+            yr[j] = EXP(xr[j] + (has_bias ? b[j] : (T)0) - m);
+        T inv = (T)1 / SFX(row_sum)(yr, cols);
         for (size_t j = 0; j < cols; j++)
             yr[j] *= inv;
     }
@@ -335,7 +359,7 @@ NNF_ACT_HOT static void SFX(log_softmax_loop)(const T *x, T *y, size_t cols, siz
         const T *xr = x + r * cols;
         T *yr = y + r * cols;
         T m = SFX(row_max)(xr, NULL, cols, 0);
-        T shift = m + LOG(SFX(row_exp_sum)(xr, NULL, NULL, cols, m, 0, 0));
+        T shift = m + LOG(SFX(row_exp_sum)(xr, cols, m));
         for (size_t j = 0; j < cols; j++)
             yr[j] = xr[j] - shift;
     }
