@@ -245,7 +245,9 @@ def clip_by_norm(grad, max_norm):
     Returns
     -------
     float
-        The norm of ``grad`` before clipping.
+        The norm of ``grad`` before clipping. A non-finite norm scales ``grad`` by
+        ``max_norm / norm`` too (inf entries become NaN, a NaN norm makes every entry NaN), so
+        the failure shows instead of passing silently.
 
     Examples
     --------
@@ -259,7 +261,7 @@ def clip_by_norm(grad, max_norm):
     max_norm = _hyper(max_norm, "max_norm", finite=False)
     (g,), _, _ = _inplace_group("clip_by_norm", [("grad", grad)])
     norm = math.sqrt(_k.sum_squares(g, _threads.num_threads())) if g.size else 0.0
-    if norm > max_norm:
+    if not norm <= max_norm:  # a NaN norm poisons the gradient (scaled by NaN), as Keras does
         _k.scale(g, max_norm / norm, _threads.num_threads())
     return norm
 
@@ -280,7 +282,7 @@ def clip_by_global_norm(arrays, max_norm):
     Returns
     -------
     float
-        The global norm before clipping.
+        The global norm before clipping. A NaN norm makes every entry NaN, as in torch.
 
     Examples
     --------
@@ -303,7 +305,7 @@ def clip_by_global_norm(arrays, max_norm):
     _no_overlap(named)
     norm = math.sqrt(_sum_squares(arrays, "arrays"))
     coef = max_norm / (norm + _CLIP_EPS)
-    if coef < 1.0:
+    if not coef >= 1.0:  # a NaN norm poisons every array, as torch does
         nt = _threads.num_threads()
         for a in arrays:
             if a.size:

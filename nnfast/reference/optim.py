@@ -43,7 +43,7 @@ def global_norm(arrays):
 def clip_by_norm(grad, max_norm):
     """Scale ``grad`` by max_norm/‖grad‖ when ‖grad‖ > max_norm (Keras clipnorm); return ‖grad‖."""
     norm = global_norm(grad)
-    if norm > max_norm:
+    if not norm <= max_norm:  # NaN too
         grad[...] = _f64(grad) * (max_norm / norm)
     return norm
 
@@ -54,7 +54,7 @@ def clip_by_global_norm(arrays, max_norm):
         arrays = [arrays]
     norm = global_norm(arrays)
     coef = max_norm / (norm + 1e-6)
-    if coef < 1.0:
+    if not coef >= 1.0:  # NaN too
         for a in arrays:
             a[...] = _f64(a) * coef
     return norm

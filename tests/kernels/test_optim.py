@@ -335,6 +335,31 @@ def test_clip_by_global_norm_matches_reference(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_non_finite_norms_poison_the_gradients(dtype):
+    g = np.array([1.0, np.nan, 2.0], dtype)
+    assert np.isnan(K.clip_by_norm(g, 1.0)) and np.isnan(g).all()
+    arrays = [np.array([1.0, 2.0], dtype), np.array([np.nan], dtype)]
+    assert np.isnan(K.clip_by_global_norm(arrays, 1.0))
+    assert all(np.isnan(a).all() for a in arrays)
+    g = np.array([np.inf, 3.0], dtype)
+    assert K.clip_by_norm(g, 1.0) == np.inf
+    assert np.isnan(g[0]) and g[1] == 0.0
+
+
+@pytest.mark.torch
+def test_clip_by_global_norm_with_nan_matches_torch():
+    torch = torch_or_skip()
+    arrays = [np.array([1.0, np.nan]), np.array([3.0])]
+    tensors = [torch.nn.Parameter(torch.zeros(a.shape, dtype=torch.float64)) for a in arrays]
+    for t, a in zip(tensors, arrays):
+        t.grad = torch.from_numpy(a.copy())
+    torch.nn.utils.clip_grad_norm_(tensors, max_norm=1.0)
+    K.clip_by_global_norm(arrays, 1.0)
+    for t, a in zip(tensors, arrays):
+        np.testing.assert_array_equal(a, t.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_scale_add_matches_reference_in_every_layout(dtype, shape):
     rng = np.random.default_rng(sum(shape))
