@@ -191,42 +191,44 @@ def test_gather_rows(benchmark, impl):
 # ------------------------------------------------------------------------------ tables
 
 
-def main():
-    torch = _torch()
-    print(f"nnfast threads: {nf.get_num_threads()}  (torch: {torch.__version__ if torch else 'absent'})")
+def _tables(torch, threads):
+    """Print every comparison with nnfast (and torch) on ``threads`` threads."""
+    nf.set_num_threads(threads)
+    if torch is not None:
+        torch.set_num_threads(threads)
+    print(f"\n=== {threads} thread(s) ===")
     for n, d in NORM_SHAPES:
         x, g, b, dy = _inputs(n, d)
         y, dx, mask, u = (np.empty_like(x) for _ in range(4))
         tc = torch_candidates(torch, x, g, b, dy, 0.2) if torch else {}
         rng = np.random.default_rng(0)
-        groups = {
-            "batch_norm": {
+        groups = [
+            ("batch_norm", {
                 "numpy": lambda: numpy_batch_norm(x, g, b, dy),
                 "nnfast": lambda: nnfast_batch_norm(x, g, b, dy, y, dx),
-            },
-            "layer_norm": {
+            }),
+            ("layer_norm", {
                 "numpy": lambda: numpy_layer_norm(x, g, b, dy),
                 "nnfast": lambda: nnfast_layer_norm(x, g, b, dy, y, dx),
-            },
-            "dropout(0.2)": {
+            }),
+            ("dropout", {
                 "numpy": lambda: numpy_dropout(x, 0.2, rng, u, dy),
                 "nnfast": lambda: nnfast_dropout(x, 0.2, 1234, y, mask, dy, dx),
-            },
-        }
-        for (name, cands), key in zip(groups.items(), ["batch_norm", "layer_norm", "dropout"]):
-            if key in tc:
-                cands["torch (ATen)"] = tc[key]
-            print(format_rows(f"{name} forward+backward {n}x{d} float32", compare(cands)))
+            }),
+        ]
+        for name, cands in groups:
+            if name in tc:
+                cands["torch (ATen)"] = tc[name]
+            rate = "(0.2) " if name == "dropout" else ""
+            print(format_rows(f"{name} {rate}forward+backward {n}x{d} float32", compare(cands)))
         mm, mv = x.mean(axis=0), x.var(axis=0)
         cands = {
-            "numpy (x - mm) * (g / sqrt(mv + eps)) + b":
-                lambda: np.add(np.multiply(x - mm, g / np.sqrt(mv + EPS), out=y), b, out=y),
-            "nnfast batch_norm_inference(out=)":
-                lambda: K.batch_norm_inference(x, g, b, mm, mv, epsilon=EPS, out=y),
+            "numpy": lambda: np.add(np.multiply(x - mm, g / np.sqrt(mv + EPS), out=y), b, out=y),
+            "nnfast": lambda: K.batch_norm_inference(x, g, b, mm, mv, epsilon=EPS, out=y),
         }
         if torch is not None:
-            tx, tg, tb, tmm, tmv, ty = (torch.from_numpy(a) for a in (x, g, b, mm, mv, y))
-            cands["torch batch_norm(training=False)"] = lambda: torch.nn.functional.batch_norm(
+            tx, tg, tb, tmm, tmv = (torch.from_numpy(a) for a in (x, g, b, mm, mv))
+            cands["torch (ATen)"] = lambda: torch.nn.functional.batch_norm(
                 tx, tmm, tmv, tg, tb, training=False, eps=EPS)
         print(format_rows(f"batch_norm inference {n}x{d} float32", compare(cands)))
 
@@ -243,6 +245,16 @@ def main():
         tX, tidx, tbuf = torch.from_numpy(X), torch.from_numpy(idx), torch.from_numpy(buf)
         cands["torch.index_select(out=)"] = lambda: torch.index_select(tX, 0, tidx, out=tbuf)
     print(format_rows(f"gather {m} shuffled rows of {n}x{d} float32", compare(cands)))
+
+
+def main():
+    torch = _torch()
+    default = nf.get_num_threads()
+    print(f"nnfast default threads: {default}; torch: {torch.__version__ if torch else 'absent'}; "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
+    for threads in sorted({1, default}):
+        _tables(torch, threads)
+    nf.set_num_threads(default)
 
 
 if __name__ == "__main__":
