@@ -307,61 +307,77 @@ class F1(_Confusion):
 
 
 class _PairCounter:
-    """Running weighted count of (positive, negative) pairs ranked right, ties counting 1/2.
+    """Per column, the running weighted count of (positive, negative) pairs ranked right.
 
-    ROC AUC = that count / (positive weight · negative weight): the Mann-Whitney statistic,
-    equal to the trapezoid area under the ROC curve over all thresholds. The scores seen are
-    kept as a few sorted runs whose lengths fall geometrically (merged like a binary counter),
-    each with prefix sums of its positive and negative weights; new scores are counted against
-    every run with binary searches. Adding ``b`` scores to ``n`` costs O(b log² n) (amortized)
-    and ``auc()`` is O(1).
+    ROC AUC of a column = its count (ties counting 1/2) / (positive weight · negative weight):
+    the Mann-Whitney statistic, equal to the trapezoid area under the ROC curve over all
+    thresholds. The scores seen are kept as a few sorted runs whose lengths fall geometrically
+    (merged like a binary counter), each with prefix sums of its positive and negative
+    weights; new scores, sorted, are counted against every run with binary searches. Adding
+    ``b`` samples to ``n`` costs O(k·b·log² n) amortized; ``auc()`` is O(k).
     """
 
-    def __init__(self):
-        self.runs = []  # (sorted scores, positive weights, negative weights, prefix sums (m+1, 2))
-        self.pairs = 0.0
-        self.pos = 0.0
-        self.neg = 0.0
+    def __init__(self, k):
+        self.k = k
+        self._rows = np.arange(k)[:, None]
+        self.runs = []  # (m, keys (k, m) sorted per row, pos w (k, m), neg w (k, m), prefix (k, m+1, 2))
+        self.pairs = np.zeros(k)
+        self.pos = np.zeros(k)
+        self.neg = np.zeros(k)
 
-    @staticmethod
-    def _run(scores, posw, negw):
-        order = np.argsort(scores, kind="stable")
-        posw, negw = posw[order], negw[order]
-        cum = np.zeros((scores.size + 1, 2))
-        np.cumsum(posw, out=cum[1:, 0])
-        np.cumsum(negw, out=cum[1:, 1])
-        return scores[order], posw, negw, cum
+    def _run(self, m, keys, posw, negw):
+        order = np.argsort(keys, axis=1, kind="stable")
+        rows = self._rows
+        keys, posw, negw = keys[rows, order], posw[rows, order], negw[rows, order]
+        cum = np.zeros((self.k, m + 1, 2))
+        np.cumsum(posw, axis=1, out=cum[:, 1:, 0])
+        np.cumsum(negw, axis=1, out=cum[:, 1:, 1])
+        return m, keys, posw, negw, cum
 
-    @staticmethod
-    def _ranked(run, scores, posw, negw):
-        """Pairs between (scores, posw, negw) and ``run`` whose positive is ranked above."""
-        keys, _, _, cum = run
-        # mid = mass below the score + half the mass tied with it, for (positives, negatives)
-        mid = cum[keys.searchsorted(scores, side="left")]
-        mid += cum[keys.searchsorted(scores, side="right")]
+    def _ranked(self, run, keys, posw, negw):
+        """Per column: pairs between the queries (k, b) and ``run`` whose positive ranks above."""
+        m, run_keys, _, _, cum = run
+        if self.k == 1:  # the binary case, without the per-column bookkeeping
+            rk, c, q = run_keys[0], cum[0], keys[0]
+            mid = c[rk.searchsorted(q, side="left")]
+            mid += c[rk.searchsorted(q, side="right")]
+            mid *= 0.5
+            return np.array([posw[0] @ mid[:, 1] + negw[0] @ (c[-1, 0] - mid[:, 0])])
+        lo = np.empty(keys.shape, dtype=np.intp)
+        hi = np.empty(keys.shape, dtype=np.intp)
+        for c in range(self.k):  # sorted needles: each search resumes where the last ended
+            lo[c] = run_keys[c].searchsorted(keys[c], side="left")
+            hi[c] = run_keys[c].searchsorted(keys[c], side="right")
+        flat = cum.reshape(-1, 2)
+        base = np.arange(0, self.k * (m + 1), m + 1)[:, None]
+        # mass below the score + half the mass tied with it, as (positive, negative)
+        mid = flat[lo + base]
+        mid += flat[hi + base]
         mid *= 0.5
-        return float(posw @ mid[:, 1] + negw @ (cum[-1, 0] - mid[:, 0]))
+        pos_above = cum[:, -1, 0, None] - mid[..., 0]
+        return (posw * mid[..., 1] + negw * pos_above).sum(axis=1)
 
     def add(self, scores, positive, weight):
-        scores = np.asarray(scores, dtype=np.float64)
-        posw = np.where(positive, weight, 0.0)
-        negw = weight - posw
+        """Count ``scores`` (b, k) with ``positive`` (b, k) flags and row weights (b,)."""
+        posw = np.where(positive.T, weight, 0.0)
+        new = self._run(scores.shape[0], np.array(scores.T, dtype=np.float64), posw, weight - posw)
+        _, keys, posw, negw, _ = new
         for run in self.runs:
-            self.pairs += self._ranked(run, scores, posw, negw)
-        new = self._run(scores, posw, negw)
-        self.pairs += self._ranked(new, new[0], new[1], np.zeros_like(new[2]))  # within the batch
-        self.pos += float(posw.sum())
-        self.neg += float(negw.sum())
+            self.pairs += self._ranked(run, keys, posw, negw)
+        self.pairs += self._ranked(new, keys, posw, np.zeros_like(negw))  # pairs within the batch
+        self.pos += posw.sum(axis=1)
+        self.neg += negw.sum(axis=1)
         self.runs.append(new)
-        while len(self.runs) > 1 and self.runs[-2][0].size <= 2 * self.runs[-1][0].size:
-            b = self.runs.pop()
-            a = self.runs.pop()
-            self.runs.append(self._run(*(np.concatenate([a[i], b[i]]) for i in range(3))))
+        while len(self.runs) > 1 and self.runs[-2][0] <= 2 * self.runs[-1][0]:
+            y, x = self.runs.pop(), self.runs.pop()
+            self.runs.append(self._run(x[0] + y[0], *(np.concatenate([x[i], y[i]], axis=1) for i in (1, 2, 3))))
 
     def auc(self):
-        if self.pos <= 0 or self.neg <= 0:
-            return float("nan")
-        return self.pairs / (self.pos * self.neg)
+        """Per column AUC (nan where a column has no positives or no negatives)."""
+        both = (self.pos > 0) & (self.neg > 0)
+        out = np.full(self.k, np.nan)
+        out[both] = self.pairs[both] / (self.pos[both] * self.neg[both])
+        return out
 
 
 class AUC(Metric):
@@ -369,8 +385,9 @@ class AUC(Metric):
 
     ``update_state`` only validates and keeps a copy of the batch (O(b)); ``result()`` counts
     the batches kept since the last result against the sorted runs of the earlier ones (see
-    ``_PairCounter``): O(b log² n) for ``b`` new scores after ``n``, so asking for the result
-    rarely (at epoch end, when a progress bar redraws) is cheapest.
+    ``_PairCounter``): O(b log² n) for ``b`` new samples after ``n``, so asking for the result
+    rarely (at epoch end, when a progress bar redraws) is cheapest. A nan score makes the
+    result nan (a diverged model), rather than raising inside the training loop.
 
     >>> import numpy as np
     >>> m = AUC(); m.update_state(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
@@ -381,40 +398,47 @@ class AUC(Metric):
     default_name = "auc"
 
     def reset_state(self):
-        self._columns = None  # one _PairCounter per output column
+        self._counter = None
         self._pending = []  # (classes, scores, weights) not yet counted
+        self._nan = False
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         t, _, k, p = _classes(y_true, y_pred)
         w = _weights(sample_weight, t.shape[0])
-        if self._columns is None:
-            self._columns = [_PairCounter() for _ in range(p.shape[1])]
-        elif len(self._columns) != p.shape[1]:
+        if self._counter is None:
+            self._counter = _PairCounter(p.shape[1])
+        elif self._counter.k != p.shape[1]:
             raise ValueError(
-                f"Expected y_pred with {len(self._columns)} columns as in earlier batches, "
+                f"Expected y_pred with {self._counter.k} columns as in earlier batches, "
                 f"received: y_pred.shape={p.shape}"
             )
+        if t.shape[0] == 0:
+            return
+        scores = np.array(p, dtype=np.float64)  # a copy: callers reuse their buffers
+        if np.isnan(scores).any():
+            self._nan = True
         w = np.ones(t.shape[0]) if w is None else w.copy()
-        self._pending.append((t.copy(), np.array(p, dtype=np.float64), w))  # callers reuse buffers
+        self._pending.append((t.copy(), scores, w))
 
     def _flush(self):
         if not self._pending:
             return
         t, p, w = (np.concatenate(parts) for parts in zip(*self._pending))
         self._pending = []
-        if p.shape[1] == 1:
-            self._columns[0].add(p[:, 0], t == 1, w)
-        else:
-            for c, col in enumerate(self._columns):
-                col.add(p[:, c], t == c, w)
+        if self._nan:
+            return
+        positive = (t == 1)[:, None] if p.shape[1] == 1 else t[:, None] == np.arange(p.shape[1])
+        self._counter.add(p, positive, w)
 
     def result(self):
-        if self._columns is None:
+        if self._counter is None:
             return 0.0
         self._flush()
-        aucs = [col.auc() for col in self._columns]
-        aucs = [a for a in aucs if a == a]
-        return float(np.mean(aucs)) if aucs else float("nan")
+        if self._nan:
+            return float("nan")
+        aucs = self._counter.auc()
+        aucs = aucs[~np.isnan(aucs)]
+        return float(aucs.mean()) if aucs.size else float("nan")
 
 
 class _MeanError(Metric):
