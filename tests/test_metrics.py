@@ -286,3 +286,13 @@ def test_auc_is_the_pair_count_for_any_batching(data, n, levels):
     expected = _auc_by_pairs(y, s, w)
     assert m.result() == pytest.approx(expected, rel=1e-12)
     assert M.auc(y, s, w) == pytest.approx(expected, rel=1e-12)
+
+
+def test_auc_of_a_diverged_model_is_nan_not_an_error():
+    m = M.AUC()
+    m.update_state(np.array([0, 1]), np.array([[0.2], [0.7]]))
+    m.update_state(np.array([1, 0]), np.array([[np.nan], [0.1]]))  # the training loop goes on
+    assert np.isnan(m.result())
+    m.reset_state()
+    m.update_state(np.array([0, 1]), np.array([[0.2], [0.7]]))
+    assert m.result() == 1.0
