@@ -31,8 +31,11 @@
 #define NNF_OPTIM_COST_RMSPROP 2.0
 #define NNF_OPTIM_COST_ADAM 2.0
 
-/* Sum-of-squares blocks: at most this many, each at least 16 elements (a multiple of 16). */
+/* Sum-of-squares blocks: at most NNF_NORM_BLOCKS of them, each at least NNF_NORM_MIN_BLOCK
+ * elements (a multiple of 16): a block ends by folding its NNF_NORM_LANES lanes one by one,
+ * which must stay small next to the block's own work. */
 #define NNF_NORM_BLOCKS 256
+#define NNF_NORM_MIN_BLOCK 4096
 #define NNF_NORM_LANES 32
 
 /* The block length for n elements: depends on n only, so the summation order does too. */
@@ -40,7 +43,7 @@ static size_t nnf_norm_block(size_t n)
 {
     size_t b = (n + NNF_NORM_BLOCKS - 1) / NNF_NORM_BLOCKS;
     b = (b + 15) & ~(size_t)15;
-    return b < 16 ? 16 : b;
+    return b < NNF_NORM_MIN_BLOCK ? NNF_NORM_MIN_BLOCK : b;
 }
 
 #define NNF_OPTIM_TEMPLATE 1
