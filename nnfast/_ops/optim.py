@@ -195,15 +195,26 @@ def clip_by_value(grad, clip_value):
 
 # ---- norms and norm clipping ----
 
-def _sum_squares(arrays, name):
-    """(Σ over arrays of Σ x², dtype), each array's sum from the deterministic kernel."""
-    named = {f"{name}[{i}]": a for i, a in enumerate(arrays)}
-    converted, _ = val.floats("global_norm", **named) if named else ([], None)
+def _same_float_arrays(arrays, op, name):
+    """``arrays`` as float ndarrays of one dtype (array-likes converted; else TypeError)."""
+    if arrays:
+        dt = getattr(arrays[0], "dtype", None)
+        if dt in val.FLOAT_DTYPES and all(type(a) is np.ndarray and a.dtype == dt for a in arrays):
+            return arrays
+        converted, _ = val.floats(op, **{f"{name}[{i}]": a for i, a in enumerate(arrays)})
+        return converted
+    return arrays
+
+
+def _sum_squares(arrays):
+    """Σ over float ``arrays`` of Σ x², each array's sum from the deterministic kernel."""
     total = 0.0
     nt = _threads.num_threads()
-    for a in converted:
+    for a in arrays:
         if a.size:
-            total += _k.sum_squares(val.contiguous(a).reshape(-1), nt)
+            if not a.flags.c_contiguous:
+                a = np.ascontiguousarray(a)
+            total += _k.sum_squares(a.reshape(-1), nt)
     return total
 
 
@@ -229,7 +240,8 @@ def global_norm(arrays):
     >>> nf.kernels.global_norm([np.array([3.0]), np.array([[4.0]])])
     5.0
     """
-    return math.sqrt(_sum_squares(_array_list(arrays, "arrays"), "arrays"))
+    arrays = _same_float_arrays(_array_list(arrays, "arrays"), "global_norm", "arrays")
+    return math.sqrt(_sum_squares(arrays))
 
 
 def clip_by_norm(grad, max_norm):
@@ -298,12 +310,11 @@ def clip_by_global_norm(arrays, max_norm):
     named = [(f"arrays[{i}]", a) for i, a in enumerate(arrays)]
     for name, a in named:
         _require_ndarray(a, name)
-    if named:
-        val.floats("clip_by_global_norm", **dict(named))
+    _same_float_arrays(arrays, "clip_by_global_norm", "arrays")
     for name, a in named:
         _writable_contiguous(a, name)
     _no_overlap(named)
-    norm = math.sqrt(_sum_squares(arrays, "arrays"))
+    norm = math.sqrt(_sum_squares(arrays))
     coef = max_norm / (norm + _CLIP_EPS)
     if not coef >= 1.0:  # a NaN norm poisons every array, as torch does
         nt = _threads.num_threads()
