@@ -298,6 +298,37 @@ NNF_INLINE double S(row_sum)(const T *NNF_RESTRICT p, size_t n)
     return nnf_lanes_total(acc) + tail;
 }
 
+/* Σ g[j]·w[j] over [0, n) in double (the products formed in T), summed like S(row_sum). */
+NNF_INLINE double S(row_dot)(const T *NNF_RESTRICT g, const T *NNF_RESTRICT w, size_t n)
+{
+    double acc[NNF_LANES] = {0.0}, tail = 0.0;
+    const size_t nb = n / NNF_LANES;
+    for (size_t bk = 0; bk < nb; bk++) {
+        const T *qg = g + bk * NNF_LANES, *qw = w + bk * NNF_LANES;
+        for (size_t k = 0; k < NNF_LANES; k++)
+            acc[k] += (double)(qg[k] * qw[k]);
+    }
+    for (size_t j = nb * NNF_LANES; j < n; j++)
+        tail += (double)(g[j] * w[j]);
+    return nnf_lanes_total(acc) + tail;
+}
+
+/* Σ g[j]·w[j]·((x[j] − m)·s) over [0, n) in double (terms formed in T), summed like S(row_sum). */
+NNF_INLINE double S(row_dot_xhat)(const T *NNF_RESTRICT g, const T *NNF_RESTRICT w,
+                                  const T *NNF_RESTRICT x, T m, T s, size_t n)
+{
+    double acc[NNF_LANES] = {0.0}, tail = 0.0;
+    const size_t nb = n / NNF_LANES;
+    for (size_t bk = 0; bk < nb; bk++) {
+        const T *qg = g + bk * NNF_LANES, *qw = w + bk * NNF_LANES, *qx = x + bk * NNF_LANES;
+        for (size_t k = 0; k < NNF_LANES; k++)
+            acc[k] += (double)((qg[k] * qw[k]) * ((qx[k] - m) * s));
+    }
+    for (size_t j = nb * NNF_LANES; j < n; j++)
+        tail += (double)((g[j] * w[j]) * ((x[j] - m) * s));
+    return nnf_lanes_total(acc) + tail;
+}
+
 /* Σ (p[j] − m)² over p[0..n) in double, summed like S(row_sum). */
 NNF_INLINE double S(row_sqdev)(const T *NNF_RESTRICT p, size_t n, double m)
 {
@@ -383,25 +414,12 @@ NNF_NORM_CLONES static void S(ln_backward_rows)(const T *dy, const T *NNF_RESTRI
                                            size_t hi)
 {
     const double inv_d = 1.0 / (double)d;
-    T tg[NNF_COLS], tgx[NNF_COLS];
     for (size_t i = lo; i < hi; i++) {
         const T *gr = dy + i * d, *xr = x + i * d;
         T *dr = dx + i * d;
         const T m = mean[i], s = inv_std[i];
-        /* Σ g and Σ g·x̂ (g = dy·gamma) in double, a column block at a time: the terms are
-         * formed in T (they are O(1)) into two small buffers, each summed on its own. */
-        double sa = 0.0, sb = 0.0;
-        for (size_t c0 = 0; c0 < d; c0 += NNF_COLS) {
-            const size_t w = d - c0 < NNF_COLS ? d - c0 : NNF_COLS;
-            const T *pg = gr + c0, *pw = gamma + c0, *px = xr + c0;
-            for (size_t j = 0; j < w; j++) {
-                T g = pg[j] * pw[j];
-                tg[j] = g;
-                tgx[j] = g * ((px[j] - m) * s);
-            }
-            sa += S(row_sum)(tg, w);
-            sb += S(row_sum)(tgx, w);
-        }
+        /* Σ g and Σ g·x̂ (g = dy·gamma) in double, each in its own vectorized loop. */
+        const double sa = S(row_dot)(gr, gamma, d), sb = S(row_dot_xhat)(gr, gamma, xr, m, s, d);
         const T ka = (T)(sa * inv_d), kb = (T)(sb * inv_d);
         NNF_IVDEP
         for (size_t j = 0; j < d; j++) {
