@@ -5,7 +5,12 @@ Side-by-side table: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchm
 
 Each NumPy candidate is the best plain-NumPy expression we know for the same result (in-place
 operations, reused buffers, float32 throughout); torch runs its ATen kernels directly
-(``native_batch_norm`` and friends, no autograd bookkeeping) with the same thread count.
+(``native_batch_norm`` and friends, no autograd bookkeeping) with the same thread count. Tables
+are printed for 1 thread and for nnfast's default count.
+
+On a small shared machine (2 cores busy with other work) libgomp's default barrier (spin, then
+sleep) can stall a 2-thread region for whole scheduler ticks (4-16 ms, for nnfast and torch
+alike); ``OMP_WAIT_POLICY=passive`` avoids that, at a few microseconds per parallel region.
 """
 
 import os
