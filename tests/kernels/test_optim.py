@@ -443,6 +443,9 @@ class TestOptimErrors:
             K.sgd_update(big[:4], g, big[2:], learning_rate=0.1, momentum=0.9)
         with pytest.raises(ValueError, match="overlap"):
             K.clip_by_global_norm([big, big[1:3]], 1.0)
+        own = np.ones(3)
+        with pytest.raises(ValueError, match=r"arrays\[0\] and arrays\[2\] not to overlap"):
+            K.clip_by_global_norm([own, np.ones(2), own], 1.0)
 
     @pytest.mark.parametrize("name,value", [
         ("learning_rate", -0.1), ("learning_rate", float("nan")), ("learning_rate", float("inf")),
