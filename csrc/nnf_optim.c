@@ -27,7 +27,7 @@
  * 0.2 ns per element, Adam and RMSprop (a square root and a division each) at about 0.5 ns. */
 #define NNF_OPTIM_COST_AXPY 0.5
 #define NNF_OPTIM_COST_NORM 0.5
-#define NNF_OPTIM_COST_SGD 0.75
+#define NNF_OPTIM_COST_SGD 1.0
 #define NNF_OPTIM_COST_RMSPROP 2.0
 #define NNF_OPTIM_COST_ADAM 2.0
 
@@ -238,7 +238,9 @@ double NNF_FN(nnf_sum_squares)(size_t n, const NNF_T *NNF_RESTRICT x, int nthrea
     double part[NNF_NORM_BLOCKS];
     const size_t block = nnf_norm_block(n);
     const size_t nblocks = (n + block - 1) / block;
-    NNF_PARALLEL_CHUNKS(nblocks, NNF_OPTIM_COST_NORM * (double)block, nthreads, {
+    /* nnf_chunk hands out multiples of 16 blocks: below 32 blocks one thread would get all. */
+    const double cost = nblocks >= 32 ? NNF_OPTIM_COST_NORM * (double)block : 0.0;
+    NNF_PARALLEL_CHUNKS(nblocks, cost, nthreads, {
         for (size_t k = lo; k < hi; k++) {
             size_t end = (k + 1) * block < n ? (k + 1) * block : n;
             part[k] = NNF_FN(sum_squares_chunk)(x, k * block, end);
