@@ -213,6 +213,24 @@ def test_adam_and_adamw_match_torch(decoupled, wd, betas):
 
 
 @pytest.mark.torch
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_float32_adam_matches_torch_fused_to_rounding(decoupled):
+    torch = torch_or_skip()
+    rng = np.random.default_rng(8)
+    p0 = rng.standard_normal(10_007).astype(np.float32)
+    grads = [rng.standard_normal(10_007).astype(np.float32) for _ in range(5)]
+    cls = torch.optim.AdamW if decoupled else torch.optim.Adam
+    tp, tstate = _torch_steps(torch, lambda ps: cls(ps, lr=0.01, weight_decay=0.01, fused=True),
+                              p0, grads)
+    p, m, v = p0.copy(), np.zeros_like(p0), np.zeros_like(p0)
+    for step, g in enumerate(grads, start=1):
+        K.adam_update(p, g, m, v, step=step, learning_rate=0.01, weight_decay=0.01,
+                      decoupled=decoupled)
+    np.testing.assert_allclose(p, tp, rtol=4e-7, atol=1e-7)  # a few float32 ulps
+    np.testing.assert_allclose(v, tstate["exp_avg_sq"].numpy(), rtol=4e-7, atol=0)
+
+
+@pytest.mark.torch
 def test_clip_by_global_norm_matches_torch():
     torch = torch_or_skip()
     rng = np.random.default_rng(4)
