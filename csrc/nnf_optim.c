@@ -31,10 +31,9 @@
 #define NNF_OPTIM_COST_RMSPROP 2.0
 #define NNF_OPTIM_COST_ADAM 2.0
 
-/* Sum-of-squares blocks: at most NNF_NORM_BLOCKS of them, each at least NNF_NORM_MIN_BLOCK
+/* Sum-of-squares blocks: at most NNF_NORM_BLOCKS (nnf_optim.h) of them, each at least NNF_NORM_MIN_BLOCK
  * elements (a multiple of 16): a block ends by folding its NNF_NORM_LANES lanes one by one,
  * which must stay small next to the block's own work. */
-#define NNF_NORM_BLOCKS 256
 #define NNF_NORM_MIN_BLOCK 4096
 #define NNF_NORM_LANES 32
 
@@ -250,6 +249,48 @@ double NNF_FN(nnf_sum_squares)(size_t n, const NNF_T *NNF_RESTRICT x, int nthrea
     for (size_t k = 0; k < nblocks; k++)
         s += part[k];
     return s;
+}
+
+/* Tasks [lo, hi) of nnf_sum_squares_many: (array, block) pairs numbered array after array. */
+static void NNF_FN(sum_squares_tasks)(const NNF_T *const *xs, const size_t *ns, double *scratch,
+                                      size_t lo, size_t hi)
+{
+    size_t k = 0, first = 0; /* array k owns tasks [first, first + nb) */
+    size_t block = nnf_norm_block(ns[0]), nb = (ns[0] + block - 1) / block;
+    for (size_t t = lo; t < hi; t++) {
+        while (t >= first + nb) {
+            first += nb;
+            k++;
+            block = nnf_norm_block(ns[k]);
+            nb = (ns[k] + block - 1) / block;
+        }
+        size_t b = t - first;
+        size_t end = (b + 1) * block < ns[k] ? (b + 1) * block : ns[k];
+        scratch[t] = NNF_FN(sum_squares_chunk)(xs[k], b * block, end);
+    }
+}
+
+void NNF_FN(nnf_sum_squares_many)(size_t count, const NNF_T *const *xs, const size_t *ns,
+                                  double *sums, double *scratch, int nthreads)
+{
+    size_t tasks = 0, elements = 0;
+    for (size_t k = 0; k < count; k++) {
+        tasks += (ns[k] + nnf_norm_block(ns[k]) - 1) / nnf_norm_block(ns[k]);
+        elements += ns[k];
+    }
+    const double per_task = tasks ? (double)elements / (double)tasks : 0.0;
+    /* nnf_chunk hands out multiples of 16 tasks: below 32 tasks one thread would get all. */
+    const double cost = tasks >= 32 ? NNF_OPTIM_COST_NORM * per_task : 0.0;
+    NNF_PARALLEL_CHUNKS(tasks, cost, nthreads,
+                        NNF_FN(sum_squares_tasks)(xs, ns, scratch, lo, hi));
+    size_t t = 0;
+    for (size_t k = 0; k < count; k++) {
+        size_t block = nnf_norm_block(ns[k]), nb = (ns[k] + block - 1) / block;
+        double s = 0.0;
+        for (size_t b = 0; b < nb; b++)
+            s += scratch[t++];
+        sums[k] = s;
+    }
 }
 
 NNF_OPTIM_CLONES static void NNF_FN(scale_chunk)(NNF_T *NNF_RESTRICT x, NNF_T alpha, size_t lo, size_t hi)

@@ -56,10 +56,20 @@ void nnf_adam_update_f64(size_t n, double *NNF_RESTRICT param, const double *NNF
                          double learning_rate, double beta_1, double beta_2, double epsilon,
                          double weight_decay, int decoupled, int nthreads);
 
-/* Σ x_i² accumulated in double. The sum order depends on n only (fixed blocks, fixed lanes),
- * never on nthreads: the same input gives the same bits on any thread count. */
+/* Σ x_i² accumulated in double. The sum order depends on n only (at most NNF_NORM_BLOCKS
+ * fixed blocks, fixed lanes), never on nthreads: the same input gives the same bits on any
+ * thread count. */
+#define NNF_NORM_BLOCKS 256
 double nnf_sum_squares_f32(size_t n, const float *NNF_RESTRICT x, int nthreads);
 double nnf_sum_squares_f64(size_t n, const double *NNF_RESTRICT x, int nthreads);
+
+/* sums[k] := Σ_i xs[k][i]² for k < count, arrays of ns[k] elements, in one thread team over
+ * the blocks of all arrays (many small arrays still go parallel). Each sums[k] has the bits
+ * nnf_sum_squares gives for that array alone. `scratch` holds count·NNF_NORM_BLOCKS doubles. */
+void nnf_sum_squares_many_f32(size_t count, const float *const *xs, const size_t *ns,
+                              double *sums, double *scratch, int nthreads);
+void nnf_sum_squares_many_f64(size_t count, const double *const *xs, const size_t *ns,
+                              double *sums, double *scratch, int nthreads);
 
 /* x := alpha·x. */
 void nnf_scale_f32(size_t n, float *NNF_RESTRICT x, double alpha, int nthreads);

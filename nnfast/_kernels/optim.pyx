@@ -7,6 +7,7 @@ run the C kernels with the GIL released. Every array of one call has the same le
 """
 
 from cython cimport floating
+from libc.stdlib cimport free, malloc
 
 
 cdef extern from "nnf_optim.h" nogil:
@@ -30,6 +31,11 @@ cdef extern from "nnf_optim.h" nogil:
                              double epsilon, double weight_decay, int decoupled, int nthreads)
     double nnf_sum_squares_f32(size_t n, const float *x, int nthreads)
     double nnf_sum_squares_f64(size_t n, const double *x, int nthreads)
+    int NNF_NORM_BLOCKS
+    void nnf_sum_squares_many_f32(size_t count, const float *const *xs, const size_t *ns,
+                                  double *sums, double *scratch, int nthreads)
+    void nnf_sum_squares_many_f64(size_t count, const double *const *xs, const size_t *ns,
+                                  double *sums, double *scratch, int nthreads)
     void nnf_scale_f32(size_t n, float *x, double alpha, int nthreads)
     void nnf_scale_f64(size_t n, double *x, double alpha, int nthreads)
     void nnf_scale_add_f32(size_t n, float *y, const float *x, double alpha, int nthreads)
@@ -97,6 +103,48 @@ def sum_squares(const floating[::1] x, int nthreads):
         else:
             s = nnf_sum_squares_f64(n, &x[0], nthreads)
     return s
+
+
+def sum_squares_many(list arrays, bint single, int nthreads):
+    """[Σ x² for x in arrays]: one thread team over every block of every array.
+
+    ``arrays`` are 1-D C-contiguous arrays of one dtype (float32 when ``single``, else
+    float64); each sum has the bits :func:`sum_squares` gives for that array alone.
+    """
+    cdef size_t count = len(arrays), k
+    if count == 0:
+        return []
+    cdef const float[::1] xf
+    cdef const double[::1] xd
+    cdef void **xs = <void **>malloc(count * sizeof(void *))
+    cdef size_t *ns = <size_t *>malloc(count * sizeof(size_t))
+    cdef double *sums = <double *>malloc(count * sizeof(double))
+    cdef double *scratch = <double *>malloc(count * NNF_NORM_BLOCKS * sizeof(double))
+    try:
+        if xs == NULL or ns == NULL or sums == NULL or scratch == NULL:
+            raise MemoryError()
+        for k in range(count):
+            if single:
+                xf = arrays[k]
+                ns[k] = xf.shape[0]
+                xs[k] = <void *>&xf[0] if ns[k] else NULL
+            else:
+                xd = arrays[k]
+                ns[k] = xd.shape[0]
+                xs[k] = <void *>&xd[0] if ns[k] else NULL
+        with nogil:
+            if single:
+                nnf_sum_squares_many_f32(count, <const float *const *>xs, ns, sums, scratch,
+                                         nthreads)
+            else:
+                nnf_sum_squares_many_f64(count, <const double *const *>xs, ns, sums, scratch,
+                                         nthreads)
+        return [sums[k] for k in range(count)]
+    finally:
+        free(xs)
+        free(ns)
+        free(sums)
+        free(scratch)
 
 
 def scale(floating[::1] x, double alpha, int nthreads):

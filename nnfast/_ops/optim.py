@@ -211,14 +211,20 @@ def _same_float_arrays(arrays, op, name):
 
 
 def _sum_squares(arrays):
-    """Σ over float ``arrays`` of Σ x², each array's sum from the deterministic kernel."""
+    """Σ over float ``arrays`` (one dtype) of Σ x², every array's blocks in one thread team.
+
+    Each array's sum is deterministic (its order depends on its size only); they are added
+    in list order.
+    """
+    if not arrays:
+        return 0.0
+    flat = [(a if a.flags.c_contiguous else np.ascontiguousarray(a)).reshape(-1) for a in arrays]
+    if len(flat) == 1:
+        return _k.sum_squares(flat[0], _threads.num_threads()) if flat[0].size else 0.0
+    single = flat[0].dtype == np.float32
     total = 0.0
-    nt = _threads.num_threads()
-    for a in arrays:
-        if a.size:
-            if not a.flags.c_contiguous:
-                a = np.ascontiguousarray(a)
-            total += _k.sum_squares(a.reshape(-1), nt)
+    for s in _k.sum_squares_many(flat, single, _threads.num_threads()):
+        total += s
     return total
 
 

@@ -283,6 +283,21 @@ def test_global_norm_is_deterministic_across_thread_counts(dtype, n):
     assert a == pytest.approx(np.linalg.norm(x.astype(np.float64)), rel=1e-12)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_global_norm_of_many_arrays_is_deterministic(dtype):
+    rng = np.random.default_rng(9)
+    sizes = [0, 1, 4095, 4097, 300_001, 0, 17] + [5000] * 40  # many small ones: one team
+    arrays = [random_array(n, dtype, rng) for n in sizes]
+    with threads(1):
+        a = K.global_norm(arrays)
+    with threads(2):
+        b = K.global_norm(arrays)
+    assert a == b
+    one_by_one = sum(K.global_norm(x) ** 2 for x in arrays) ** 0.5
+    assert a == pytest.approx(one_by_one, rel=1e-14)
+    assert a == pytest.approx(ref.global_norm(arrays), rel=1e-12)
+
+
 # ---- norms and clipping ----
 
 @pytest.mark.parametrize("dtype", DTYPES)
