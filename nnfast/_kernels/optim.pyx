@@ -6,8 +6,10 @@ aliasing, flattened every array and excluded empty ones; these wrappers trust th
 run the C kernels with the GIL released. Every array of one call has the same length.
 """
 
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cython cimport floating
-from libc.stdlib cimport free, malloc
+from libc.stdint cimport uintptr_t
+from libc.stdlib cimport free, malloc, qsort
 
 
 cdef extern from "nnf_optim.h" nogil:
@@ -103,6 +105,45 @@ def sum_squares(const floating[::1] x, int nthreads):
         else:
             s = nnf_sum_squares_f64(n, &x[0], nthreads)
     return s
+
+
+cdef struct _span:
+    uintptr_t lo, hi
+    Py_ssize_t index
+
+
+cdef int _span_cmp(const void *a, const void *b) noexcept nogil:
+    cdef uintptr_t x = (<const _span *>a).lo, y = (<const _span *>b).lo
+    return -1 if x < y else (1 if x > y else 0)
+
+
+def first_overlap(list arrays):
+    """``(i, j)`` with i < j for two of the C-contiguous ``arrays`` whose memory overlaps, or None.
+
+    Sorts the arrays' byte ranges (empty arrays hold none): O(n log n), no Python per pair.
+    """
+    cdef Py_ssize_t n = len(arrays), k, m = 0, a, b
+    cdef Py_buffer view
+    cdef _span *spans = <_span *>malloc((n if n else 1) * sizeof(_span))
+    if spans == NULL:
+        raise MemoryError()
+    try:
+        for k in range(n):
+            PyObject_GetBuffer(arrays[k], &view, PyBUF_SIMPLE)
+            if view.len > 0:
+                spans[m].lo = <uintptr_t>view.buf
+                spans[m].hi = <uintptr_t>view.buf + <uintptr_t>view.len
+                spans[m].index = k
+                m += 1
+            PyBuffer_Release(&view)
+        qsort(spans, m, sizeof(_span), _span_cmp)
+        for k in range(1, m):
+            if spans[k].lo < spans[k - 1].hi:
+                a, b = spans[k - 1].index, spans[k].index
+                return (a, b) if a < b else (b, a)
+        return None
+    finally:
+        free(spans)
 
 
 def sum_squares_many(list arrays, bint single, int nthreads):

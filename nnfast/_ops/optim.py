@@ -72,18 +72,16 @@ def _writable_contiguous(x, name):
 
 
 def _no_overlap(named):
-    """ValueError when two of the in-place arrays ``[(name, array), ...]`` share memory."""
-    owners = [a.flags.owndata for _, a in named]  # two distinct owners never overlap
-    for i, (na, a) in enumerate(named):
-        for j in range(i + 1, len(named)):
-            nb, b = named[j]
-            if owners[i] and owners[j] and a is not b:
-                continue
-            if a.size and b.size and np.may_share_memory(a, b):
-                raise ValueError(
-                    f"Expected {na} and {nb} not to overlap (both are updated in place), "
-                    f"received: {na} and {nb} sharing memory"
-                )
+    """ValueError when two of the C-contiguous in-place arrays ``[(name, array), ...]`` overlap."""
+    if len(named) < 2:
+        return
+    pair = _k.first_overlap([a for _, a in named])
+    if pair is not None:
+        na, nb = named[pair[0]][0], named[pair[1]][0]
+        raise ValueError(
+            f"Expected {na} and {nb} not to overlap (both are updated in place), "
+            f"received: {na} and {nb} sharing memory"
+        )
 
 
 def _inplace_group(op, names_arrays, read_only=()):
