@@ -111,16 +111,14 @@ def _inplace_group(op, names_arrays, read_only=()):
             val.same_shape(first, first_name, x, name)
     for name, a in names_arrays:
         _writable_contiguous(a, name)
-    _no_overlap(names_arrays)
-    written = [a.reshape(-1) for _, a in names_arrays]
-    inputs = []
-    for x in ro:
-        if not x.flags.c_contiguous:
-            x = np.ascontiguousarray(x)
-        elif any(np.may_share_memory(x, w) for w in written):
-            x = x.copy()  # the kernel reads it while writing the others (restrict)
-        inputs.append(x.reshape(-1))
-    return written, inputs, dtype
+    ro = [x if x.flags.c_contiguous else np.ascontiguousarray(x) for x in ro]
+    written = [a for _, a in names_arrays]
+    if len(written) + len(ro) > 1 and _k.first_overlap(written + ro) is not None:
+        # rare: in-place arrays may not overlap (ValueError); a read-only input that overlaps
+        # one is copied, as the kernel reads it while writing the other (restrict)
+        _no_overlap(names_arrays)
+        ro = [x.copy() if _k.first_overlap(written + [x]) is not None else x for x in ro]
+    return [a.reshape(-1) for _, a in names_arrays], [x.reshape(-1) for x in ro], dtype
 
 
 def _array_list(arrays, name):
@@ -495,7 +493,8 @@ def adam_update(param, grad, m, v, *, step, learning_rate, beta_1=0.9, beta_2=0.
     >>> p.round(4)  # the first step moves each entry by about learning_rate
     array([0.9, 1.1], dtype=float32)
     """
-    step = val.integer(step, "step", low=1)
+    if not (type(step) is int and step >= 1):
+        step = val.integer(step, "step", low=1)
     lr = _hyper(learning_rate, "learning_rate")
     b1 = _hyper(beta_1, "beta_1", high=1.0, high_open=True)
     b2 = _hyper(beta_2, "beta_2", high=1.0, high_open=True)
