@@ -129,6 +129,15 @@ def test_grad_may_be_the_parameter_itself():
     assert_close(m, rm)
 
 
+def test_grad_partly_overlapping_the_parameter_is_read_before_any_write():
+    buf = np.arange(12.0)
+    param, grad = buf[:8], buf[4:]
+    expected_p, g0 = param.copy(), grad.copy()
+    ref.sgd_update(expected_p, g0, learning_rate=0.5)
+    K.sgd_update(param, grad, learning_rate=0.5)
+    np.testing.assert_array_equal(param, expected_p)
+
+
 def test_zero_dimensional_arrays_are_updated():
     p, b = np.array(1.0), np.array(0.0)
     K.sgd_update(p, np.array(2.0), b, learning_rate=0.5, momentum=0.5)
