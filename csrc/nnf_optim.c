@@ -2,8 +2,8 @@
  *
  * float and double are written once: this file includes itself twice with NNF_T set to each
  * type (the part below `#else` is the template). Each kernel is a driver that precomputes its
- * scalars in double and runs NNF_PARALLEL_CHUNKS, plus a multi-versioned (NNF_CLONES) chunk
- * function holding the element loop. Loop-invariant switches (weight decay on/off, Nesterov,
+ * scalars in double and runs NNF_PARALLEL_CHUNKS, plus a multi-versioned (NNF_OPTIM_CLONES,
+ * below) chunk function holding the element loop. Loop-invariant switches (weight decay on/off, Nesterov,
  * the lerp form) are selects on constants: GCC unswitches the loops and vectorises each copy.
  */
 #ifndef NNF_OPTIM_TEMPLATE
@@ -31,9 +31,9 @@
 #define NNF_OPTIM_COST_RMSPROP 2.0
 #define NNF_OPTIM_COST_ADAM 2.0
 
-/* Sum-of-squares blocks: at most NNF_NORM_BLOCKS (nnf_optim.h) of them, each at least NNF_NORM_MIN_BLOCK
- * elements (a multiple of 16): a block ends by folding its NNF_NORM_LANES lanes one by one,
- * which must stay small next to the block's own work. */
+/* Sum-of-squares blocks: at most NNF_NORM_BLOCKS (nnf_optim.h) of them, each at least
+ * NNF_NORM_MIN_BLOCK elements (a multiple of 16): a block ends by folding its NNF_NORM_LANES
+ * lanes one by one, which must stay small next to the block's own work. */
 #define NNF_NORM_MIN_BLOCK 4096
 #define NNF_NORM_LANES 32
 
