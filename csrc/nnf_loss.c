@@ -114,23 +114,13 @@ static void nnf_blocks_free(double *blk, double *stack)
 /* Row reductions                                                                             */
 /* ------------------------------------------------------------------------------------------ */
 
-/* max_j z[j] (c >= 1). */
+/* max_j z[j] (c >= 1).  GCC vectorises a max reduction only when told the order is free (it
+ * is: max is exact); without OpenMP the pragma is ignored and the loop runs scalar. */
 NNF_ALWAYS_INLINE T S(nnf_row_max)(const T *z, size_t c)
 {
     T m = z[0];
-    size_t j = 0;
-    if (c >= NNF_LANES) {
-        T acc[NNF_LANES];
-        for (int l = 0; l < NNF_LANES; l++)
-            acc[l] = z[l];
-        for (j = NNF_LANES; j + NNF_LANES <= c; j += NNF_LANES)
-            for (int l = 0; l < NNF_LANES; l++)
-                acc[l] = z[j + l] > acc[l] ? z[j + l] : acc[l];
-        m = acc[0];
-        for (int l = 1; l < NNF_LANES; l++)
-            m = acc[l] > m ? acc[l] : m;
-    }
-    for (; j < c; j++)
+    NNF_PRAGMA(omp simd reduction(max : m))
+    for (size_t j = 1; j < c; j++)
         m = z[j] > m ? z[j] : m;
     return m;
 }
