@@ -52,6 +52,29 @@
 
 enum nnf_elem_kind { NNF_K_MSE, NNF_K_MAE, NNF_K_HUBER, NNF_K_SIGMOID, NNF_K_BINARY, NNF_K_PROBS };
 
+/* exp(x) for x <= 0, the arguments of a max-shifted softmax: nnf_expf's reduction and
+ * polynomial (same accuracy) without its overflow and subnormal handling; results below
+ * exp(-87) (< 2**-125, nothing next to the row's sum >= 1) are flushed to 0; nan stays nan. */
+NNF_ALWAYS_INLINE float nnf_softmax_expf(float x)
+{
+    const float magic = 12582912.0f; /* 1.5 * 2**23: adding it rounds to an integer */
+    float xc = x < -87.0f ? -87.0f : x;
+    float t = xc * 1.44269504088896341f + magic;
+    int32_t n = (int32_t)(nnf_f2u(t) - nnf_f2u(magic));
+    float fn = t - magic;
+    float r = xc - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    float e = p * nnf_pow2i(n);
+    return x < -87.0f ? 0.0f : e;
+}
+
 /* Sum of `nb` block sums in block order (four interleaved accumulators, fixed association). */
 static double nnf_sum_blocks(const double *blk, size_t nb)
 {
@@ -85,12 +108,14 @@ static void nnf_blocks_free(double *blk, double *stack)
 #define T float
 #define S(name) name##_f32
 #define EXP nnf_expf
+#define EXP_SHIFTED nnf_softmax_expf
 #define LOG nnf_logf
 #define LOG1P nnf_log1pf
 #include "nnf_loss.c"
 #undef T
 #undef S
 #undef EXP
+#undef EXP_SHIFTED
 #undef LOG
 #undef LOG1P
 
@@ -98,12 +123,14 @@ static void nnf_blocks_free(double *blk, double *stack)
 #define T double
 #define S(name) name##_f64
 #define EXP exp
+#define EXP_SHIFTED exp
 #define LOG log
 #define LOG1P log1p
 #include "nnf_loss.c"
 #undef T
 #undef S
 #undef EXP
+#undef EXP_SHIFTED
 #undef LOG
 #undef LOG1P
 #undef NNF_LOSS_PASS
@@ -178,7 +205,7 @@ NNF_ALWAYS_INLINE T S(nnf_row_exp_shift)(const T *z, T m, T *e, size_t c)
 {
     NNF_IVDEP
     for (size_t j = 0; j < c; j++)
-        e[j] = EXP(z[j] - m);
+        e[j] = EXP_SHIFTED(z[j] - m);
     return S(nnf_row_sum)(e, c);
 }
 

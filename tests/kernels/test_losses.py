@@ -239,6 +239,20 @@ def test_huge_logits_stay_finite_and_exact(dtype):
     np.testing.assert_allclose(grad_s, [[0.25, -0.25], [0.0, 0.0]], atol=1e-7)
 
 
+def test_float32_softmax_exp_is_accurate_over_its_whole_range():
+    # shifted logits from 0 down past the float32 underflow (-87 .. -104) and below
+    rng = np.random.default_rng(43)
+    z = rng.uniform(-130.0, 0.0, (200, 64)).astype(np.float32)
+    z[:, 0] = 0.0
+    z[:, 1] = rng.uniform(-1.0, 0.0, 200)
+    y = rng.integers(0, 64, 200)
+    for eps in (0.0, 0.3):
+        loss, grad = K.softmax_cross_entropy(z, y, label_smoothing=eps)
+        rloss, rgrad = ref.softmax_cross_entropy(z, y, label_smoothing=eps)
+        np.testing.assert_allclose(loss, rloss, rtol=2e-6)
+        np.testing.assert_allclose(grad * 200, rgrad * 200, rtol=2e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_probabilities_are_clipped_like_keras(dtype):
     p = np.array([[0.0, 1.0], [1.0, 0.0], [0.3, 0.7]], dtype)
