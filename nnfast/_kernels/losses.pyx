@@ -234,3 +234,14 @@ def huber_loss(const floating[:, ::1] p, const floating[:, ::1] t, const floatin
             status = nnf_huber_loss_f64(n, k, &p[0, 0], &t[0, 0], wp, delta, scale, &g[0, 0],
                                         &total, nthreads)
     return _checked(status, total)
+
+
+def first_bad_label(const Py_ssize_t[::1] labels, Py_ssize_t n_classes):
+    """Index of the first label outside ``[0, n_classes)``, or -1 when all are in range."""
+    cdef Py_ssize_t i, n = labels.shape[0], bad = -1
+    with nogil:
+        for i in range(n):
+            if labels[i] < 0 or labels[i] >= n_classes:
+                bad = i
+                break
+    return bad

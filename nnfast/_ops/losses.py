@@ -45,7 +45,41 @@ def _sample_weight(sample_weight, n, dtype):
 
 
 def _smoothing(label_smoothing):
+    if type(label_smoothing) is float and 0.0 <= label_smoothing <= 1.0:  # the common case, fast
+        return label_smoothing
     return v.real_scalar(label_smoothing, "label_smoothing", low=0.0, high=1.0)
+
+
+def _float_input(op, x, name):
+    """``(x, dtype)`` for one float array: a fast path for float ndarrays, else ``v.floats``."""
+    if isinstance(x, np.ndarray) and x.dtype in v.FLOAT_DTYPES:
+        return x, x.dtype
+    (x,), dtype = v.floats(op, **{name: x})
+    return x, dtype
+
+
+def _float_pair(op, a, a_name, b, b_name):
+    """``(a, b, dtype)``: two float arrays of one dtype (fast path for matching ndarrays)."""
+    if (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype
+            and a.dtype in v.FLOAT_DTYPES):
+        return a, b, a.dtype
+    (a, b), dtype = v.floats(op, **{a_name: a, b_name: b})
+    return a, b, dtype
+
+
+def _labels(labels, name, n, n_classes):
+    """Integer labels (n,) in ``[0, n_classes)`` as a C-contiguous intp array.
+
+    A contiguous intp array (the usual case) is range-checked in one compiled pass; anything
+    else goes through ``_validate.labels_array`` (conversions, dtype and shape errors).
+    """
+    if (isinstance(labels, np.ndarray) and labels.dtype == np.intp and labels.shape == (n,)
+            and labels.flags.c_contiguous):
+        bad = _k.first_bad_label(labels, n_classes) if n else -1
+        if bad >= 0:
+            raise ValueError(f"Expected {name} in [0, {n_classes}), received: a label {int(labels[bad])}")
+        return labels
+    return v.labels_array(labels, name, n, n_classes)
 
 
 def _clip_epsilon(epsilon):
@@ -54,7 +88,7 @@ def _clip_epsilon(epsilon):
 
 def _logit_rows(op, logits, name="logits"):
     """The (n, c) float input of a row loss, with at least one column."""
-    (x,), dtype = v.floats(op, **{name: logits})
+    x, dtype = _float_input(op, logits, name)
     v.ndim(x, name, 2)
     if x.shape[1] == 0:
         raise ValueError(f"Expected {name} with at least one column (class), received: {name}.shape={x.shape}")
@@ -65,8 +99,7 @@ def _dense_rows(op, x, x_name, targets, t_name):
     """Dense (n, c) targets of the same shape and dtype as ``x``."""
     t = targets if isinstance(targets, np.ndarray) else np.asarray(targets)
     v.same_shape(x, x_name, t, t_name)
-    (x, t), dtype = v.floats(op, **{x_name: x, t_name: t})
-    return t
+    return _float_pair(op, x, x_name, t, t_name)[1]
 
 
 def _elementwise_pair(op, pred, pred_name, target, target_name):
@@ -75,7 +108,7 @@ def _elementwise_pair(op, pred, pred_name, target, target_name):
     ``pred`` is 1-D (n,) or 2-D (n, k); ``target`` has its shape, or is the (n,) / (n, 1) twin
     of a single-output ``pred``.
     """
-    (p, t), dtype = v.floats(op, **{pred_name: pred, target_name: target})
+    p, t, dtype = _float_pair(op, pred, pred_name, target, target_name)
     v.ndim(p, pred_name, (1, 2))
     shape = p.shape
     single = p.ndim == 1 or p.shape[1] == 1
@@ -145,7 +178,7 @@ def softmax_cross_entropy(logits, labels, *, label_smoothing=0.0, sample_weight=
     """
     z, dtype = _logit_rows("softmax_cross_entropy", logits)
     n, c = z.shape
-    y = v.labels_array(labels, "labels", n, c)
+    y = _labels(labels, "labels", n, c)
     eps = _smoothing(label_smoothing)
     w = _sample_weight(sample_weight, n, dtype)
     g = _grad_out(out, z.shape, dtype, z, (w,))
@@ -233,7 +266,7 @@ def cross_entropy_from_probs(probs, targets, *, sample_weight=None, epsilon=1e-7
     >>> round(loss, 6), grad
     (0.693147, array([[ 0., -2.]]))
     """
-    (p,), dtype = v.floats("cross_entropy_from_probs", probs=probs)
+    p, dtype = _float_input("cross_entropy_from_probs", probs, "probs")
     v.ndim(p, "probs", 2)
     n, c = p.shape
     clip = _clip_epsilon(epsilon)
@@ -242,7 +275,7 @@ def cross_entropy_from_probs(probs, targets, *, sample_weight=None, epsilon=1e-7
     if dense:
         t = _dense_rows("cross_entropy_from_probs", p, "probs", raw, "targets")
     else:
-        t = v.labels_array(raw, "targets", n, c)
+        t = _labels(raw, "targets", n, c)
     w = _sample_weight(sample_weight, n, dtype)
     g = _grad_out(out, p.shape, dtype, p, (t, w))
     if n == 0 or c == 0:
