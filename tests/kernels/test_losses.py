@@ -299,6 +299,21 @@ def test_thread_count_does_not_change_a_bit(name):
     check_against_reference(name, x, t, {**kw, "sample_weight": w}, scale=10)
 
 
+@pytest.mark.parametrize("name", ["softmax_cross_entropy", "probs_sparse", "mse_loss",
+                                  "sigmoid_cross_entropy"])
+def test_batches_beyond_the_stack_scratch(name):
+    # > 8192 rows (row losses) or > 512 Ki elements (elementwise): block sums live on the heap
+    rng = np.random.default_rng(47)
+    n, c = (9000, 3) if name not in ELEMENTWISE else (600_001, 1)
+    x, t, kw = _make(name, n, c, np.float64, rng)
+    with threads(1):
+        l1, g1 = _fn(K, name)(x, t, **kw)
+    with threads(2):
+        l2, g2 = _fn(K, name)(x, t, **kw)
+    assert l1 == l2 and np.array_equal(g1, g2)
+    check_against_reference(name, x, t, kw, scale=10)
+
+
 @pytest.mark.parametrize("name", ELEMENTWISE)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_single_output_shapes(name, dtype):
