@@ -514,7 +514,6 @@ class Sequential:
     def evaluate(self, X, y, *, batch_size=None, sample_weight=None):
         """Loss and metrics on ``(X, y)`` in inference mode, e.g. ``{"loss": ..., "accuracy": ...}``."""
         self._require_compiled("evaluate")
-        self._ensure_built("evaluate") if self.input_dim is not None else None
         bs = _PREDICT_CHUNK if batch_size is None else _int(batch_size, "batch_size", 1)
         X, T, M, W = self._data(X, y, sample_weight)
         return self._evaluate_arrays(X, T, M, W, bs, self._val_metrics)

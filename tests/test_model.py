@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 import nnfast as nf
+from hypothesis import given, settings, strategies as st
+
 from helpers import threads
 
 
@@ -382,3 +384,14 @@ def test_inputs_in_any_layout_and_type_are_converted():
     np.testing.assert_array_equal(model.predict(Xi), model.predict(Xi.astype(float)))
     np.testing.assert_array_equal(model.predict(X, batch_size=7), ref)
     model.fit(X.tolist(), y.tolist(), epochs=1, verbose=0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(1, 40), batch=st.integers(1, 50), chunk=st.integers(1, 50))
+def test_any_batch_size_gives_the_same_predictions_and_step_count(n, batch, chunk):
+    X, y = blobs(n, seed=n)
+    model = classifier(seed=1, extra=[nf.layers.LayerNormalization()])
+    hist = model.fit(X, y, epochs=1, batch_size=batch, verbose=0)
+    assert model.optimizer.iterations == -(-n // batch)
+    assert np.isfinite(hist.history["loss"][0])
+    np.testing.assert_allclose(model.predict(X, batch_size=chunk), model.predict(X), rtol=1e-6, atol=1e-7)
