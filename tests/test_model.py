@@ -395,3 +395,29 @@ def test_any_batch_size_gives_the_same_predictions_and_step_count(n, batch, chun
     assert model.optimizer.iterations == -(-n // batch)
     assert np.isfinite(hist.history["loss"][0])
     np.testing.assert_allclose(model.predict(X, batch_size=chunk), model.predict(X), rtol=1e-6, atol=1e-7)
+
+
+def test_training_steps_allocate_no_batch_sized_temporaries():
+    """Buffers are made once per fit: a whole epoch's extra peak memory stays far below the size
+    of one activation buffer (only per-fit checks of X allocate, at one byte per input)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2048, 64)).astype(np.float32)
+    y = rng.integers(0, 10, 2048)
+    model = nf.Sequential([nf.layers.Dense(512, activation="gelu",
+                                           kernel_regularizer=nf.regularizers.l2(1e-4)),
+                           nf.layers.BatchNormalization(), nf.layers.Dropout(0.2),
+                           nf.layers.Dense(10, activation="softmax")], input_dim=64, seed=0)
+    model.compile(nf.optimizers.Adam(clipnorm=1.0), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(X, y, epochs=1, batch_size=256, verbose=0)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        model.fit(X, y, epochs=2, batch_size=256, verbose=0)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak < 256 * 512 * 4 / 2, peak
