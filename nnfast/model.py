@@ -23,7 +23,8 @@ import re
 
 import numpy as np
 
-from nnfast import losses as losses_mod, metrics as metrics_mod, optimizers as optimizers_mod
+from nnfast import activations as activations_mod, losses as losses_mod
+from nnfast import metrics as metrics_mod, optimizers as optimizers_mod
 from nnfast._params import ParamStore
 from nnfast.layers import Layer
 
@@ -197,6 +198,12 @@ class Sequential:
             if hasattr(layer, "emit_logits"):
                 layer.emit_logits = False
         self._fused = last if self._mode == losses_mod.FUSED else None
+        # Metrics read probabilities: the fused activation, or the loss's link for logits.
+        self._link = None
+        if self._fused is not None:
+            self._link = self._fused.activation
+        elif self._mode == losses_mod.LOGITS:
+            self._link = activations_mod.get(self.loss.fusable)
         if getattr(self, "optimizer_built_for", None) is not self._store:
             self.optimizer.build(self._store.size, self.dtype)
             self.optimizer_built_for = self._store
@@ -358,10 +365,10 @@ class Sequential:
         return loss, grads
 
     def _outputs(self, out, n):
-        """The model's output activations for metrics (softmax/sigmoid of fused logits)."""
-        if self._fused is None:
+        """Probabilities for the metrics: ``out`` through :attr:`_link` when it holds logits."""
+        if self._link is None:
             return out
-        return self._fused.activation.forward(out, out=self._probs[:n])
+        return self._link.forward(out, out=self._probs[:n])
 
     # --- training ----------------------------------------------------------------------
     def fit(self, X, y, *, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,

@@ -421,3 +421,15 @@ def test_training_steps_allocate_no_batch_sized_temporaries():
     finally:
         tracemalloc.stop()
     assert peak < 256 * 512 * 4 / 2, peak
+
+
+def test_metrics_of_a_from_logits_model_read_probabilities():
+    X, y = blobs(80, k=2)
+    model = nf.Sequential([nf.layers.Dense(1)], input_dim=4, seed=0)
+    model.compile(nf.optimizers.Adam(0.05), nf.losses.BinaryCrossentropy(from_logits=True),
+                  metrics=["accuracy", "auc"])
+    model.fit(X, y, epochs=5, verbose=0)
+    logits = model.predict(X)[:, 0]
+    res = model.evaluate(X, y)
+    assert res["accuracy"] == pytest.approx(np.mean((logits > 0) == y))
+    assert res["accuracy"] == pytest.approx(nf.metrics.accuracy(y, 1 / (1 + np.exp(-logits[:, None]))))
