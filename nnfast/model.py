@@ -88,6 +88,9 @@ class Sequential:
         self.stop_training, self.history = False, None
         self._cap, self._step_key, self._pending = 0, None, None
         self._fused = self._mode = None
+        if layers is not None and not isinstance(layers, (list, tuple)):
+            raise TypeError(f"Expected layers to be a list of nnfast.layers.Layer, received: "
+                            f"layers={layers!r}")
         for layer in [] if layers is None else list(layers):
             self.add(layer)
 
@@ -238,6 +241,8 @@ class Sequential:
     def _data(self, X, y, sample_weight=None, class_weight=None, name="X", y_name="y"):
         """``(X, loss_targets, metric_targets, weights)`` validated and converted."""
         X = self._inputs(X, name)
+        if y is None:
+            raise TypeError(f"Expected {y_name} to be an array of targets, received: {y_name}=None")
         y_arr = np.asarray(y)
         if y_arr.ndim == 0 or y_arr.shape[0] != X.shape[0]:
             raise ValueError(f"Expected {name} and {y_name} with the same number of samples, received: "

@@ -180,3 +180,7 @@ def test_bad_x_types():
         model().predict(np.array([["a", "b", "c", "d"]]))
     with pytest.raises(TypeError, match="X"):
         model().predict(None)
+    with pytest.raises(TypeError, match="y"):
+        model().fit(X, None, verbose=0)
+    with pytest.raises(TypeError, match="list"):
+        nf.Sequential(nf.layers.Dense(2))
