@@ -42,6 +42,11 @@ def _int(value, name, low):
     return int(value)
 
 
+def _check_verbose(verbose):
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"Expected verbose in (0, 1, 2), received: verbose={verbose!r}")
+
+
 def _snake(name):
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
@@ -415,8 +420,7 @@ class Sequential:
         if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) \
                 or not 0.0 <= validation_split < 1.0:
             raise ValueError(f"Expected validation_split in [0, 1), received: validation_split={validation_split!r}")
-        if verbose not in (0, 1, 2) or isinstance(verbose, bool):
-            raise ValueError(f"Expected verbose in (0, 1, 2), received: verbose={verbose!r}")
+        _check_verbose(verbose)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"Expected shuffle to be a bool, received: shuffle={shuffle!r}")
         X, T, M, W = self._data(X, y, sample_weight, class_weight)
@@ -523,15 +527,24 @@ class Sequential:
             result[m.name] = float(m.result())
         return result
 
-    def evaluate(self, X, y, *, batch_size=None, sample_weight=None):
-        """Loss and metrics on ``(X, y)`` in inference mode, e.g. ``{"loss": ..., "accuracy": ...}``."""
+    def evaluate(self, X, y, *, batch_size=None, sample_weight=None, verbose=0):
+        """Loss and metrics on ``(X, y)`` in inference mode, e.g. ``{"loss": ..., "accuracy": ...}``.
+
+        ``batch_size`` only bounds memory (results do not depend on it); ``verbose`` is accepted
+        for Keras compatibility and prints nothing.
+        """
+        _check_verbose(verbose)
         self._require_compiled("evaluate")
         bs = _PREDICT_CHUNK if batch_size is None else _int(batch_size, "batch_size", 1)
         X, T, M, W = self._data(X, y, sample_weight)
         return self._evaluate_arrays(X, T, M, W, bs, self._val_metrics)
 
-    def predict(self, X, *, batch_size=None):
-        """The output activations for ``X``: an array of shape (n, output_dim) in the model dtype."""
+    def predict(self, X, *, batch_size=None, verbose=0):
+        """The output activations for ``X``: an array of shape (n, output_dim) in the model dtype.
+
+        ``batch_size`` only bounds memory; ``verbose`` is accepted for Keras compatibility.
+        """
+        _check_verbose(verbose)
         self._ensure_built("predict")
         bs = _PREDICT_CHUNK if batch_size is None else _int(batch_size, "batch_size", 1)
         X = self._inputs(X)

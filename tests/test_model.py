@@ -433,3 +433,20 @@ def test_metrics_of_a_from_logits_model_read_probabilities():
     res = model.evaluate(X, y)
     assert res["accuracy"] == pytest.approx(np.mean((logits > 0) == y))
     assert res["accuracy"] == pytest.approx(nf.metrics.accuracy(y, 1 / (1 + np.exp(-logits[:, None]))))
+
+
+def test_layer_set_weights_and_keras_style_verbose_arguments():
+    X, y = blobs(20)
+    model = classifier()
+    assert model.layers[1].get_weights() == []
+    model.build()
+    layer = model.layers[1]
+    w = [np.ones_like(a) for a in layer.get_weights()]
+    layer.set_weights(w)
+    np.testing.assert_array_equal(model.get_weights()[2], 1)
+    with pytest.raises(ValueError, match="shape"):
+        layer.set_weights([np.ones((2, 2)), w[1]])
+    assert model.predict(X, verbose=0).shape == (20, 3)
+    assert set(model.evaluate(X, y, verbose=0)) == {"loss", "accuracy"}
+    with pytest.raises(ValueError, match="verbose"):
+        model.predict(X, verbose=5)

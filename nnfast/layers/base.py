@@ -97,8 +97,27 @@ class Layer:
         return [s.name for s in self.weight_specs()] + [s.name for s in self.state_specs()]
 
     def get_weights(self):
+        """Copies of the layer's arrays (empty before its model builds it)."""
+        if not self.built:
+            return []
         views = {**self.params, **self.state}
         return [views[n].copy() for n in self.weight_names()]
+
+    def set_weights(self, weights):
+        """Copy arrays (in :meth:`get_weights` order, shapes checked) into a built layer."""
+        names = self.weight_names()
+        views = {**self.params, **self.state}
+        if not self.built or len(views) != len(names):
+            raise ValueError(f"Expected a layer built by its model, received: {self.name!r} unbuilt")
+        if len(weights) != len(names):
+            raise ValueError(f"Expected {len(names)} arrays for {self.name}, received: {len(weights)}")
+        arrays = [np.asarray(w) for w in weights]
+        for name, w in zip(names, arrays):
+            if w.shape != views[name].shape:
+                raise ValueError(f"Expected {self.name}.{name} of shape {views[name].shape}, "
+                                 f"received: shape {w.shape}")
+        for name, w in zip(names, arrays):
+            np.copyto(views[name], w, casting="unsafe")
 
     def count_params(self):
         return sum(int(np.prod(s.shape)) for s in self.weight_specs() + self.state_specs())
