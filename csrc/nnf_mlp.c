@@ -1,0 +1,369 @@
+/* nnf_mlp.c -- whole training steps and inference of a Dense/Activation/Dropout stack.
+ *
+ * float and double are written once: this file includes itself twice with T set to each type
+ * (the part after `#else` is the template, every function renamed by SFX()). The step reuses
+ * the project's kernels (nnf_act, nnf_loss, nnf_norm, nnf_optim) and calls them exactly as the
+ * model's per-layer Python path does, so both give the same bits; what it adds is the driver
+ * (no Python between kernels, no per-step validation or allocation), the batch gather, and a
+ * bias gradient that sums into preallocated scratch in nnf_bias_grad's order.
+ */
+#ifndef NNF_MLP_TEMPLATE
+
+#include "nnf_mlp.h"
+
+#include <string.h>
+
+#include "nnf_act.h"
+#include "nnf_common.h"
+#include "nnf_loss.h"
+#include "nnf_math.h"
+#include "nnf_norm.h"
+#include "nnf_optim.h"
+
+/* ISA clones dispatched by feature level (NNF_CLONES' "arch=haswell" is matched by CPU model
+ * and gives AMD Zen the SSE2 default; see nnf_optim.c). */
+#if NNF_HAVE_CLONES && defined(__GNUC__) && __GNUC__ >= 12
+#define NNF_MLP_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NNF_MLP_CLONES NNF_CLONES
+#endif
+
+/* Rows per partial sum of the bias gradient: nnf_act.h's NNF_BIAS_GRAD_BLOCK, so the sums are
+ * added in the same order as nnf_bias_grad's. */
+#define NNF_MLP_BLOCK NNF_BIAS_GRAD_BLOCK
+
+#define NNF_MLP_TEMPLATE 1
+
+#define T float
+#define SFX(name) name##_f32
+#define GEMM_FN nnf_sgemm_fn
+#define SIGMOID nnf_sigmoidf
+#include "nnf_mlp.c"
+#undef T
+#undef SFX
+#undef GEMM_FN
+#undef SIGMOID
+
+#define T double
+#define SFX(name) name##_f64
+#define GEMM_FN nnf_dgemm_fn
+#define SIGMOID nnf_sigmoid
+#include "nnf_mlp.c"
+#undef T
+#undef SFX
+#undef GEMM_FN
+#undef SIGMOID
+
+#else /* ------------------------------------------------------------ the T template ---- */
+
+/* C (m x n, row-major, ldc = n) := op(A)·op(B); op(A) is m x k, op(B) is k x n; lda/ldb are
+ * the row strides of A and B as stored. Row-major is column-major transposed: swap operands. */
+static void SFX(mlp_gemm)(GEMM_FN gemm, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                          const T *a, size_t lda, const T *b, size_t ldb, T *c)
+{
+    char ta = trans_a ? 'T' : 'N', tb = trans_b ? 'T' : 'N';
+    int im = (int)m, in = (int)n, ik = (int)k, ilda = (int)lda, ildb = (int)ldb, ildc = (int)n;
+    T one = 1, zero = 0;
+    gemm(&tb, &ta, &in, &im, &ik, &one, (T *)b, &ildb, (T *)a, &ilda, &zero, c, &ildc);
+}
+
+/* part[j] := sum over rows [lo, hi) of g[r, j], in double, rows in order. */
+NNF_MLP_CLONES static void SFX(mlp_colsum)(const T *NNF_RESTRICT g, double *NNF_RESTRICT part,
+                                           size_t cols, size_t lo, size_t hi)
+{
+    for (size_t j = 0; j < cols; j++)
+        part[j] = 0.0;
+    for (size_t r = lo; r < hi; r++) {
+        const T *NNF_RESTRICT gr = g + r * cols;
+        for (size_t j = 0; j < cols; j++)
+            part[j] += (double)gr[j];
+    }
+}
+
+/* out_j := sum_i g_ij, blocks of NNF_MLP_BLOCK rows summed in double and added in block order:
+ * the bits of nnf_bias_grad, without its allocation (scratch: 2·cols doubles). */
+static void SFX(mlp_bias_grad)(size_t rows, size_t cols, const T *g, T *out, double *scratch)
+{
+    double *acc = scratch, *part = scratch + cols;
+    size_t r1 = rows < NNF_MLP_BLOCK ? rows : NNF_MLP_BLOCK;
+    SFX(mlp_colsum)(g, acc, cols, 0, r1);
+    for (size_t r0 = NNF_MLP_BLOCK; r0 < rows; r0 += NNF_MLP_BLOCK) {
+        r1 = r0 + NNF_MLP_BLOCK < rows ? r0 + NNF_MLP_BLOCK : rows;
+        SFX(mlp_colsum)(g, part, cols, r0, r1);
+        for (size_t j = 0; j < cols; j++)
+            acc[j] += part[j];
+    }
+    for (size_t j = 0; j < cols; j++)
+        out[j] = (T)acc[j];
+}
+
+/* Index of the first maximum of x[0..k) (numpy.argmax's choice). */
+NNF_INLINE size_t SFX(mlp_argmax)(const T *x, size_t k)
+{
+    size_t best = 0;
+    for (size_t j = 1; j < k; j++)
+        best = x[j] > x[best] ? j : best;
+    return best;
+}
+
+/* The accuracy metric's correct count over m rows of outputs y (m x k). */
+static double SFX(mlp_correct)(int metric, size_t m, size_t k, const T *y, const T *t,
+                               const intptr_t *labels)
+{
+    size_t hits = 0;
+    for (size_t i = 0; i < m; i++) {
+        const T *yr = y + i * k;
+        switch (metric) {
+        case NNF_MLP_COUNT_ARGMAX_LABEL:
+            hits += (intptr_t)SFX(mlp_argmax)(yr, k) == labels[i];
+            break;
+        case NNF_MLP_COUNT_ARGMAX_DENSE:
+            hits += SFX(mlp_argmax)(yr, k) == SFX(mlp_argmax)(t + i * k, k);
+            break;
+        case NNF_MLP_COUNT_SIGMOID:
+            hits += (SIGMOID(yr[0]) > (T)0.5) == (t[i] > (T)0.5);
+            break;
+        case NNF_MLP_COUNT_THRESHOLD:
+            hits += (yr[0] > (T)0.5) == (t[i] > (T)0.5);
+            break;
+        default:
+            break;
+        }
+    }
+    return (double)hits;
+}
+
+/* (loss sum, dL/dy into g) of m rows; returns 0 or -1 (scratch). Same calls as nnfast.losses. */
+static int SFX(mlp_loss)(const nnf_mlp_plan *p, size_t m, const T *y, const T *t,
+                         const intptr_t *labels, const T *w, T *g, double *loss, int nthreads)
+{
+    size_t k = p->out_dim;
+    double total = 0.0, count = (double)(p->loss <= NNF_MLP_CATEGORICAL_XENT ? m : m * k);
+    T scale = (T)(1.0 / count), prm = (T)p->loss_param;
+    int status = 0;
+    switch (p->loss) {
+    case NNF_MLP_SPARSE_XENT:
+        status = SFX(nnf_softmax_xent)(m, k, y, labels, w, 0, scale, g, &total, nthreads);
+        break;
+    case NNF_MLP_CATEGORICAL_XENT:
+        status = SFX(nnf_categorical_xent)(m, k, y, t, w, prm, scale, g, &total, nthreads);
+        break;
+    case NNF_MLP_SIGMOID_XENT:
+        status = SFX(nnf_sigmoid_xent)(m, k, y, t, w, prm, scale, g, &total, nthreads);
+        break;
+    case NNF_MLP_MSE:
+        status = SFX(nnf_mse_loss)(m, k, y, t, w, scale, g, &total, nthreads);
+        break;
+    case NNF_MLP_MAE:
+        status = SFX(nnf_mae_loss)(m, k, y, t, w, scale, g, &total, nthreads);
+        break;
+    default:
+        status = SFX(nnf_huber_loss)(m, k, y, t, w, prm, scale, g, &total, nthreads);
+        break;
+    }
+    *loss = total / count;
+    return status;
+}
+
+/* y := act(h) for an Activation layer (code LINEAR copies). */
+static void SFX(mlp_act_forward)(int code, size_t m, size_t d, const T *h, T *y, int nthreads)
+{
+    if (code == NNF_ACT_LINEAR)
+        memcpy(y, h, m * d * sizeof(T));
+    else if (code == NNF_ACT_SOFTMAX)
+        SFX(nnf_softmax)(m, d, h, y, nthreads);
+    else
+        SFX(nnf_act_forward)(code, m * d, h, y, nthreads);
+}
+
+/* dx := dy·act'(.) from the layer's input h or output y, as the activation needs. */
+static void SFX(mlp_act_backward)(int code, size_t m, size_t d, const T *h, const T *y,
+                                  const T *dy, T *dx, int nthreads)
+{
+    if (code == NNF_ACT_LINEAR) {
+        if (dx != dy)
+            memcpy(dx, dy, m * d * sizeof(T));
+    } else if (code == NNF_ACT_SOFTMAX) {
+        SFX(nnf_softmax_backward)(m, d, y, dy, dx, nthreads);
+    } else {
+        const T *s = nnf_act_backward_uses_output(code) ? y : h;
+        SFX(nnf_act_backward)(code, m * d, s, dy, dx, nthreads);
+    }
+}
+
+/* A Dense layer's forward: dst := act(h·W + b); z (keeps_z) receives h·W + b first. */
+static void SFX(mlp_dense_forward)(GEMM_FN gemm, const nnf_mlp_layer *L, int code, int keeps_z,
+                                   size_t m, const T *h, const T *params, T *z, T *dst,
+                                   int nthreads)
+{
+    const T *W = params + L->w;
+    const T *b = L->b == NNF_MLP_NONE ? NULL : params + L->b;
+    if (code == NNF_ACT_LINEAR || !keeps_z) {
+        SFX(mlp_gemm)(gemm, 0, 0, m, L->out, L->in, h, L->in, W, L->out, dst);
+        SFX(nnf_bias_act)(code, m, L->out, dst, b, nthreads);
+    } else {
+        SFX(mlp_gemm)(gemm, 0, 0, m, L->out, L->in, h, L->in, W, L->out, z);
+        SFX(nnf_bias_act)(NNF_ACT_LINEAR, m, L->out, z, b, nthreads);
+        SFX(mlp_act_forward)(code, m, L->out, z, dst, nthreads);
+    }
+}
+
+/* One optimizer update of every trainable run. */
+static void SFX(mlp_update)(const nnf_mlp_plan *p, T *params, T *grads, T *s1, T *s2,
+                            long long step, double lr, int nthreads)
+{
+    for (size_t r = 0; r < p->n_runs; r++) {
+        size_t lo = p->runs[2 * r], n = p->runs[2 * r + 1] - lo;
+        T *a = s1 ? s1 + lo : NULL, *c = s2 ? s2 + lo : NULL;
+        switch (p->opt) {
+        case NNF_MLP_ADAM:
+            SFX(nnf_adam_update)(n, params + lo, grads + lo, a, c, step, lr, p->beta_1,
+                                 p->beta_2, p->epsilon, p->weight_decay, p->decoupled, nthreads);
+            break;
+        case NNF_MLP_RMSPROP:
+            SFX(nnf_rmsprop_update)(n, params + lo, grads + lo, a, c, lr, p->rho, p->epsilon,
+                                    p->momentum, p->weight_decay, nthreads);
+            break;
+        default:
+            SFX(nnf_sgd_update)(n, params + lo, grads + lo, a, lr, p->momentum, p->nesterov,
+                                p->weight_decay, nthreads);
+            break;
+        }
+    }
+}
+
+int SFX(nnf_mlp_train)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads, T *s1, T *s2,
+                       T *work, double *dscratch, intptr_t *lbuf, const T *X, const T *Tg,
+                       const intptr_t *labels, const T *W, const int64_t *order, size_t n_rows,
+                       size_t batch, size_t first_batch, size_t n_steps, long long iteration,
+                       const double *lrs, const uint64_t *seeds, double *losses, double *correct,
+                       int nthreads)
+{
+    const size_t L = p->n_layers, din = p->in_dim, k = p->out_dim;
+    const uint64_t *seed = seeds;
+    for (size_t s = 0; s < n_steps; s++) {
+        size_t lo = (first_batch + s) * batch;
+        size_t m = n_rows - lo < batch ? n_rows - lo : batch;
+        const T *xb, *tb = NULL, *wb = NULL;
+        const intptr_t *lb = NULL;
+        /* -- the batch: rows of X (and targets, weights) in order -- */
+        if (order == NULL) {
+            xb = X + lo * din;
+            tb = Tg ? Tg + lo * k : NULL;
+            lb = labels ? labels + lo : NULL;
+            wb = W ? W + lo : NULL;
+        } else {
+            const int64_t *idx = order + lo;
+            T *xg = work + p->xbuf;
+            SFX(nnf_gather_rows)(X, (ptrdiff_t)din, 1, din, idx, m, xg, nthreads);
+            xb = xg;
+            if (Tg) {
+                T *tg = work + p->tbuf;
+                SFX(nnf_gather_rows)(Tg, (ptrdiff_t)k, 1, k, idx, m, tg, 1);
+                tb = tg;
+            }
+            if (labels) {
+                for (size_t i = 0; i < m; i++)
+                    lbuf[i] = labels[idx[i]];
+                lb = lbuf;
+            }
+            if (W) {
+                T *wg = work + p->wbuf;
+                for (size_t i = 0; i < m; i++)
+                    wg[i] = W[idx[i]];
+                wb = wg;
+            }
+        }
+        /* -- forward -- */
+        const T *h = xb;
+        for (size_t i = 0; i < L; i++) {
+            const nnf_mlp_layer *Ly = p->layers + i;
+            T *y = work + Ly->y;
+            if (Ly->kind == NNF_MLP_DENSE) {
+                T *z = Ly->z == NNF_MLP_NONE ? NULL : work + Ly->z;
+                SFX(mlp_dense_forward)(gemm, Ly, Ly->act, Ly->keeps_z, m, h, params, z, y,
+                                       nthreads);
+            } else if (Ly->kind == NNF_MLP_ACTIVATION) {
+                SFX(mlp_act_forward)(Ly->act, m, Ly->in, h, y, nthreads);
+            } else if (Ly->rate > 0.0) {
+                SFX(nnf_dropout_forward)(h, m * Ly->in, Ly->rate, *seed++, y, work + Ly->mask,
+                                         nthreads);
+            } else {
+                memcpy(y, h, m * Ly->in * sizeof(T));
+            }
+            h = y;
+        }
+        /* -- loss (and the metric, from the outputs before the gradient overwrites nothing) -- */
+        const nnf_mlp_layer *last = p->layers + (L - 1);
+        T *out = work + last->y;
+        if (correct != NULL)
+            correct[s] = SFX(mlp_correct)(p->metric, m, k, out, tb, lb);
+        if (SFX(mlp_loss)(p, m, out, tb, lb, wb, work + last->dy, losses + s, nthreads) != 0)
+            return -1;
+        /* -- backward -- */
+        for (size_t i = L; i-- > 0;) {
+            const nnf_mlp_layer *Ly = p->layers + i;
+            if (!Ly->backward)
+                break;
+            const T *hin = i == 0 ? xb : work + p->layers[i - 1].y;
+            T *y = work + Ly->y, *dy = work + Ly->dy;
+            T *dx = Ly->dx ? work + p->layers[i - 1].dy : NULL;
+            if (Ly->kind == NNF_MLP_DENSE) {
+                if (Ly->act != NNF_ACT_LINEAR) {
+                    const T *z = Ly->z == NNF_MLP_NONE ? NULL : work + Ly->z;
+                    SFX(mlp_act_backward)(Ly->act, m, Ly->out, z, y, dy, dy, nthreads);
+                }
+                if (Ly->grad) {
+                    SFX(mlp_gemm)(gemm, 1, 0, Ly->in, Ly->out, m, hin, Ly->in, dy, Ly->out,
+                                  grads + Ly->w);
+                    if (Ly->b != NNF_MLP_NONE)
+                        SFX(mlp_bias_grad)(m, Ly->out, dy, grads + Ly->b, dscratch);
+                }
+                if (dx)
+                    SFX(mlp_gemm)(gemm, 0, 1, m, Ly->in, Ly->out, dy, Ly->out, params + Ly->w,
+                                  Ly->out, dx);
+            } else if (dx == NULL) {
+                continue;
+            } else if (Ly->kind == NNF_MLP_ACTIVATION) {
+                SFX(mlp_act_backward)(Ly->act, m, Ly->in, hin, y, dy, dx, nthreads);
+            } else if (Ly->rate > 0.0) {
+                SFX(nnf_dropout_backward)(dy, work + Ly->mask, m * Ly->in, dx, nthreads);
+            } else {
+                memcpy(dx, dy, m * Ly->in * sizeof(T));
+            }
+        }
+        /* -- the update -- */
+        SFX(mlp_update)(p, params, grads, s1, s2, iteration + (long long)s + 1, lrs[s], nthreads);
+    }
+    return 0;
+}
+
+void SFX(nnf_mlp_predict)(const nnf_mlp_plan *p, GEMM_FN gemm, const T *params, T *buf_a,
+                          T *buf_b, T *buf_z, size_t rows, const T *X, size_t n, T *out,
+                          int nthreads)
+{
+    const size_t L = p->n_layers, din = p->in_dim, k = p->out_dim;
+    for (size_t lo = 0; lo < n; lo += rows) {
+        size_t m = n - lo < rows ? n - lo : rows;
+        const T *h = X + lo * din;
+        for (size_t i = 0; i < L; i++) {
+            const nnf_mlp_layer *Ly = p->layers + i;
+            int code = Ly->act_infer;
+            T *dst = i + 1 == L ? out + lo * k : (h == buf_a ? buf_b : buf_a);
+            if (Ly->kind == NNF_MLP_DENSE) {
+                int keeps_z = code == NNF_ACT_SOFTMAX || !nnf_act_backward_uses_output(code);
+                SFX(mlp_dense_forward)(gemm, Ly, code, keeps_z, m, h, params, buf_z, dst,
+                                       nthreads);
+            } else if (Ly->kind == NNF_MLP_ACTIVATION) {
+                SFX(mlp_act_forward)(code, m, Ly->in, h, dst, nthreads);
+            } else if (i + 1 == L) {
+                memcpy(dst, h, m * Ly->in * sizeof(T));
+            } else {
+                dst = (T *)h; /* inference dropout: the identity, no copy */
+            }
+            h = dst;
+        }
+    }
+}
+
+#endif /* NNF_MLP_TEMPLATE */

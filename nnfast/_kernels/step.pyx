@@ -1,0 +1,187 @@
+# distutils: sources = csrc/nnf_mlp.c csrc/nnf_act.c csrc/nnf_loss.c csrc/nnf_optim.c csrc/nnf_norm.c
+"""The compiled whole-step training plan: many mini-batch steps, or a forward pass, in one call.
+
+``MLPKernel`` holds the C description of a network (``nnf_mlp_plan``: layers, loss, optimizer,
+work-buffer offsets); ``train`` and ``predict`` run it with the GIL released over buffers the
+caller owns. ``nnfast/_plan.py`` builds the description from a compiled ``Sequential`` and has
+checked every size, dtype and offset: nothing is checked here. GEMMs go through SciPy's BLAS
+(``scipy.linalg.cython_blas``), passed to C as function pointers.
+"""
+
+from cython cimport floating
+from libc.stdint cimport int64_t, intptr_t, uint64_t
+from libc.stdlib cimport calloc, free
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+
+cdef extern from "nnf_mlp.h" nogil:
+    ctypedef void (*nnf_sgemm_fn)(char *, char *, int *, int *, int *, float *, float *, int *,
+                                  float *, int *, float *, float *, int *)
+    ctypedef void (*nnf_dgemm_fn)(char *, char *, int *, int *, int *, double *, double *,
+                                  int *, double *, int *, double *, double *, int *)
+    size_t NNF_MLP_NONE
+
+    ctypedef struct nnf_mlp_layer:
+        int kind, act, act_infer, keeps_z, grad, backward, dx
+        size_t in_ "in"
+        size_t out, w, b, y, dy, z, mask
+        double rate
+
+    ctypedef struct nnf_mlp_plan:
+        size_t n_layers
+        const nnf_mlp_layer *layers
+        size_t cap, in_dim, out_dim, xbuf, tbuf, wbuf
+        int loss
+        double loss_param
+        int metric, opt
+        double beta_1, beta_2, epsilon, weight_decay, momentum, rho
+        int nesterov, decoupled
+        size_t n_runs
+        const size_t *runs
+
+    int nnf_mlp_train_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, float *params, float *grads,
+                          float *s1, float *s2, float *work, double *dscratch, intptr_t *lbuf,
+                          const float *X, const float *T, const intptr_t *labels, const float *W,
+                          const int64_t *order, size_t n_rows, size_t batch, size_t first_batch,
+                          size_t n_steps, long long iteration, const double *lrs,
+                          const uint64_t *seeds, double *losses, double *correct, int nthreads)
+    int nnf_mlp_train_f64(const nnf_mlp_plan *p, nnf_dgemm_fn gemm, double *params,
+                          double *grads, double *s1, double *s2, double *work, double *dscratch,
+                          intptr_t *lbuf, const double *X, const double *T,
+                          const intptr_t *labels, const double *W, const int64_t *order,
+                          size_t n_rows, size_t batch, size_t first_batch, size_t n_steps,
+                          long long iteration, const double *lrs, const uint64_t *seeds,
+                          double *losses, double *correct, int nthreads)
+    void nnf_mlp_predict_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, const float *params,
+                             float *buf_a, float *buf_b, float *buf_z, size_t rows,
+                             const float *X, size_t n, float *out, int nthreads)
+    void nnf_mlp_predict_f64(const nnf_mlp_plan *p, nnf_dgemm_fn gemm, const double *params,
+                             double *buf_a, double *buf_b, double *buf_z, size_t rows,
+                             const double *X, size_t n, double *out, int nthreads)
+
+
+NONE = <Py_ssize_t>NNF_MLP_NONE  # "no such buffer" offset (as a Python int: -1)
+
+_LAYER_FIELDS = ("kind", "act", "act_infer", "keeps_z", "grad", "backward", "dx", "in", "out",
+                 "w", "b", "y", "dy", "z", "mask", "rate")
+_PLAN_FIELDS = ("cap", "in_dim", "out_dim", "xbuf", "tbuf", "wbuf", "loss", "loss_param",
+                "metric", "opt", "beta_1", "beta_2", "epsilon", "weight_decay", "momentum",
+                "rho", "nesterov", "decoupled")
+
+
+cdef size_t _offset(value):
+    return NNF_MLP_NONE if value is None or value < 0 else <size_t>value
+
+
+cdef class MLPKernel:
+    """The C plan of a network. ``layers``: dicts with the keys of ``nnf_mlp_layer``
+    (offsets None or -1 for absent buffers); ``plan``: a dict with the scalar keys of
+    ``nnf_mlp_plan``; ``runs``: [(lo, hi)] trainable spans of the flat parameter buffer."""
+
+    cdef nnf_mlp_plan plan
+    cdef nnf_mlp_layer *layers
+    cdef size_t *runs
+
+    def __cinit__(self, list layers, dict plan, list runs):
+        cdef size_t i
+        self.layers = <nnf_mlp_layer *>calloc(max(1, len(layers)), sizeof(nnf_mlp_layer))
+        self.runs = <size_t *>calloc(max(1, 2 * len(runs)), sizeof(size_t))
+        if self.layers == NULL or self.runs == NULL:
+            raise MemoryError("MLPKernel: could not allocate the plan")
+        for i, d in enumerate(layers):
+            self.layers[i].kind = d["kind"]
+            self.layers[i].act = d["act"]
+            self.layers[i].act_infer = d["act_infer"]
+            self.layers[i].keeps_z = d["keeps_z"]
+            self.layers[i].grad = d["grad"]
+            self.layers[i].backward = d["backward"]
+            self.layers[i].dx = d["dx"]
+            self.layers[i].in_ = d["in"]
+            self.layers[i].out = d["out"]
+            self.layers[i].w = _offset(d["w"])
+            self.layers[i].b = _offset(d["b"])
+            self.layers[i].y = _offset(d["y"])
+            self.layers[i].dy = _offset(d["dy"])
+            self.layers[i].z = _offset(d["z"])
+            self.layers[i].mask = _offset(d["mask"])
+            self.layers[i].rate = d["rate"]
+        for i, (lo, hi) in enumerate(runs):
+            self.runs[2 * i] = lo
+            self.runs[2 * i + 1] = hi
+        self.plan.n_layers = len(layers)
+        self.plan.layers = self.layers
+        self.plan.n_runs = len(runs)
+        self.plan.runs = self.runs
+        self.plan.cap = plan["cap"]
+        self.plan.in_dim = plan["in_dim"]
+        self.plan.out_dim = plan["out_dim"]
+        self.plan.xbuf = _offset(plan["xbuf"])
+        self.plan.tbuf = _offset(plan["tbuf"])
+        self.plan.wbuf = _offset(plan["wbuf"])
+        self.plan.loss = plan["loss"]
+        self.plan.loss_param = plan["loss_param"]
+        self.plan.metric = plan["metric"]
+        self.plan.opt = plan["opt"]
+        self.plan.beta_1 = plan["beta_1"]
+        self.plan.beta_2 = plan["beta_2"]
+        self.plan.epsilon = plan["epsilon"]
+        self.plan.weight_decay = plan["weight_decay"]
+        self.plan.momentum = plan["momentum"]
+        self.plan.rho = plan["rho"]
+        self.plan.nesterov = plan["nesterov"]
+        self.plan.decoupled = plan["decoupled"]
+
+    def __dealloc__(self):
+        free(self.layers)
+        free(self.runs)
+
+
+cdef inline floating *_ptr1(floating[::1] a) noexcept:
+    return NULL if a is None else &a[0]
+
+
+def train(MLPKernel kernel, floating[::1] params, floating[::1] grads, floating[::1] s1,
+          floating[::1] s2, floating[::1] work, double[::1] dscratch, Py_ssize_t[::1] lbuf,
+          const floating[:, ::1] X, const floating[:, ::1] T, const Py_ssize_t[::1] labels,
+          const floating[::1] W, const int64_t[::1] order, size_t batch, size_t first_batch,
+          size_t n_steps, long long iteration, const double[::1] lrs, const uint64_t[::1] seeds,
+          double[::1] losses, double[::1] correct, int nthreads):
+    """Run ``n_steps`` training steps (see ``nnf_mlp_train`` in nnf_mlp.h). ``s1``, ``s2``,
+    ``T``, ``labels``, ``W``, ``order`` and ``correct`` may be None. Returns the C status."""
+    cdef size_t n_rows = X.shape[0]
+    cdef const floating *tp = NULL if T is None else &T[0, 0]
+    cdef const floating *wp = NULL if W is None else &W[0]
+    cdef const intptr_t *lp = NULL if labels is None else <const intptr_t *>&labels[0]
+    cdef const int64_t *op = NULL if order is None else &order[0]
+    cdef double *cp = NULL if correct is None else &correct[0]
+    cdef floating *p1 = _ptr1(s1)
+    cdef floating *p2 = _ptr1(s2)
+    cdef const uint64_t *sp = NULL if seeds is None or seeds.shape[0] == 0 else &seeds[0]
+    cdef intptr_t *lb = <intptr_t *>&lbuf[0]
+    cdef int status
+    with nogil:
+        if floating is float:
+            status = nnf_mlp_train_f32(&kernel.plan, <nnf_sgemm_fn>sgemm, &params[0], &grads[0],
+                                       p1, p2, &work[0], &dscratch[0], lb, &X[0, 0], tp, lp, wp,
+                                       op, n_rows, batch, first_batch, n_steps, iteration,
+                                       &lrs[0], sp, &losses[0], cp, nthreads)
+        else:
+            status = nnf_mlp_train_f64(&kernel.plan, <nnf_dgemm_fn>dgemm, &params[0], &grads[0],
+                                       p1, p2, &work[0], &dscratch[0], lb, &X[0, 0], tp, lp, wp,
+                                       op, n_rows, batch, first_batch, n_steps, iteration,
+                                       &lrs[0], sp, &losses[0], cp, nthreads)
+    return status
+
+
+def predict(MLPKernel kernel, const floating[::1] params, floating[::1] buf_a,
+            floating[::1] buf_b, floating[::1] buf_z, size_t rows, const floating[:, ::1] X,
+            floating[:, ::1] out, int nthreads):
+    """``out := network(X)`` in inference mode, ``rows`` rows at a time (X has >= 1 row)."""
+    cdef size_t n = X.shape[0]
+    with nogil:
+        if floating is float:
+            nnf_mlp_predict_f32(&kernel.plan, <nnf_sgemm_fn>sgemm, &params[0], &buf_a[0],
+                                &buf_b[0], &buf_z[0], rows, &X[0, 0], n, &out[0, 0], nthreads)
+        else:
+            nnf_mlp_predict_f64(&kernel.plan, <nnf_dgemm_fn>dgemm, &params[0], &buf_a[0],
+                                &buf_b[0], &buf_z[0], rows, &X[0, 0], n, &out[0, 0], nthreads)

@@ -1,0 +1,417 @@
+"""The compiled training plan: a built, compiled ``Sequential`` run as whole steps in C.
+
+:func:`compile_plan` turns a model into a :class:`Plan` (or returns None when the model uses
+something the plan does not run, so the model keeps its per-layer Python path).
+:meth:`Plan.train_chunk` then runs a chunk of mini-batch steps -- gather, forward, fused loss,
+backward, one optimizer kernel per trainable run -- in one ``nogil`` call over buffers made
+once (``csrc/nnf_mlp.c``), updating the model's own flat parameter buffer and the optimizer's
+state arrays, so ``get_weights``, ``predict`` and ``save`` see the result. :meth:`Plan.predict`
+is the forward pass in one call.
+
+The plan computes exactly what the Python path computes (the same kernels called with the same
+shapes, the same data order, the same dropout seeds drawn from the model's generator), so both
+give the same bits on one thread count.
+
+Supported: ``Dense`` (any activation; softmax fused into the loss or not), ``Activation``,
+``Dropout``; frozen layers (``trainable=False``); losses ``sparse_categorical_crossentropy``
+and ``categorical_crossentropy`` (softmax output or ``from_logits=True``, label smoothing),
+``binary_crossentropy`` (sigmoid output or ``from_logits=True``, label smoothing), ``mse``,
+``mae``, ``huber``; sample and class weights (the model folds them into one weight array);
+optimizers ``SGD`` (momentum, Nesterov, weight decay), ``RMSprop``, ``Adam``, ``AdamW`` with
+a float or a schedule as learning rate and ReduceLROnPlateau's ``lr_multiplier``.
+
+Not supported (``compile_plan`` returns None): BatchNormalization, LayerNormalization, custom
+layer classes, kernel/bias regularizers on trainable layers, gradient clipping (``clipnorm``,
+``clipvalue``, ``global_clipnorm``), cross-entropies on probabilities (a categorical or binary
+cross-entropy whose model output is not the matching softmax/sigmoid and not
+``from_logits``), custom loss or optimizer classes.
+
+>>> import numpy as np, nnfast as nf
+>>> from nnfast._plan import compile_plan
+>>> model = nf.Sequential([nf.layers.Dense(8, activation="relu"),
+...                        nf.layers.Dense(3, activation="softmax")], input_dim=4, seed=0)
+>>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+>>> plan = compile_plan(model, 16)
+>>> X = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+>>> y = np.arange(64) % 3
+>>> losses = np.empty(4)
+>>> plan.train_chunk(X, y, None, None, 0, 4, 16, plan.learning_rates(4), losses)
+>>> model.optimizer.iterations
+4
+"""
+
+import weakref
+
+import numpy as np
+
+from nnfast import _threads, losses as losses_mod, optimizers as opt_mod
+from nnfast._kernels import step as _step
+from nnfast.layers import Activation, Dense, Dropout
+
+__all__ = ["Plan", "compile_plan"]
+
+# Codes shared with csrc/nnf_mlp.h (enums nnf_mlp_kind, nnf_mlp_loss, nnf_mlp_metric, nnf_mlp_opt)
+_DENSE, _ACTIVATION, _DROPOUT = 0, 1, 2
+_SPARSE_XENT, _CATEGORICAL_XENT, _SIGMOID_XENT, _MSE, _MAE, _HUBER = range(6)
+_COUNT_NONE, _COUNT_ARGMAX_LABEL, _COUNT_ARGMAX_DENSE, _COUNT_SIGMOID, _COUNT_THRESHOLD = range(5)
+_SGD, _RMSPROP, _ADAM = 0, 1, 2
+
+# Activation codes of csrc/nnf_act.h.
+_ACT_CODES = {name: code for code, name in enumerate((
+    "linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "swish", "softplus",
+    "softmax"))}
+_LINEAR, _SOFTMAX = 0, 9
+_NEEDS_INPUT = {"gelu", "swish"}
+
+_PREDICT_CHUNK = 1024  # rows per forward pass in predict (the model's chunk)
+_INT_MAX = 2**31 - 1   # BLAS dimensions are 32-bit ints
+
+
+def _loss_code(loss, mode):
+    """``(code, param)`` of the fused loss, or None when the plan does not run it."""
+    kind = type(loss)
+    if mode in (losses_mod.FUSED, losses_mod.LOGITS):
+        if kind is losses_mod.SparseCategoricalCrossentropy:
+            return _SPARSE_XENT, 0.0
+        if kind is losses_mod.CategoricalCrossentropy:
+            return _CATEGORICAL_XENT, loss.label_smoothing
+        if kind is losses_mod.BinaryCrossentropy:
+            return _SIGMOID_XENT, loss.label_smoothing
+        return None
+    if mode != losses_mod.VALUES:
+        return None
+    if kind is losses_mod.MeanSquaredError:
+        return _MSE, 0.0
+    if kind is losses_mod.MeanAbsoluteError:
+        return _MAE, 0.0
+    if kind is losses_mod.Huber:
+        return _HUBER, loss.delta
+    return None
+
+
+def _metric_code(loss_code, mode, out_dim):
+    """How the accuracy metric counts hits on the model's outputs (as ``nnfast.metrics`` does)."""
+    if out_dim == 1:
+        if loss_code == _SPARSE_XENT:
+            return _COUNT_NONE
+        # fused sigmoid: the metric sees sigmoid(logits); otherwise the raw outputs
+        return _COUNT_SIGMOID if mode == losses_mod.FUSED else _COUNT_THRESHOLD
+    return _COUNT_ARGMAX_LABEL if loss_code == _SPARSE_XENT else _COUNT_ARGMAX_DENSE
+
+
+def _optimizer_spec(opt):
+    """Scalars of the optimizer for the C plan, or None when unsupported."""
+    if opt.clipnorm is not None or opt.clipvalue is not None or opt.global_clipnorm is not None:
+        return None
+    spec = dict(beta_1=0.0, beta_2=0.0, epsilon=0.0, weight_decay=0.0, momentum=0.0, rho=0.0,
+                nesterov=0, decoupled=0)
+    kind = type(opt)
+    if kind in (opt_mod.Adam, opt_mod.AdamW):
+        spec.update(opt=_ADAM, beta_1=opt.beta_1, beta_2=opt.beta_2, epsilon=opt.epsilon,
+                    weight_decay=opt.weight_decay, decoupled=int(opt._decoupled))
+        return spec, ("m", "v")
+    if kind is opt_mod.SGD:
+        spec.update(opt=_SGD, momentum=opt.momentum, nesterov=int(opt.nesterov),
+                    weight_decay=opt.weight_decay)
+        return spec, ("momentum", None)
+    if kind is opt_mod.RMSprop:
+        spec.update(opt=_RMSPROP, rho=opt.rho, epsilon=opt.epsilon, momentum=opt.momentum,
+                    weight_decay=opt.weight_decay)
+        return spec, ("square_avg", "momentum")
+    return None
+
+
+def _supported_layers(model):
+    for layer in model._layers:
+        kind = type(layer)
+        if kind not in (Dense, Activation, Dropout):
+            return False
+        if kind is Dense and layer.trainable and (layer.kernel_regularizer is not None
+                                                  or layer.bias_regularizer is not None):
+            return False
+    return True
+
+
+def compile_plan(model, batch_size):
+    """A :class:`Plan` running ``model``'s training steps in C, or None if unsupported.
+
+    Parameters
+    ----------
+    model : Sequential
+        Built and compiled.
+    batch_size : int
+        The largest batch the plan will run (its buffers hold this many rows).
+
+    Returns
+    -------
+    Plan or None
+        None when the model is not built or compiled, or uses a layer, loss, optimizer
+        setting or regularizer the plan does not run (see the module docstring): the caller
+        then keeps the per-layer Python path.
+
+    Examples
+    --------
+    >>> import nnfast as nf
+    >>> from nnfast._plan import compile_plan
+    >>> model = nf.Sequential([nf.layers.Dense(1, activation="sigmoid")], input_dim=3)
+    >>> model.compile("sgd", "binary_crossentropy")
+    >>> compile_plan(model, 32) is not None
+    True
+    >>> model.compile(nf.optimizers.SGD(clipnorm=1.0), "binary_crossentropy")
+    >>> compile_plan(model, 32) is None
+    True
+    """
+    if not (getattr(model, "built", False) and getattr(model, "compiled", False)):
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"Expected batch_size >= 1, received: batch_size={batch_size!r}")
+    if model._mode is None or not _supported_layers(model):
+        return None
+    loss = _loss_code(model.loss, model._mode)
+    opt = _optimizer_spec(model.optimizer)
+    if loss is None or opt is None:
+        return None
+    dims = [model.input_dim] + [layer.output_dim for layer in model._layers]
+    if max(dims) > _INT_MAX or int(batch_size) * max(dims) > _INT_MAX:
+        return None
+    return Plan(model, int(batch_size), loss, opt)
+
+
+class Plan:
+    """A compiled model's training step and forward pass (made by :func:`compile_plan`).
+
+    Attributes
+    ----------
+    batch_size : int
+        The largest batch :meth:`train_chunk` accepts.
+    counts_correct : bool
+        Whether :meth:`train_chunk` can fill ``correct_out`` (the accuracy metric's hits).
+    """
+
+    def __init__(self, model, batch_size, loss, opt):
+        self.model = model
+        self.batch_size = batch_size
+        self.dtype = model.dtype
+        self._loss, self._param = loss
+        self._opt, self._slot_names = opt
+        self.out_dim = model.output_dim
+        self.in_dim = model.input_dim
+        self._metric = _metric_code(self._loss, model._mode, self.out_dim)
+        self.counts_correct = self._metric != _COUNT_NONE
+        self.sparse = self._loss == _SPARSE_XENT
+        self._dropouts = [l for l in model._layers if type(l) is Dropout and l.rate > 0.0]
+        self._seeds = np.zeros(1, np.uint64)
+        self._labels_ok = None
+        self._predict_rows = 0
+        self._key = None
+        self._build_kernel()
+
+    # --- layout --------------------------------------------------------------------------
+    def _build_kernel(self):
+        """Lay out the work buffer and describe every layer to C (again if trainable changed)."""
+        model, cap = self.model, self.batch_size
+        layers = model._layers
+        trainable = tuple(l.trainable for l in layers)
+        store = model._store
+        offsets = {(s.layer, s.name): s.lo for s in store.slots}
+        firsts = [i for i, l in enumerate(layers) if l.trainable and l.has_weights]
+        first = firsts[0] if firsts else len(layers)
+        fused = model._fused
+        pos = 0
+
+        def take(size):
+            nonlocal pos
+            at = pos
+            pos += size
+            return at
+
+        plan = dict(cap=cap, in_dim=self.in_dim, out_dim=self.out_dim, loss=self._loss,
+                    loss_param=float(self._param), metric=self._metric, **self._opt)
+        plan["xbuf"] = take(cap * self.in_dim)
+        plan["tbuf"] = take(cap * self.out_dim)
+        plan["wbuf"] = take(cap)
+        descs, widest = [], max(self.in_dim, self.out_dim)
+        for i, layer in enumerate(layers):
+            d_in, d_out = layer.input_dim, layer.output_dim
+            widest = max(widest, d_in, d_out)
+            name = getattr(layer, "activation", None)
+            name = "linear" if name is None else name.name
+            act = _LINEAR if layer is fused else _ACT_CODES[name]
+            desc = dict(kind=_DENSE, act=act, act_infer=_ACT_CODES[name], keeps_z=0,
+                        grad=0, backward=int(i >= first), dx=int(i > first), **{"in": d_in},
+                        out=d_out, w=-1, b=-1, y=take(cap * d_out), dy=take(cap * d_out), z=-1,
+                        mask=-1, rate=0.0)
+            if type(layer) is Dense:
+                keeps_z = name in _NEEDS_INPUT or name == "softmax"
+                desc.update(keeps_z=int(keeps_z), grad=int(layer.trainable and i >= first),
+                            w=offsets[(i, "kernel")],
+                            b=offsets[(i, "bias")] if layer.use_bias else -1)
+                if keeps_z:
+                    desc["z"] = take(cap * d_out)
+            elif type(layer) is Activation:
+                desc["kind"] = _ACTIVATION
+            else:
+                desc.update(kind=_DROPOUT, act=_LINEAR, act_infer=_LINEAR, rate=layer.rate,
+                            mask=take(cap * d_in))
+            descs.append(desc)
+        self._widest = widest
+        self._kernel = _step.MLPKernel(descs, plan, [tuple(r) for r in store.trainable_runs(trainable)])
+        self._work = np.zeros(max(1, pos), self.dtype)
+        self._dscratch = np.zeros(2 * widest, np.float64)
+        self._lbuf = np.zeros(cap, np.intp)
+        self._key = trainable
+
+    # --- training ------------------------------------------------------------------------
+    def learning_rates(self, n_steps, out=None):
+        """The optimizer's learning rate for each of the next ``n_steps`` updates (float64).
+
+        ``lr(iterations + s) · lr_multiplier`` for a schedule, the float times the multiplier
+        otherwise: what ``Optimizer.current_learning_rate`` would return before each step.
+        """
+        opt = self.model.optimizer
+        out = np.empty(n_steps, np.float64) if out is None else out
+        lr, mult, it = opt.learning_rate, opt.lr_multiplier, opt.iterations
+        if isinstance(lr, float):
+            out[:n_steps] = lr * mult
+        else:
+            for s in range(n_steps):
+                out[s] = float(lr(it + s)) * mult
+        return out
+
+    def _state(self, name):
+        if name is None:
+            return None
+        return self.model.optimizer.slots.get(name)
+
+    def train_chunk(self, X, T, W, order, start_step, n_steps, batch_size, lrs, losses_out,
+                    correct_out=None):
+        """Run ``n_steps`` training steps (batches ``start_step ... start_step + n_steps - 1``).
+
+        Batch ``b`` is rows ``order[b·batch_size : min(n, (b+1)·batch_size)]`` of the data (rows
+        ``b·batch_size ...`` of ``X`` itself when ``order`` is None), exactly as
+        ``Sequential.fit`` slices an epoch. Each step updates the model's flat parameter
+        buffer and the optimizer's state in place; ``optimizer.iterations`` advances by
+        ``n_steps`` and the Dropout layers draw their seeds from their generator as the
+        per-layer path does.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, input_dim)
+            C-contiguous, the model's dtype (as ``Sequential._data`` returns it).
+        T : ndarray
+            The loss targets as ``Sequential._data`` returns them: integer labels ``(n,)``
+            (intp, already checked against the class count) for sparse categorical
+            cross-entropy, else ``(n, output_dim)`` C-contiguous in the model's dtype.
+        W : ndarray of shape (n,) or None
+            Sample weights in the model's dtype (None: all ones).
+        order : ndarray of shape (n,) of int64, or None
+            The epoch's permutation of the rows (None: in order, no gather copy).
+        start_step : int
+            Index of the first batch of this chunk within the epoch.
+        n_steps : int
+            Number of batches to run (every one must start inside the data).
+        batch_size : int
+            At most the plan's ``batch_size``.
+        lrs : ndarray of shape (n_steps,), float64
+            The learning rate of each step (see :meth:`learning_rates`).
+        losses_out : ndarray of shape (>= n_steps,), float64
+            Receives each batch's mean loss (before its update).
+        correct_out : ndarray of shape (>= n_steps,), float64, optional
+            Receives each batch's count of correct predictions (the accuracy metric's hits,
+            unweighted); only when :attr:`counts_correct`.
+        """
+        model = self.model
+        if tuple(l.trainable for l in model._layers) != self._key:
+            self._build_kernel()
+        n = X.shape[0]
+        if X.dtype != self.dtype or X.ndim != 2 or X.shape[1] != self.in_dim:
+            raise ValueError(f"Expected X of shape (n, {self.in_dim}) and dtype {self.dtype}, "
+                             f"received: X.shape={X.shape}, dtype {X.dtype}")
+        if not 1 <= batch_size <= self.batch_size:
+            raise ValueError(f"Expected batch_size in [1, {self.batch_size}], received: "
+                             f"batch_size={batch_size}")
+        lo, hi = start_step * batch_size, min(n, (start_step + n_steps) * batch_size)
+        if n_steps < 1 or start_step < 0 or (start_step + n_steps - 1) * batch_size >= n:
+            raise ValueError(f"Expected batches inside the {n} rows, received: start_step="
+                             f"{start_step}, n_steps={n_steps}, batch_size={batch_size}")
+        if lrs.shape[0] < n_steps or losses_out.shape[0] < n_steps:
+            raise ValueError(f"Expected lrs and losses_out with at least {n_steps} entries")
+        labels = None
+        if self.sparse:
+            labels, T = T, None
+            if labels.shape != (n,):
+                raise ValueError(f"Expected labels of shape ({n},), received: {labels.shape}")
+            if self._labels_ok is None or self._labels_ok() is not labels:
+                if labels.dtype != np.intp or labels.min() < 0 or labels.max() >= self.out_dim:
+                    raise ValueError(f"Expected intp labels in [0, {self.out_dim})")
+                self._labels_ok = weakref.ref(labels)
+        elif T.shape != (n, self.out_dim):
+            raise ValueError(f"Expected T of shape ({n}, {self.out_dim}), received: {T.shape}")
+        if W is not None and W.shape != (n,):
+            raise ValueError(f"Expected W of shape ({n},), received: {W.shape}")
+        if order is not None:
+            if order.shape != (n,):
+                raise ValueError(f"Expected order of shape ({n},), received: {order.shape}")
+            used = order[lo:hi]
+            if used.min() < 0 or used.max() >= n:
+                raise ValueError(f"Expected order to hold row indices in [0, {n})")
+        if correct_out is not None and (not self.counts_correct or correct_out.shape[0] < n_steps):
+            raise ValueError("Expected correct_out only when the plan counts correct predictions, "
+                             f"with at least {n_steps} entries")
+        seeds = self._draw_seeds(n_steps)
+        opt = model.optimizer
+        store = model._store
+        status = _step.train(self._kernel, store.params, store.grads,
+                             self._state(self._slot_names[0]), self._state(self._slot_names[1]),
+                             self._work, self._dscratch, self._lbuf, X, T, labels, W, order,
+                             batch_size, start_step, n_steps, opt.iterations, lrs, seeds,
+                             losses_out, correct_out, _threads.num_threads())
+        opt.iterations += n_steps
+        if status != 0:
+            raise MemoryError("train_chunk: the loss kernel could not allocate its scratch")
+
+    def _draw_seeds(self, n_steps):
+        """One seed per step and active Dropout layer, in the per-layer path's draw order."""
+        drops = self._dropouts
+        if not drops:
+            return None
+        need = n_steps * len(drops)
+        if self._seeds.shape[0] < need:
+            self._seeds = np.zeros(need, np.uint64)
+        seeds, j = self._seeds, 0
+        for _ in range(n_steps):
+            for layer in drops:
+                seeds[j] = int(layer.rng.integers(0, 2**63))
+                j += 1
+        return seeds
+
+    # --- inference -----------------------------------------------------------------------
+    def predict(self, X, out):
+        """``out := model.predict(X)``: the forward pass in inference mode, in one call.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, input_dim), n >= 1
+            C-contiguous, the model's dtype.
+        out : ndarray of shape (n, output_dim)
+            C-contiguous, the model's dtype; receives the output activations.
+
+        Returns
+        -------
+        ndarray
+            ``out``.
+        """
+        n = X.shape[0]
+        rows = n if n < _PREDICT_CHUNK else _PREDICT_CHUNK
+        if rows > self._predict_rows:
+            size = rows * self._widest
+            self._pa, self._pb, self._pz = (np.empty(size, self.dtype) for _ in range(3))
+            self._predict_rows = rows
+        if X.shape[1] != self.in_dim or out.shape[0] != n or out.shape[1] != self.out_dim \
+                or n < 1:
+            raise ValueError(f"Expected X (n >= 1, {self.in_dim}) and out (n, {self.out_dim}), "
+                             f"received: X.shape={X.shape}, out.shape={out.shape}")
+        _step.predict(self._kernel, self.model._store.params, self._pa, self._pb, self._pz,
+                      rows, X, out, _threads.num_threads())
+        return out
