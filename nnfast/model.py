@@ -78,7 +78,10 @@ class Sequential:
     """
 
     def __init__(self, layers=None, *, input_dim=None, dtype="float32", seed=None, name=None):
-        key = np.dtype(dtype).name if isinstance(dtype, (np.dtype, type)) else dtype
+        try:
+            key = np.dtype(dtype).name if dtype is not None else None
+        except TypeError:
+            key = None
         if key not in _FLOATS:
             raise ValueError(f"Expected dtype to be 'float32' or 'float64', received: dtype={dtype!r}")
         self.dtype = _FLOATS[key]
