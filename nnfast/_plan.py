@@ -44,7 +44,7 @@ import weakref
 
 import numpy as np
 
-from nnfast import _threads, losses as losses_mod, optimizers as opt_mod
+from nnfast import losses as losses_mod, optimizers as opt_mod
 from nnfast._kernels import step as _step
 from nnfast.layers import Activation, Dense, Dropout
 
@@ -64,6 +64,13 @@ _LINEAR, _SOFTMAX = 0, 9
 _NEEDS_INPUT = {"gelu", "swish"}
 
 _PREDICT_CHUNK = 1024  # rows per forward pass in predict (the model's chunk)
+
+# Threads for the plan's element-wise kernels, optimizer and gather. BLAS (at
+# nnfast.set_num_threads threads) owns the cores: measured on 2 cores (784-256-128-10, float32,
+# samples/s at batch 32 / 128 / 512), BLAS 2 + element-wise 1: 64.7k / 94.7k / 80.9k;
+# BLAS 1 + element-wise 2: 42.4k / 58.0k / 53.8k; BLAS 2 + element-wise 2: 3.8k / 3.6k / 11.6k
+# (OpenMP's spinning workers and OpenBLAS's fight over the two cores).
+_ELEMENTWISE_THREADS = 1
 _INT_MAX = 2**31 - 1   # BLAS dimensions are 32-bit ints
 
 
@@ -89,13 +96,21 @@ def _loss_code(loss, mode):
     return None
 
 
-def _metric_code(loss_code, mode, out_dim):
-    """How the accuracy metric counts hits on the model's outputs (as ``nnfast.metrics`` does)."""
+def _metric_code(model, loss_code, out_dim):
+    """How the accuracy metric counts hits on the model's outputs (as ``nnfast.metrics`` does).
+
+    The metrics read probabilities: the outputs through the model's link (the fused
+    softmax/sigmoid, or the loss's for ``from_logits``) when they are logits. Softmax and
+    sigmoid are monotone, so an argmax is taken on the logits directly (two logits whose
+    probabilities round to the same value are the only case where the two argmaxes differ).
+    """
+    fused = getattr(model, "_fused", None)
+    link = getattr(model, "_link", fused.activation if fused is not None else None)
+    link = None if link is None else link.name
     if out_dim == 1:
-        if loss_code == _SPARSE_XENT:
+        if loss_code == _SPARSE_XENT or link not in (None, "sigmoid"):
             return _COUNT_NONE
-        # fused sigmoid: the metric sees sigmoid(logits); otherwise the raw outputs
-        return _COUNT_SIGMOID if mode == losses_mod.FUSED else _COUNT_THRESHOLD
+        return _COUNT_SIGMOID if link == "sigmoid" else _COUNT_THRESHOLD
     return _COUNT_ARGMAX_LABEL if loss_code == _SPARSE_XENT else _COUNT_ARGMAX_DENSE
 
 
@@ -197,7 +212,7 @@ class Plan:
         self._opt, self._slot_names = opt
         self.out_dim = model.output_dim
         self.in_dim = model.input_dim
-        self._metric = _metric_code(self._loss, model._mode, self.out_dim)
+        self._metric = _metric_code(model, self._loss, self.out_dim)
         self.counts_correct = self._metric != _COUNT_NONE
         self.sparse = self._loss == _SPARSE_XENT
         self._dropouts = [l for l in model._layers if type(l) is Dropout and l.rate > 0.0]
@@ -366,7 +381,7 @@ class Plan:
                              self._state(self._slot_names[0]), self._state(self._slot_names[1]),
                              self._work, self._dscratch, self._lbuf, X, T, labels, W, order,
                              batch_size, start_step, n_steps, opt.iterations, lrs, seeds,
-                             losses_out, correct_out, _threads.num_threads())
+                             losses_out, correct_out, _ELEMENTWISE_THREADS)
         opt.iterations += n_steps
         if status != 0:
             raise MemoryError("train_chunk: the loss kernel could not allocate its scratch")
@@ -413,5 +428,5 @@ class Plan:
             raise ValueError(f"Expected X (n >= 1, {self.in_dim}) and out (n, {self.out_dim}), "
                              f"received: X.shape={X.shape}, out.shape={out.shape}")
         _step.predict(self._kernel, self.model._store.params, self._pa, self._pb, self._pz,
-                      rows, X, out, _threads.num_threads())
+                      rows, X, out, _ELEMENTWISE_THREADS)
         return out

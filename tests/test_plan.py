@@ -1,0 +1,302 @@
+"""The compiled training plan (nnfast._plan) against the model's own per-layer Python path.
+
+Two copies of the same model (same seed: same initial weights, same shuffles, same dropout
+seeds): one trained with ``Sequential.fit``, one with ``compile_plan`` + ``train_chunk`` driven
+by the same epoch loop. Weights, optimizer state, per-epoch losses and accuracies must agree to
+float rounding (in practice to the bit: the plan calls the same kernels with the same shapes).
+"""
+
+import numpy as np
+import pytest
+
+import nnfast as nf
+from helpers import central_difference, threads
+from nnfast._plan import compile_plan
+
+DTYPES = ("float64", "float32")
+TOL = {"float64": dict(rtol=1e-12, atol=1e-13), "float32": dict(rtol=2e-5, atol=2e-6)}
+
+
+def plan_fit(model, X, y, *, epochs, batch_size, shuffle=True, sample_weight=None, chunk=None):
+    """``model.fit`` (no validation, no callbacks) through the plan; per-epoch history."""
+    X, T, M, W = model._data(X, y, sample_weight)
+    n = X.shape[0]
+    bs = min(batch_size, n)
+    steps = -(-n // bs)
+    plan = compile_plan(model, bs)
+    assert plan is not None
+    chunk = chunk or steps
+    order = np.arange(n, dtype=np.int64)
+    sizes = np.minimum(bs, n - np.arange(steps) * bs)
+    losses, correct = np.empty(steps), np.empty(steps)
+    history = {"loss": [], "accuracy": []}
+    for _ in range(epochs):
+        if shuffle:
+            order[:] = np.arange(n)
+            model._rng.shuffle(order)
+        for b in range(0, steps, chunk):
+            k = min(chunk, steps - b)
+            lrs = plan.learning_rates(k)
+            plan.train_chunk(X, T, W, order if shuffle else None, b, k, bs, lrs, losses[b:],
+                             correct[b:] if plan.counts_correct else None)
+        history["loss"].append(float((losses * sizes).sum() / n))
+        if plan.counts_correct:
+            history["accuracy"].append(float(correct.sum() / n))
+    return history
+
+
+def data(n=101, d=5, kind="sparse", k=3, seed=1):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    if kind == "sparse":
+        return X, rng.integers(0, k, n)
+    if kind == "onehot":
+        return X, np.eye(k)[rng.integers(0, k, n)]
+    if kind == "binary":
+        return X, (X[:, 0] + 0.3 * rng.normal(size=n) > 0).astype(float)
+    return X, X[:, :k] @ rng.normal(size=(k, k)) + 0.1 * rng.normal(size=(n, k))
+
+
+# (name, layers factory, loss, optimizer factory, data kind, output width, fit options)
+CONFIGS = [
+    ("softmax-adam", lambda: [nf.layers.Dense(16, activation="relu"),
+                              nf.layers.Dense(8, activation="tanh"),
+                              nf.layers.Dense(3, activation="softmax")],
+     "sparse_categorical_crossentropy", lambda: nf.optimizers.Adam(1e-2), "sparse", 3, {}),
+    ("dropout-adamw-schedule", lambda: [nf.layers.Dense(16, activation="elu"),
+                                        nf.layers.Dropout(0.3),
+                                        nf.layers.Dense(3, activation="softmax")],
+     "sparse_categorical_crossentropy",
+     lambda: nf.optimizers.AdamW(nf.schedules.CosineDecay(1e-2, 20)), "sparse", 3, {}),
+    ("onehot-smoothing-activation-layer", lambda: [nf.layers.Dense(12, activation="swish"),
+                                                   nf.layers.Dense(3),
+                                                   nf.layers.Activation("softmax")],
+     nf.losses.CategoricalCrossentropy(label_smoothing=0.1),
+     lambda: nf.optimizers.RMSprop(1e-2, momentum=0.5), "onehot", 3, {}),
+    ("sigmoid-sgd-nesterov-weights", lambda: [nf.layers.Dense(10, activation="leaky_relu"),
+                                              nf.layers.Dense(1, activation="sigmoid")],
+     "binary_crossentropy",
+     lambda: nf.optimizers.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=1e-3), "binary",
+     1, {"sample_weight": True}),
+    ("logits-bce-noshuffle", lambda: [nf.layers.Dense(10, activation="softplus"),
+                                      nf.layers.Dense(1)],
+     nf.losses.BinaryCrossentropy(from_logits=True), lambda: nf.optimizers.Adam(1e-2),
+     "binary", 1, {"shuffle": False}),
+    ("mse-gelu-rmsprop", lambda: [nf.layers.Dense(12, activation="gelu"),
+                                  nf.layers.Dense(3, use_bias=False)],
+     "mse", lambda: nf.optimizers.RMSprop(1e-2), "regression", 3, {}),
+    ("huber-sigmoid-hidden", lambda: [nf.layers.Dense(9, activation="sigmoid"),
+                                      nf.layers.Dense(3)],
+     nf.losses.Huber(0.5), lambda: nf.optimizers.SGD(0.05), "regression", 3, {}),
+    ("mae-softmax-output", lambda: [nf.layers.Dense(7, activation="relu"),
+                                    nf.layers.Dense(3, activation="softmax")],
+     "mae", lambda: nf.optimizers.Adam(1e-2), "onehot", 3, {}),
+]
+
+
+def twins(layers, loss, optimizer, dtype, d=5):
+    models = []
+    for _ in range(2):
+        m = nf.Sequential(layers(), input_dim=d, dtype=dtype, seed=7)
+        m.compile(optimizer=optimizer(), loss=loss, metrics=["accuracy"])
+        models.append(m)
+    return models
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,layers,loss,optimizer,kind,k,opts", CONFIGS,
+                         ids=[c[0] for c in CONFIGS])
+def test_plan_matches_python_path(dtype, name, layers, loss, optimizer, kind, k, opts):
+    X, y = data(kind=kind, k=k)
+    sw = np.random.default_rng(3).uniform(0.2, 2.0, X.shape[0]) if opts.get("sample_weight") else None
+    shuffle = opts.get("shuffle", True)
+    a, b = twins(layers, loss, optimizer, dtype)
+    hist = a.fit(X, y, epochs=3, batch_size=16, shuffle=shuffle, sample_weight=sw, verbose=0)
+    ours = plan_fit(b, X, y, epochs=3, batch_size=16, shuffle=shuffle, sample_weight=sw)
+    tol = TOL[dtype]
+    np.testing.assert_allclose(ours["loss"], hist.history["loss"], **tol)
+    if ours["accuracy"]:
+        np.testing.assert_allclose(ours["accuracy"], hist.history["accuracy"])
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        assert wb.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(wb, wa, **tol)
+    for key, state in a.optimizer.slots.items():
+        np.testing.assert_allclose(b.optimizer.slots[key], state, **tol)
+    assert a.optimizer.iterations == b.optimizer.iterations == 3 * 7
+    np.testing.assert_allclose(b.predict(X), a.predict(X), **tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_chunking_does_not_change_results(dtype):
+    X, y = data()
+    cfg = CONFIGS[1]
+    a, b = twins(cfg[1], cfg[2], cfg[3], dtype)
+    ha = plan_fit(a, X, y, epochs=2, batch_size=10, chunk=None)
+    hb = plan_fit(b, X, y, epochs=2, batch_size=10, chunk=3)
+    assert ha == hb
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_frozen_layer_is_not_updated(dtype):
+    X, y = data()
+    cfg = CONFIGS[0]
+    a, b = twins(cfg[1], cfg[2], cfg[3], dtype)
+    for m in (a, b):
+        m._layers[0].trainable = False
+        m._layers[1].trainable = False
+    before = b.get_weights()
+    hist = a.fit(X, y, epochs=2, batch_size=16, verbose=0)
+    ours = plan_fit(b, X, y, epochs=2, batch_size=16)
+    np.testing.assert_allclose(ours["loss"], hist.history["loss"], **TOL[dtype])
+    after = b.get_weights()
+    for i in range(4):
+        np.testing.assert_array_equal(after[i], before[i])
+    for wa, wb in zip(a.get_weights(), after):
+        np.testing.assert_allclose(wb, wa, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_one_step_equals_train_on_batch(dtype):
+    X, y = data(n=40, kind="binary")
+    cfg = CONFIGS[3]
+    a, b = twins(cfg[1], cfg[2], cfg[3], dtype)
+    expected = a.train_on_batch(X, y)
+    Xc, T, _, W = b._data(X, y)
+    plan = compile_plan(b, 40)
+    losses, correct = np.empty(1), np.empty(1)
+    plan.train_chunk(Xc, T, W, None, 0, 1, 40, plan.learning_rates(1), losses, correct)
+    np.testing.assert_allclose(losses[0], expected, **TOL[dtype])
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wb, wa, **TOL[dtype])
+
+
+def test_gradient_matches_central_differences():
+    """SGD with lr 1 on one full batch moves the weights by exactly -dL/dw."""
+    X, y = data(n=12, k=3)
+    layers = lambda: [nf.layers.Dense(6, activation="tanh"), nf.layers.Dense(3, activation="softmax")]
+    model = nf.Sequential(layers(), input_dim=5, dtype="float64", seed=2)
+    model.compile(optimizer=nf.optimizers.SGD(1.0), loss="sparse_categorical_crossentropy")
+    w0 = model.get_weights()
+    plan = compile_plan(model, 12)
+    Xc, T, _, _ = model._data(X, y)
+    plan.train_chunk(Xc, T, None, None, 0, 1, 12, np.ones(1), np.empty(1))
+    grads = [a - b for a, b in zip(w0, model.get_weights())]
+    probe = nf.Sequential(layers(), input_dim=5, dtype="float64", seed=2)
+    probe.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    for i in range(len(w0)):
+        def loss_at(wi, i=i):
+            ws = [w.copy() for w in w0]
+            ws[i] = wi
+            probe.set_weights(ws)
+            return probe.evaluate(X, y)["loss"]
+        np.testing.assert_allclose(grads[i], central_difference(loss_at, w0[i]), rtol=1e-6,
+                                   atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 3, 1500])
+def test_predict_matches_model(dtype, n):
+    X = np.random.default_rng(0).normal(size=(n, 5)).astype(dtype)
+    for layers in ([nf.layers.Dense(9, activation="gelu"), nf.layers.Dropout(0.5),
+                    nf.layers.Dense(4, activation="softmax")],
+                   [nf.layers.Dense(9, activation="relu"), nf.layers.Activation("tanh"),
+                    nf.layers.Dense(2), nf.layers.Dropout(0.2)]):
+        model = nf.Sequential(layers, input_dim=5, dtype=dtype, seed=0)
+        model.compile("adam", "mse")
+        model.build()
+        plan = compile_plan(model, 32)
+        out = np.empty((n, model.output_dim), dtype)
+        assert plan.predict(X, out) is out
+        np.testing.assert_allclose(out, model.predict(X), **TOL[dtype])
+
+
+def test_thread_count_invariance():
+    X, y = data(n=700, d=40, k=10, seed=4)
+    results = []
+    for nt in (1, 2):
+        with threads(nt):
+            m = nf.Sequential([nf.layers.Dense(300, activation="relu"),
+                               nf.layers.Dense(10, activation="softmax")], input_dim=40,
+                              dtype="float64", seed=0)
+            m.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+            h = plan_fit(m, X, y, epochs=1, batch_size=256)
+            results.append((h, m.get_weights()))
+    np.testing.assert_allclose(results[0][0]["loss"], results[1][0]["loss"], rtol=1e-12)
+    for wa, wb in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(wa, wb, rtol=1e-10, atol=1e-12)
+
+
+def _model(layers, loss="sparse_categorical_crossentropy", optimizer="adam"):
+    m = nf.Sequential(layers, input_dim=5, seed=0)
+    m.compile(optimizer=optimizer, loss=loss)
+    m.build()
+    return m
+
+
+@pytest.mark.parametrize("make", [
+    lambda: _model([nf.layers.Dense(4), nf.layers.BatchNormalization(),
+                    nf.layers.Dense(3, activation="softmax")]),
+    lambda: _model([nf.layers.Dense(4), nf.layers.LayerNormalization(),
+                    nf.layers.Dense(3, activation="softmax")]),
+    lambda: _model([nf.layers.Dense(3, activation="softmax",
+                                    kernel_regularizer=nf.regularizers.l2(1e-3))]),
+    lambda: _model([nf.layers.Dense(3, activation="softmax")],
+                   optimizer=nf.optimizers.Adam(clipnorm=1.0)),
+    lambda: _model([nf.layers.Dense(3, activation="softmax")],
+                   optimizer=nf.optimizers.SGD(clipvalue=1.0)),
+    lambda: _model([nf.layers.Dense(3, activation="softmax")],
+                   optimizer=nf.optimizers.RMSprop(global_clipnorm=1.0)),
+    lambda: _model([nf.layers.Dense(1, activation="relu")], loss="binary_crossentropy"),
+    lambda: _model([nf.layers.Dense(3, activation="relu")], loss="categorical_crossentropy"),
+    lambda: _model([type("MyDense", (nf.layers.Dense,), {})(3, activation="softmax")]),
+], ids=["batchnorm", "layernorm", "regularizer", "clipnorm", "clipvalue", "global_clipnorm",
+        "bce-on-probs", "cce-on-probs", "dense-subclass"])
+def test_unsupported_models_fall_back(make):
+    assert compile_plan(make(), 32) is None
+
+
+def test_not_compiled_or_not_built_gives_none():
+    m = nf.Sequential([nf.layers.Dense(3)], input_dim=5)
+    m.build()
+    assert compile_plan(m, 8) is None
+    m = nf.Sequential([nf.layers.Dense(3)])
+    m.compile("adam", "mse")
+    assert compile_plan(m, 8) is None
+
+
+def test_frozen_regularized_layer_is_supported():
+    m = _model([nf.layers.Dense(4, kernel_regularizer=nf.regularizers.l2(1e-3)),
+                nf.layers.Dense(3, activation="softmax")])
+    m._layers[0].trainable = False
+    assert compile_plan(m, 8) is not None
+
+
+def test_bad_arguments_raise():
+    m = _model([nf.layers.Dense(3, activation="softmax")])
+    plan = compile_plan(m, 8)
+    X, y = data(n=20)
+    Xc, T, _, _ = m._data(X, y)
+    lrs, losses = np.full(3, 1e-3), np.empty(3)
+    order = np.arange(20, dtype=np.int64)
+    with pytest.raises(ValueError, match="batch_size"):
+        plan.train_chunk(Xc, T, None, order, 0, 1, 9, lrs, losses)
+    with pytest.raises(ValueError, match="batches inside"):
+        plan.train_chunk(Xc, T, None, order, 2, 2, 8, lrs, losses)
+    with pytest.raises(ValueError, match="X of shape"):
+        plan.train_chunk(Xc[:, :4].copy(), T, None, order, 0, 1, 8, lrs, losses)
+    bad = order.copy()
+    bad[3] = 20
+    with pytest.raises(ValueError, match="row indices"):
+        plan.train_chunk(Xc, T, None, bad, 0, 1, 8, lrs, losses)
+    with pytest.raises(ValueError, match="labels"):
+        plan.train_chunk(Xc, np.full(20, 3, np.intp), None, order, 0, 1, 8, lrs, losses)
+    with pytest.raises(ValueError, match="lrs and losses_out"):
+        plan.train_chunk(Xc, T, None, order, 0, 3, 8, lrs[:2], losses)
+    with pytest.raises(ValueError):
+        plan.predict(Xc[:, :4].copy(), np.empty((20, 3), np.float32))
+    with pytest.raises(ValueError, match="batch_size"):
+        compile_plan(m, 0)
+    assert m.optimizer.iterations == 0
