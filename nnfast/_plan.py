@@ -44,7 +44,7 @@ import weakref
 
 import numpy as np
 
-from nnfast import losses as losses_mod, optimizers as opt_mod
+from nnfast import _threads, losses as losses_mod, optimizers as opt_mod
 from nnfast._kernels import step as _step
 from nnfast.layers import Activation, Dense, Dropout
 
@@ -241,7 +241,9 @@ class Plan:
             pos += size
             return at
 
+        n_weights = sum(l.input_dim * l.output_dim for l in layers if type(l) is Dense)
         plan = dict(cap=cap, in_dim=self.in_dim, out_dim=self.out_dim, loss=self._loss,
+                    n_weights=n_weights,
                     loss_param=float(self._param), metric=self._metric, **self._opt)
         plan["xbuf"] = take(cap * self.in_dim)
         plan["tbuf"] = take(cap * self.out_dim)
@@ -428,5 +430,5 @@ class Plan:
             raise ValueError(f"Expected X (n >= 1, {self.in_dim}) and out (n, {self.out_dim}), "
                              f"received: X.shape={X.shape}, out.shape={out.shape}")
         _step.predict(self._kernel, self.model._store.params, self._pa, self._pb, self._pz,
-                      rows, X, out, _ELEMENTWISE_THREADS)
+                      rows, X, out, _threads.num_threads())
         return out

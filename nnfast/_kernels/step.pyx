@@ -38,6 +38,7 @@ cdef extern from "nnf_mlp.h" nogil:
         int nesterov, decoupled
         size_t n_runs
         const size_t *runs
+        size_t n_weights
 
     int nnf_mlp_train_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, float *params, float *grads,
                           float *s1, float *s2, float *work, double *dscratch, intptr_t *lbuf,
@@ -130,6 +131,7 @@ cdef class MLPKernel:
         self.plan.rho = plan["rho"]
         self.plan.nesterov = plan["nesterov"]
         self.plan.decoupled = plan["decoupled"]
+        self.plan.n_weights = plan.get("n_weights", 0)
 
     def __dealloc__(self):
         free(self.layers)

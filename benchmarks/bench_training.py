@@ -1,0 +1,297 @@
+"""Training and serving MLPs: nnfast's compiled plan against NumPy, PyTorch and scikit-learn.
+
+Side-by-side tables (issue 4's benchmark), one command:
+``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_training.py``
+(``--quick``: fewer rounds and workloads; ``--rounds N``.)
+pytest-benchmark: ``pytest benchmarks/bench_training.py --benchmark-only``
+
+Workloads (float32 unless said, Adam lr 1e-3, one shuffled epoch, samples/s):
+784-256-128-10 ReLU + softmax cross-entropy on 16,384 MNIST-shaped synthetic samples at batch
+32, 128, 512; the tabular 30-64-64-1 sigmoid + binary cross-entropy net at batch 32; a float64
+row; the wide 2048-1024-1024-10 net (BLAS-bound); ``predict`` latency at batch 1 and 1024.
+
+Competitors, interleaved in one process (``_timing.compare``): nnfast through the compiled plan
+(``nnfast._plan``, one ``train_chunk`` call per chunk of about 50 ms of batches, as ``fit``
+runs it), nnfast's per-layer Python path (``Sequential.fit`` as it is now), ``peers.NumpyMLP``,
+torch eager with fused and default (foreach) Adam at 1 and 2 threads, and scikit-learn's
+``MLPClassifier(solver="adam")`` (``partial_fit``, one epoch).
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import nnfast as nf  # noqa: E402
+from nnfast._plan import compile_plan  # noqa: E402
+from _timing import compare, format_rows  # noqa: E402
+from peers import NumpyMLP, sklearn_trainer, torch_trainer  # noqa: E402
+
+MNIST = (784, 256, 128, 10)
+TABULAR = (30, 64, 64, 1)
+WIDE = (2048, 1024, 1024, 10)
+N_SAMPLES = 16384
+CHUNK_SECONDS = 0.05  # work per train_chunk call when no callback needs every batch
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def make_data(sizes, n, binary=False, dtype=np.float32, seed=0):
+    rng = np.random.default_rng(seed)
+    if binary:
+        X = rng.standard_normal((n, sizes[0])).astype(dtype)
+        y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(np.int64)
+    else:
+        X = rng.random((n, sizes[0]), dtype=np.float64).astype(dtype)  # MNIST-like [0, 1) pixels
+        y = rng.integers(0, sizes[-1], n)
+    return X, y
+
+
+def nnfast_model(sizes, binary=False, dtype="float32", seed=0):
+    layers = [nf.layers.Dense(h, activation="relu", kernel_initializer="he_normal")
+              for h in sizes[1:-1]]
+    layers.append(nf.layers.Dense(sizes[-1], activation="sigmoid" if binary else "softmax"))
+    model = nf.Sequential(layers, input_dim=sizes[0], dtype=dtype, seed=seed)
+    model.compile(optimizer=nf.optimizers.Adam(1e-3),
+                  loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+class PlanFit:
+    """``Sequential.fit``'s epoch loop through the compiled plan (the lead's hook, verbatim
+    but for the callbacks): seeded shuffle, chunks of batches, per-epoch loss and accuracy."""
+
+    def __init__(self, model, X, y, batch_size):
+        self.model = model
+        self.X, self.T, _, self.W = model._data(X, y)
+        self.n = self.X.shape[0]
+        self.bs = min(batch_size, self.n)
+        self.steps = -(-self.n // self.bs)
+        self.plan = compile_plan(model, self.bs)
+        self.order = np.arange(self.n, dtype=np.int64)
+        self.losses = np.empty(self.steps)
+        self.correct = np.empty(self.steps) if self.plan.counts_correct else None
+        self.chunk = self.steps
+        self.sizes = np.minimum(self.bs, self.n - np.arange(self.steps) * self.bs)
+
+    def tune_chunk(self):
+        """Steps per call for about CHUNK_SECONDS of work (the progress bar updates between)."""
+        t = time.perf_counter()
+        self.epoch(steps=min(self.steps, 8), chunk=min(self.steps, 8))
+        per_step = (time.perf_counter() - t) / min(self.steps, 8)
+        self.chunk = max(1, min(self.steps, int(CHUNK_SECONDS / max(per_step, 1e-7))))
+        return self
+
+    def epoch(self, steps=None, chunk=None):
+        steps = steps or self.steps
+        chunk = chunk or self.chunk
+        plan, order = self.plan, self.order
+        order[:] = np.arange(self.n)
+        self.model._rng.shuffle(order)
+        for b in range(0, steps, chunk):
+            k = min(chunk, steps - b)
+            plan.train_chunk(self.X, self.T, self.W, order, b, k, self.bs, plan.learning_rates(k),
+                             self.losses[b:], None if self.correct is None else self.correct[b:])
+        loss = float((self.losses[:steps] * self.sizes[:steps]).sum() / self.sizes[:steps].sum())
+        return loss
+
+
+def training_candidates(sizes, X, y, batch_size, *, binary=False, dtype="float32",
+                        peers=True, python_path=True):
+    """{name: one-epoch callable} for one workload."""
+    cands = {}
+    plan_fit = PlanFit(nnfast_model(sizes, binary, dtype), X, y, batch_size).tune_chunk()
+    cands["nnfast plan (fit)"] = plan_fit.epoch
+    if python_path:
+        slow = nnfast_model(sizes, binary, dtype)
+        cands["nnfast per-layer path"] = lambda: slow.fit(X, y, epochs=1, batch_size=batch_size,
+                                                          verbose=0)
+    if not peers:
+        return cands
+    npy = NumpyMLP(list(sizes), dtype=np.dtype(dtype).type, binary=binary)
+    cands["NumPy loop"] = npy.trainer(X, y, batch_size)
+    torch = _torch()
+    if torch is not None:
+        for fused in (True, False):
+            for threads in (2, 1):
+                epoch, _ = torch_trainer(list(sizes), X, y, batch_size, fused=fused,
+                                         threads=threads, binary=binary, dtype=dtype)
+                name = f"torch {'fused' if fused else 'default'} Adam, {threads} thr"
+                cands[name] = (lambda e=epoch, t=threads: (torch.set_num_threads(t), e()))
+        torch.set_num_threads(os.cpu_count() or 1)
+    try:
+        epoch, _ = sklearn_trainer(list(sizes), X, y, batch_size)
+        cands["sklearn MLPClassifier"] = epoch
+    except ImportError:
+        pass
+    return cands
+
+
+def predict_candidates(sizes, X):
+    model = nnfast_model(sizes)
+    model.build()
+    plan = compile_plan(model, 32)
+    out = np.empty((X.shape[0], sizes[-1]), np.float32)
+    cands = {"nnfast plan.predict": lambda: plan.predict(X, out),
+             "nnfast model.predict": lambda: model.predict(X)}
+    npy = NumpyMLP(list(sizes))
+    cands["NumPy forward"] = lambda: npy.predict(X)
+    torch = _torch()
+    if torch is not None:
+        tm = torch_trainer(list(sizes), X[:2], np.zeros(2, np.int64), 2)[1]
+        for threads in (2, 1):
+            def run(t=threads):
+                torch.set_num_threads(t)
+                with torch.no_grad():
+                    return torch.softmax(tm(torch.from_numpy(X)), dim=1)
+            cands[f"torch eager, {threads} thr"] = run
+        torch.set_num_threads(os.cpu_count() or 1)
+    try:
+        from sklearn.neural_network import MLPClassifier
+        import warnings
+        clf = MLPClassifier(hidden_layer_sizes=sizes[1:-1], max_iter=1)
+        Xs, ys = make_data(sizes, 64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.fit(Xs, ys)
+        cands["sklearn predict_proba"] = lambda: clf.predict_proba(X)
+    except ImportError:
+        pass
+    return cands
+
+
+def _table(title, rows, n, unit="samples/s"):
+    """Rows with samples/s and ratios against torch's best and the NumPy loop."""
+    by = {name: med for name, med, _, _ in rows}
+    torch_best = min((v for k, v in by.items() if k.startswith("torch")), default=None)
+    numpy = by.get("NumPy loop") or by.get("NumPy forward")
+    lines = [title, f"  {'candidate':<30}{'median':>11}{'best':>11}{unit:>13}"
+                    f"{'vs torch best':>15}{'vs NumPy':>10}"]
+    for name, med, best, _ in rows:
+        rate = f"{n / med:,.0f}" if unit == "samples/s" else f"{med * 1e6:,.0f} us"
+        vt = f"{torch_best / med:.2f}x" if torch_best else "-"
+        vn = f"{numpy / med:.2f}x" if numpy else "-"
+        lines.append(f"  {name:<30}{_fmt(med):>11}{_fmt(best):>11}{rate:>13}{vt:>15}{vn:>10}")
+    return "\n".join(lines)
+
+
+def _fmt(s):
+    return f"{s * 1e6:.1f} us" if s < 1e-3 else (f"{s * 1e3:.2f} ms" if s < 1 else f"{s:.2f} s")
+
+
+def _environment():
+    from nnfast import _threads
+    from threadpoolctl import threadpool_info
+
+    import scipy.linalg  # noqa: F401  (load SciPy's BLAS so it is listed)
+
+    lines = [f"nnfast threads: {nf.get_num_threads()} (plan: BLAS at that count, element-wise "
+             f"kernels on 1 thread); os.cpu_count()={os.cpu_count()}"]
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+                "MKL_NUM_THREADS"):
+        lines.append(f"  {var}={os.environ.get(var, '(unset)')}")
+    torch = _torch()
+    if torch is not None:
+        lines.append(f"torch {torch.__version__}, torch.get_num_threads()={torch.get_num_threads()}")
+    for info in threadpool_info():
+        lines.append(f"  threadpoolctl: {info.get('internal_api')} {info.get('version')} "
+                     f"{info.get('threading_layer', '')} num_threads={info.get('num_threads')} "
+                     f"{os.path.basename(info.get('filepath', ''))}")
+    del _threads
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="2 rounds, fewer workloads")
+    ap.add_argument("--rounds", type=int, default=None)
+    args = ap.parse_args(argv)
+    rounds = args.rounds or (2 if args.quick else 3)
+    print(_environment())
+    print()
+    X, y = make_data(MNIST, N_SAMPLES)
+    for bs in ((32, 512) if args.quick else (32, 128, 512)):
+        rows = compare(training_candidates(MNIST, X, y, bs, python_path=not args.quick),
+                       rounds=rounds, min_time=1e-9)
+        print(_table(f"784-256-128-10 ReLU, softmax CE, Adam, float32, batch {bs}, "
+                     f"{N_SAMPLES} samples (one epoch)", rows, N_SAMPLES))
+        print()
+    Xt, yt = make_data(TABULAR, N_SAMPLES, binary=True)
+    rows = compare(training_candidates(TABULAR, Xt, yt, 32, binary=True), rounds=rounds,
+                   min_time=1e-9)
+    print(_table(f"30-64-64-1 sigmoid + BCE, Adam, float32, batch 32, {N_SAMPLES} samples",
+                 rows, N_SAMPLES))
+    print()
+    if not args.quick:
+        X64 = X.astype(np.float64)
+        rows = compare(training_candidates(MNIST, X64, y, 128, dtype="float64"), rounds=rounds,
+                       min_time=1e-9)
+        print(_table(f"784-256-128-10, float64, batch 128, {N_SAMPLES} samples", rows, N_SAMPLES))
+        print()
+        n_wide = 2048
+        Xw, yw = make_data(WIDE, n_wide)
+        rows = compare(training_candidates(WIDE, Xw, yw, 128), rounds=rounds, min_time=1e-9)
+        print(_table(f"2048-1024-1024-10 (wide), float32, batch 128, {n_wide} samples", rows,
+                     n_wide))
+        print()
+    for n in (1, 1024):
+        Xp = X[:n].copy()
+        rows = compare(predict_candidates(MNIST, Xp), rounds=max(rounds, 5), min_time=0.05)
+        print(_table(f"predict 784-256-128-10, batch {n} (latency per call)", rows, n,
+                     unit="latency"))
+        print()
+
+
+# ---- pytest-benchmark (benchmarks/ is outside the default test paths) ----
+
+@pytest.fixture(scope="module")
+def mnist():
+    return make_data(MNIST, 4096)
+
+
+@pytest.mark.benchmark(group="train 784-256-128-10 b32 (4096 samples)")
+@pytest.mark.parametrize("name", ["nnfast plan (fit)", "NumPy loop", "torch fused Adam, 2 thr",
+                                  "torch fused Adam, 1 thr"])
+def test_train_mnist_b32(benchmark, mnist, name):
+    X, y = mnist
+    cands = training_candidates(MNIST, X, y, 32, python_path=False,
+                                peers=not name.startswith("nnfast"))
+    if name not in cands:
+        pytest.skip(f"{name} not available")
+    benchmark.pedantic(cands[name], rounds=3, iterations=1, warmup_rounds=1)
+
+
+@pytest.mark.benchmark(group="train 30-64-64-1 b32 (4096 samples)")
+@pytest.mark.parametrize("name", ["nnfast plan (fit)", "NumPy loop", "torch fused Adam, 2 thr",
+                                  "torch fused Adam, 1 thr"])
+def test_train_tabular_b32(benchmark, name):
+    X, y = make_data(TABULAR, 4096, binary=True)
+    cands = training_candidates(TABULAR, X, y, 32, binary=True, python_path=False,
+                                peers=not name.startswith("nnfast"))
+    if name not in cands:
+        pytest.skip(f"{name} not available")
+    benchmark.pedantic(cands[name], rounds=3, iterations=1, warmup_rounds=1)
+
+
+@pytest.mark.benchmark(group="predict 784-256-128-10 batch 1")
+@pytest.mark.parametrize("name", ["nnfast plan.predict", "NumPy forward", "torch eager, 1 thr"])
+def test_predict_b1(benchmark, mnist, name):
+    cands = predict_candidates(MNIST, mnist[0][:1].copy())
+    if name not in cands:
+        pytest.skip(f"{name} not available")
+    benchmark(cands[name])
+
+
+if __name__ == "__main__":
+    main()
