@@ -63,15 +63,26 @@
 
 #else /* ------------------------------------------------------------ the T template ---- */
 
-/* C (m x n, row-major, ldc = n) := op(A)·op(B); op(A) is m x k, op(B) is k x n; lda/ldb are
- * the row strides of A and B as stored. Row-major is column-major transposed: swap operands. */
+/* C (m x n, row-major, row stride ldc) := op(A)·op(B); op(A) is m x k, op(B) is k x n; lda/ldb
+ * are the row strides of A and B as stored. Row-major is column-major transposed: swap the
+ * operands. */
+static void SFX(mlp_gemm_ld)(GEMM_FN gemm, int trans_a, int trans_b, size_t m, size_t n,
+                             size_t k, const T *a, size_t lda, const T *b, size_t ldb, T *c,
+                             size_t ldc)
+{
+    char ta = trans_a ? 'T' : 'N', tb = trans_b ? 'T' : 'N';
+    int im = (int)m, in = (int)n, ik = (int)k, ilda = (int)lda, ildb = (int)ldb, ildc = (int)ldc;
+    if (m == 0 || n == 0)
+        return;
+    T one = 1, zero = 0;
+    gemm(&tb, &ta, &in, &im, &ik, &one, (T *)b, &ildb, (T *)a, &ilda, &zero, c, &ildc);
+}
+
+/* C (m x n, ldc = n) := op(A)·op(B). */
 static void SFX(mlp_gemm)(GEMM_FN gemm, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                           const T *a, size_t lda, const T *b, size_t ldb, T *c)
 {
-    char ta = trans_a ? 'T' : 'N', tb = trans_b ? 'T' : 'N';
-    int im = (int)m, in = (int)n, ik = (int)k, ilda = (int)lda, ildb = (int)ldb, ildc = (int)n;
-    T one = 1, zero = 0;
-    gemm(&tb, &ta, &in, &im, &ik, &one, (T *)b, &ildb, (T *)a, &ilda, &zero, c, &ildc);
+    SFX(mlp_gemm_ld)(gemm, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, n);
 }
 
 /* y (1 x out) := x (1 x in) · W[:, :out] (W row-major, row stride ldw): columns in blocks of NNF_MLP_ROW_BLOCK
@@ -114,29 +125,31 @@ static void SFX(mlp_row_gemm)(const T *x, const T *W, T *y, size_t in, size_t ou
     SFX(mlp_row_gemm_cols)(x, W, y, in, out, out);
 }
 
-/* part[j] := sum over rows [lo, hi) of g[r, j], in double, rows in order. */
+/* part[j] := sum over rows [lo, hi) of g[r, j] (row stride ld), in double, rows in order. */
 NNF_MLP_CLONES static void SFX(mlp_colsum)(const T *NNF_RESTRICT g, double *NNF_RESTRICT part,
-                                           size_t cols, size_t lo, size_t hi)
+                                           size_t cols, size_t ld, size_t lo, size_t hi)
 {
     for (size_t j = 0; j < cols; j++)
         part[j] = 0.0;
     for (size_t r = lo; r < hi; r++) {
-        const T *NNF_RESTRICT gr = g + r * cols;
+        const T *NNF_RESTRICT gr = g + r * ld;
         for (size_t j = 0; j < cols; j++)
             part[j] += (double)gr[j];
     }
 }
 
-/* out_j := sum_i g_ij, blocks of NNF_MLP_BLOCK rows summed in double and added in block order:
- * the bits of nnf_bias_grad, without its allocation (scratch: 2·cols doubles). */
-static void SFX(mlp_bias_grad)(size_t rows, size_t cols, const T *g, T *out, double *scratch)
+/* out_j := sum_i g_ij (rows x cols, row stride ld), blocks of NNF_MLP_BLOCK rows summed in
+ * double and added in block order: the bits of nnf_bias_grad, without its allocation
+ * (scratch: 2·cols doubles). */
+static void SFX(mlp_bias_grad)(size_t rows, size_t cols, size_t ld, const T *g, T *out,
+                               double *scratch)
 {
     double *acc = scratch, *part = scratch + cols;
     size_t r1 = rows < NNF_MLP_BLOCK ? rows : NNF_MLP_BLOCK;
-    SFX(mlp_colsum)(g, acc, cols, 0, r1);
+    SFX(mlp_colsum)(g, acc, cols, ld, 0, r1);
     for (size_t r0 = NNF_MLP_BLOCK; r0 < rows; r0 += NNF_MLP_BLOCK) {
         r1 = r0 + NNF_MLP_BLOCK < rows ? r0 + NNF_MLP_BLOCK : rows;
-        SFX(mlp_colsum)(g, part, cols, r0, r1);
+        SFX(mlp_colsum)(g, part, cols, ld, r0, r1);
         for (size_t j = 0; j < cols; j++)
             acc[j] += part[j];
     }
@@ -283,6 +296,204 @@ static void SFX(mlp_update)(const nnf_mlp_plan *p, T *params, T *grads, T *s1, T
     }
 }
 
+/* [c0, c1): thread t's share of d columns, in blocks of 16 (one cache line of floats). */
+NNF_INLINE void SFX(mlp_cols)(size_t d, int t, int nt, size_t *c0, size_t *c1)
+{
+    size_t blocks = (d + 15) / 16, per = (blocks + (size_t)nt - 1) / (size_t)nt;
+    size_t a = per * (size_t)t * 16, b = a + per * 16;
+    *c0 = a < d ? a : d;
+    *c1 = b < d ? b : d;
+}
+
+/* nnf_mlp_train on a team of nthreads threads in ONE parallel region for the whole chunk: BLAS
+ * runs single-threaded inside it (the caller has set it so), each thread computing a block of
+ * columns of every GEMM (its share of every weight matrix, packed once per call by its own
+ * BLAS call); element-wise work split by rows or by the same columns; the optimizer by ranges of
+ * each trainable run; barriers between dependent stages. One thread pool, never woken per kernel.
+ * The loss, the metric and dropout masks run on thread 0 (dropout's counter-based bits are
+ * indexed from the start of the array). Every result element is computed by the same
+ * operations as in the serial path. */
+static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads, T *s1,
+                               T *s2, T *work, double *dscratch, intptr_t *lbuf, const T *X,
+                               const T *Tg, const intptr_t *labels, const T *W,
+                               const int64_t *order, size_t n_rows, size_t batch,
+                               size_t first_batch, size_t n_steps, long long iteration,
+                               const double *lrs, const uint64_t *seeds, double *losses,
+                               double *correct, int nthreads)
+{
+    const size_t L = p->n_layers, din = p->in_dim, k = p->out_dim;
+    int status = 0;
+    NNF_PRAGMA(omp parallel num_threads(nthreads))
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        double *scratch = dscratch + (size_t)t * 2 * p->widest;
+        const uint64_t *seed = seeds;
+        for (size_t s = 0; s < n_steps; s++) {
+            size_t lo = (first_batch + s) * batch;
+            size_t m = n_rows - lo < batch ? n_rows - lo : batch;
+            size_t r0, r1;
+            nnf_chunk(m, t, nt, &r0, &r1);
+            const T *xb, *tb = NULL, *wb = NULL;
+            const intptr_t *lb = NULL;
+            if (order == NULL) {
+                xb = X + lo * din;
+                tb = Tg ? Tg + lo * k : NULL;
+                lb = labels ? labels + lo : NULL;
+                wb = W ? W + lo : NULL;
+            } else {
+                const int64_t *idx = order + lo;
+                T *xg = work + p->xbuf;
+                if (r0 < r1)
+                    SFX(nnf_gather_rows)(X, (ptrdiff_t)din, 1, din, idx + r0, r1 - r0,
+                                         xg + r0 * din, 1);
+                xb = xg;
+                if (Tg) {
+                    T *tg = work + p->tbuf;
+                    if (r0 < r1)
+                        SFX(nnf_gather_rows)(Tg, (ptrdiff_t)k, 1, k, idx + r0, r1 - r0,
+                                             tg + r0 * k, 1);
+                    tb = tg;
+                }
+                if (labels) {
+                    for (size_t i = r0; i < r1; i++)
+                        lbuf[i] = labels[idx[i]];
+                    lb = lbuf;
+                }
+                if (W) {
+                    T *wg = work + p->wbuf;
+                    for (size_t i = r0; i < r1; i++)
+                        wg[i] = W[idx[i]];
+                    wb = wg;
+                }
+                NNF_PRAGMA(omp barrier)
+            }
+            /* -- forward -- */
+            const T *h = xb;
+            for (size_t i = 0; i < L; i++) {
+                const nnf_mlp_layer *Ly = p->layers + i;
+                const size_t d = Ly->out;
+                T *y = work + Ly->y;
+                if (Ly->kind == NNF_MLP_DENSE) {
+                    const T *Wt = params + Ly->w;
+                    const T *b = Ly->b == NNF_MLP_NONE ? NULL : params + Ly->b;
+                    int code = Ly->act;
+                    int via_z = code != NNF_ACT_LINEAR && Ly->keeps_z;
+                    T *target = via_z ? work + Ly->z : y;
+                    size_t c0, c1;
+                    SFX(mlp_cols)(d, t, nt, &c0, &c1);
+                    if (c0 < c1) {
+                        SFX(mlp_gemm_ld)(gemm, 0, 0, m, c1 - c0, Ly->in, h, Ly->in, Wt + c0, d,
+                                         target + c0, d);
+                        for (size_t r = 0; r < m; r++) {
+                            T *tr = target + r * d + c0;
+                            SFX(nnf_bias_act)(via_z ? NNF_ACT_LINEAR : code, 1, c1 - c0, tr,
+                                              b ? b + c0 : NULL, 1);
+                            if (via_z && code != NNF_ACT_SOFTMAX)
+                                SFX(nnf_act_forward)(code, c1 - c0, tr, y + r * d + c0, 1);
+                        }
+                    }
+                    if (via_z && code == NNF_ACT_SOFTMAX) {
+                        NNF_PRAGMA(omp barrier)
+                        if (r0 < r1)
+                            SFX(nnf_softmax)(r1 - r0, d, target + r0 * d, y + r0 * d, 1);
+                    }
+                } else if (Ly->kind == NNF_MLP_ACTIVATION) {
+                    if (r0 < r1)
+                        SFX(mlp_act_forward)(Ly->act, r1 - r0, d, h + r0 * d, y + r0 * d, 1);
+                } else if (Ly->rate > 0.0) {
+                    if (t == 0)
+                        SFX(nnf_dropout_forward)(h, m * d, Ly->rate, *seed, y, work + Ly->mask, 1);
+                    seed++;
+                } else if (r0 < r1) {
+                    memcpy(y + r0 * d, h + r0 * d, (r1 - r0) * d * sizeof(T));
+                }
+                NNF_PRAGMA(omp barrier)
+                h = y;
+            }
+            /* -- loss and metric (thread 0) -- */
+            const nnf_mlp_layer *last = p->layers + (L - 1);
+            if (t == 0) {
+                T *out = work + last->y;
+                if (correct != NULL)
+                    correct[s] = SFX(mlp_correct)(p->metric, m, k, out, tb, lb);
+                if (SFX(mlp_loss)(p, m, out, tb, lb, wb, work + last->dy, losses + s, 1) != 0)
+                    status = -1;
+            }
+            NNF_PRAGMA(omp barrier)
+            if (status != 0)
+                break;
+            /* -- backward -- */
+            for (size_t i = L; i-- > 0;) {
+                const nnf_mlp_layer *Ly = p->layers + i;
+                if (!Ly->backward)
+                    break;
+                const size_t d = Ly->out;
+                const T *hin = i == 0 ? xb : work + p->layers[i - 1].y;
+                T *y = work + Ly->y, *dy = work + Ly->dy;
+                T *dx = Ly->dx ? work + p->layers[i - 1].dy : NULL;
+                if (Ly->kind == NNF_MLP_DENSE) {
+                    size_t c0, c1;
+                    SFX(mlp_cols)(d, t, nt, &c0, &c1);
+                    const T *z = Ly->z == NNF_MLP_NONE ? NULL : work + Ly->z;
+                    if (Ly->act == NNF_ACT_SOFTMAX) {
+                        if (r0 < r1)
+                            SFX(nnf_softmax_backward)(r1 - r0, d, y + r0 * d, dy + r0 * d,
+                                                      dy + r0 * d, 1);
+                        NNF_PRAGMA(omp barrier)
+                    } else if (Ly->act != NNF_ACT_LINEAR && c0 < c1) {
+                        for (size_t r = 0; r < m; r++)
+                            SFX(mlp_act_backward)(Ly->act, 1, c1 - c0, z ? z + r * d + c0 : NULL,
+                                                  y + r * d + c0, dy + r * d + c0,
+                                                  dy + r * d + c0, 1);
+                    }
+                    if (Ly->grad && c0 < c1) {
+                        SFX(mlp_gemm_ld)(gemm, 1, 0, Ly->in, c1 - c0, m, hin, Ly->in, dy + c0, d,
+                                         grads + Ly->w + c0, d);
+                        if (Ly->b != NNF_MLP_NONE)
+                            SFX(mlp_bias_grad)(m, c1 - c0, d, dy + c0, grads + Ly->b + c0,
+                                               scratch);
+                    }
+                    if (dx) {
+                        size_t i0, i1;
+                        SFX(mlp_cols)(Ly->in, t, nt, &i0, &i1);
+                        NNF_PRAGMA(omp barrier)
+                        if (i0 < i1)
+                            SFX(mlp_gemm_ld)(gemm, 0, 1, m, i1 - i0, d, dy, d,
+                                             params + Ly->w + i0 * d, d, dx + i0, Ly->in);
+                    }
+                } else if (dx == NULL) {
+                    continue;
+                } else if (r0 < r1) {
+                    const size_t o = r0 * d, cnt = (r1 - r0) * d;
+                    if (Ly->kind == NNF_MLP_ACTIVATION)
+                        SFX(mlp_act_backward)(Ly->act, r1 - r0, d, hin + o, y + o, dy + o,
+                                              dx + o, 1);
+                    else if (Ly->rate > 0.0)
+                        SFX(nnf_dropout_backward)(dy + o, work + Ly->mask + o, cnt, dx + o, 1);
+                    else
+                        memcpy(dx + o, dy + o, cnt * sizeof(T));
+                }
+                NNF_PRAGMA(omp barrier)
+            }
+            /* -- the update: each thread a range of every run -- */
+            for (size_t r = 0; r < p->n_runs; r++) {
+                size_t a, b, rlo = p->runs[2 * r], n = p->runs[2 * r + 1] - rlo;
+                nnf_chunk(n, t, nt, &a, &b);
+                if (a >= b)
+                    continue;
+                nnf_mlp_plan part = *p;
+                size_t span[2] = {rlo + a, rlo + b};
+                part.n_runs = 1;
+                part.runs = span;
+                SFX(mlp_update)(&part, params, grads, s1, s2, iteration + (long long)s + 1,
+                                lrs[s], 1);
+            }
+            NNF_PRAGMA(omp barrier)
+        }
+    }
+    return status;
+}
+
 int SFX(nnf_mlp_train)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads, T *s1, T *s2,
                        T *work, double *dscratch, intptr_t *lbuf, const T *X, const T *Tg,
                        const intptr_t *labels, const T *W, const int64_t *order, size_t n_rows,
@@ -292,6 +503,10 @@ int SFX(nnf_mlp_train)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads,
 {
     const size_t L = p->n_layers, din = p->in_dim, k = p->out_dim;
     const uint64_t *seed = seeds;
+    if (NNF_OPENMP && nthreads > 1)
+        return SFX(mlp_train_team)(p, gemm, params, grads, s1, s2, work, dscratch, lbuf, X, Tg,
+                                   labels, W, order, n_rows, batch, first_batch, n_steps,
+                                   iteration, lrs, seeds, losses, correct, nthreads);
     for (size_t s = 0; s < n_steps; s++) {
         size_t lo = (first_batch + s) * batch;
         size_t m = n_rows - lo < batch ? n_rows - lo : batch;
@@ -368,7 +583,7 @@ int SFX(nnf_mlp_train)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads,
                     SFX(mlp_gemm)(gemm, 1, 0, Ly->in, Ly->out, m, hin, Ly->in, dy, Ly->out,
                                   grads + Ly->w);
                     if (Ly->b != NNF_MLP_NONE)
-                        SFX(mlp_bias_grad)(m, Ly->out, dy, grads + Ly->b, dscratch);
+                        SFX(mlp_bias_grad)(m, Ly->out, Ly->out, dy, grads + Ly->b, dscratch);
                 }
                 if (dx)
                     SFX(mlp_gemm)(gemm, 0, 1, m, Ly->in, Ly->out, dy, Ly->out, params + Ly->w,

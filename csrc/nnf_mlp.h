@@ -98,6 +98,7 @@ typedef struct nnf_mlp_plan {
     size_t n_runs;
     const size_t *runs;         /* n_runs (lo, hi) pairs: trainable spans of the flat buffer   */
     size_t n_weights;           /* Dense kernel elements in all (sizes the batch-1 forward)    */
+    size_t widest;              /* widest layer (per-thread bias-gradient scratch)            */
 } nnf_mlp_plan;
 
 /* Run n_steps training steps; batch s covers rows [(first_batch+s)·batch, min(n_rows, ...+batch))
@@ -106,9 +107,11 @@ typedef struct nnf_mlp_plan {
  * seeds holds one dropout seed per step and active Dropout layer, step-major. params/grads are
  * the flat buffers, s1/s2 the optimizer state (Adam m, v; RMSprop square_avg, momentum; SGD
  * momentum; NULL when unused). Writes losses[s] = the batch's mean loss before the step and,
- * when correct != NULL, correct[s] = its correct-prediction count. dscratch holds 2·(widest
- * layer) doubles, lbuf cap labels. Returns 0, or -1 when a loss kernel's scratch could not be
- * allocated (losses from that step on are not written). */
+ * when correct != NULL, correct[s] = its correct-prediction count. dscratch holds
+ * 2·widest·nthreads doubles, lbuf cap labels. nthreads > 1 runs the chunk in one OpenMP region
+ * whose threads call `gemm` concurrently: the BLAS must then be single-threaded (the caller
+ * sets it); nthreads = 1 leaves BLAS its own threads. Returns 0, or -1 when a loss kernel's
+ * scratch could not be allocated (losses from that step on are not written). */
 int nnf_mlp_train_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, float *params, float *grads,
                       float *s1, float *s2, float *work, double *dscratch, intptr_t *lbuf,
                       const float *X, const float *T, const intptr_t *labels, const float *W,

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import nnfast as nf
+import nnfast._plan
 from helpers import central_difference, threads
 from nnfast._plan import compile_plan
 
@@ -103,10 +104,23 @@ def twins(layers, loss, optimizer, dtype, d=5):
     return models
 
 
+@pytest.fixture(params=["serial", "team"])
+def path(request, monkeypatch):
+    """The plan's serial path (BLAS's own threads) or its one-region thread team (2 threads,
+    forced even for small models)."""
+    if request.param == "serial":
+        monkeypatch.setattr(nnfast._plan, "_TEAM", False)
+        yield request.param
+    else:
+        monkeypatch.setattr(nnfast._plan, "_TEAM_MIN_WORK", 0)
+        with threads(2):
+            yield request.param
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name,layers,loss,optimizer,kind,k,opts", CONFIGS,
                          ids=[c[0] for c in CONFIGS])
-def test_plan_matches_python_path(dtype, name, layers, loss, optimizer, kind, k, opts):
+def test_plan_matches_python_path(dtype, name, layers, loss, optimizer, kind, k, opts, path):
     X, y = data(kind=kind, k=k)
     sw = np.random.default_rng(3).uniform(0.2, 2.0, X.shape[0]) if opts.get("sample_weight") else None
     shuffle = opts.get("shuffle", True)
@@ -127,7 +141,7 @@ def test_plan_matches_python_path(dtype, name, layers, loss, optimizer, kind, k,
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_chunking_does_not_change_results(dtype):
+def test_chunking_does_not_change_results(dtype, path):
     X, y = data()
     cfg = CONFIGS[1]
     a, b = twins(cfg[1], cfg[2], cfg[3], dtype)
@@ -139,7 +153,7 @@ def test_chunking_does_not_change_results(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_frozen_layer_is_not_updated(dtype):
+def test_frozen_layer_is_not_updated(dtype, path):
     X, y = data()
     cfg = CONFIGS[0]
     a, b = twins(cfg[1], cfg[2], cfg[3], dtype)
@@ -212,7 +226,8 @@ def test_predict_matches_model(dtype, n):
         np.testing.assert_allclose(out, model.predict(X), **TOL[dtype])
 
 
-def test_thread_count_invariance():
+def test_thread_count_invariance(monkeypatch):
+    monkeypatch.setattr(nnfast._plan, "_TEAM_MIN_WORK", 0)
     X, y = data(n=700, d=40, k=10, seed=4)
     results = []
     for nt in (1, 2):
@@ -225,6 +240,12 @@ def test_thread_count_invariance():
             h = plan_fit(m, X, y, epochs=1, batch_size=256)
             results.append((h, m.get_weights()))
     np.testing.assert_allclose(results[0][0]["loss"], results[1][0]["loss"], rtol=1e-12)
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    with threads(2):  # the team path hands BLAS its thread count back
+        before = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        plan_fit(m, X, y, epochs=1, batch_size=256)
+        after = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    assert after == before
     for wa, wb in zip(results[0][1], results[1][1]):
         np.testing.assert_allclose(wa, wb, rtol=1e-10, atol=1e-12)
 

@@ -39,6 +39,7 @@ cdef extern from "nnf_mlp.h" nogil:
         size_t n_runs
         const size_t *runs
         size_t n_weights
+        size_t widest
 
     int nnf_mlp_train_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, float *params, float *grads,
                           float *s1, float *s2, float *work, double *dscratch, intptr_t *lbuf,
@@ -132,6 +133,7 @@ cdef class MLPKernel:
         self.plan.nesterov = plan["nesterov"]
         self.plan.decoupled = plan["decoupled"]
         self.plan.n_weights = plan.get("n_weights", 0)
+        self.plan.widest = plan.get("widest", 0)
 
     def __dealloc__(self):
         free(self.layers)
