@@ -267,6 +267,7 @@ class Plan:
         self._labels_ok = None
         self._predict_rows = 0
         self._key = None
+        self._store, self._optimizer = model._store, model.optimizer
         self._build_kernel()
 
     # --- layout --------------------------------------------------------------------------
@@ -387,6 +388,10 @@ class Plan:
             unweighted); only when :attr:`counts_correct`.
         """
         model = self.model
+        self._check_model()
+        if model.optimizer is not self._optimizer:
+            raise ValueError("Expected the optimizer the plan was compiled for, received: a model "
+                             "compiled again (call compile_plan again)")
         if tuple(l.trainable for l in model._layers) != self._key:
             self._build_kernel()
         n = X.shape[0]
@@ -447,6 +452,11 @@ class Plan:
         if status != 0:
             raise MemoryError("train_chunk: the loss kernel could not allocate its scratch")
 
+    def _check_model(self):
+        if self.model._store is not self._store:
+            raise ValueError("Expected the weights the plan was compiled for, received: a model "
+                             "built again (layers added?); call compile_plan again")
+
     def _draw_seeds(self, n_steps):
         """One seed per step and active Dropout layer, in the per-layer path's draw order."""
         drops = self._dropouts
@@ -478,6 +488,7 @@ class Plan:
         ndarray
             ``out``.
         """
+        self._check_model()
         n = X.shape[0]
         rows = n if n < _PREDICT_CHUNK else _PREDICT_CHUNK
         if rows > self._predict_rows:

@@ -321,3 +321,17 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="batch_size"):
         compile_plan(m, 0)
     assert m.optimizer.iterations == 0
+
+
+def test_stale_plan_raises():
+    X, y = data(n=20)
+    m = _model([nf.layers.Dense(3, activation="softmax")])
+    plan = compile_plan(m, 8)
+    Xc, T, _, _ = m._data(X, y)
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="compiled again"):
+        plan.train_chunk(Xc, T, None, None, 0, 1, 8, np.ones(1), np.empty(1))
+    m.add(nf.layers.Dense(2))
+    m.build()
+    with pytest.raises(ValueError, match="built again"):
+        plan.predict(Xc, np.empty((20, 3), np.float32))
