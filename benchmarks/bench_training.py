@@ -191,13 +191,13 @@ def _fmt(s):
 
 
 def _environment():
-    from nnfast import _threads
     from threadpoolctl import threadpool_info
 
     import scipy.linalg  # noqa: F401  (load SciPy's BLAS so it is listed)
 
-    lines = [f"nnfast threads: {nf.get_num_threads()} (plan: BLAS at that count, element-wise "
-             f"kernels on 1 thread); os.cpu_count()={os.cpu_count()}"]
+    lines = [f"nnfast threads: {nf.get_num_threads()} (plan: one OpenMP team calling 1-thread "
+             f"BLAS per thread from 2M multiply-adds per step, else BLAS at that count and "
+             f"element-wise kernels on 1 thread); os.cpu_count()={os.cpu_count()}"]
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
                 "MKL_NUM_THREADS"):
         lines.append(f"  {var}={os.environ.get(var, '(unset)')}")
@@ -208,7 +208,6 @@ def _environment():
         lines.append(f"  threadpoolctl: {info.get('internal_api')} {info.get('version')} "
                      f"{info.get('threading_layer', '')} num_threads={info.get('num_threads')} "
                      f"{os.path.basename(info.get('filepath', ''))}")
-    del _threads
     return "\n".join(lines)
 
 
@@ -247,7 +246,9 @@ def main(argv=None):
         print()
     for n in (1, 1024):
         Xp = X[:n].copy()
-        rows = compare(predict_candidates(MNIST, Xp), rounds=max(rounds, 5), min_time=0.05)
+        # 0.3 s per sample: the previous candidate's BLAS/OpenMP workers spin for up to ~0.1 s
+        # after it returns (OpenBLAS's thread timeout, libgomp's spin-wait) and slow the next.
+        rows = compare(predict_candidates(MNIST, Xp), rounds=max(rounds, 5), min_time=0.3)
         print(_table(f"predict 784-256-128-10, batch {n} (latency per call)", rows, n,
                      unit="latency"))
         print()
