@@ -23,22 +23,13 @@
 #include "nnf_common.h"
 #include "nnf_math.h"
 
-/* Multi-ISA clones dispatched by ISA level. nnf_common.h's NNF_CLONES names "arch=haswell",
- * which GCC's resolver tests with __builtin_cpu_is (the CPU *model*): on AMD Zen and on newer
- * Intel cores it falls back to the SSE2 default, 3x slower here. "arch=x86-64-v3" (GCC 12+)
- * is tested by features (AVX2+FMA+BMI...). */
-#if NNF_HAVE_CLONES && defined(__GNUC__) && __GNUC__ >= 12
-#define NNF_ACT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NNF_ACT_CLONES NNF_CLONES
-#endif
 
 /* Inline the whole call tree of a hot loop (nnf_expf and friends are only `inline` hints, and
  * an outlined call compiled for the baseline ISA would stop the loop from vectorizing). */
 #if defined(__GNUC__)
-#define NNF_ACT_HOT NNF_ACT_CLONES __attribute__((flatten))
+#define NNF_ACT_HOT NNF_CLONES __attribute__((flatten))
 #else
-#define NNF_ACT_HOT NNF_ACT_CLONES
+#define NNF_ACT_HOT NNF_CLONES
 #endif
 
 /* Keep a NNF_LANES-long inner loop rolled so the loop vectorizer sees an element-wise update of

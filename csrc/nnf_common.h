@@ -41,10 +41,13 @@ static inline int omp_get_max_threads(void) { return 1; }
 #define NNF_PRAGMA(x) _Pragma(#x)
 #endif
 
-/* Multi-ISA clones of a function (GCC on x86-64 Linux/glibc; elsewhere a plain function). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
-    && !defined(NNF_NO_CLONES) && !defined(__SANITIZE_ADDRESS__)
-#define NNF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default")))
+/* Multi-ISA clones of a function (GCC >= 11 on x86-64 Linux/glibc; elsewhere a plain function).
+ * The clones are the x86-64 micro-architecture levels, which GCC's ifunc resolver selects by CPU
+ * *features* (v3 = AVX2+FMA+BMI2, v4 = AVX-512). "arch=haswell" would be selected by CPU *model*
+ * and so never on AMD or newer Intel parts (measured: SSE2 code on an AMD EPYC, 2-3x slower). */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) \
+    && defined(__linux__) && !defined(NNF_NO_CLONES) && !defined(__SANITIZE_ADDRESS__)
+#define NNF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #define NNF_HAVE_CLONES 1
 #else
 #define NNF_CLONES
@@ -100,11 +103,10 @@ NNF_INLINE const char *nnf_isa_selected(void)
 {
 #if NNF_HAVE_CLONES
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+    if (__builtin_cpu_supports("x86-64-v4"))
         return "x86-64-v4 (AVX-512)";
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return "haswell (AVX2+FMA)";
+    if (__builtin_cpu_supports("x86-64-v3"))
+        return "x86-64-v3 (AVX2+FMA)";
     return "x86-64 baseline (SSE2)";
 #else
     return "compiler default (no runtime dispatch)";

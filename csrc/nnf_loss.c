@@ -21,15 +21,6 @@
 #include "nnf_math.h"
 #include "nnf_loss.h"
 
-/* NNF_CLONES' "arch=haswell" clone is selected by CPU *model* (GCC tests __cpu_model for
- * Haswell itself), so AMD and newer Intel CPUs with AVX2 get the SSE2 clone; GCC 12 also refuses
- * to inline nnf_math.h's functions into an arch=haswell clone ("target specific option
- * mismatch"). The x86-64-v3 ISA level (AVX2+FMA) is selected by CPU features and inlines fine. */
-#if NNF_HAVE_CLONES
-#define NNF_LOSS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NNF_LOSS_CLONES NNF_CLONES
-#endif
 
 #if defined(__GNUC__) && !defined(__clang__)
 #define NNF_IVDEP NNF_PRAGMA(GCC ivdep)
@@ -213,7 +204,7 @@ NNF_ALWAYS_INLINE T S(nnf_row_exp_shift)(const T *z, T m, T *e, size_t c)
 /* Softmax cross-entropy, sparse labels                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-static NNF_LOSS_CLONES void S(nnf_softmax_xent_rows)(size_t c, const T *z, const intptr_t *labels,
+static NNF_CLONES void S(nnf_softmax_xent_rows)(size_t c, const T *z, const intptr_t *labels,
                                                 const T *w, T eps, T scale, T *g, double *blk,
                                                 size_t lo, size_t hi)
 {
@@ -263,7 +254,7 @@ int S(nnf_softmax_xent)(size_t n, size_t c, const T *z, const intptr_t *labels, 
 /* Softmax cross-entropy, dense targets                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-static NNF_LOSS_CLONES void S(nnf_categorical_xent_rows)(size_t c, const T *z, const T *t,
+static NNF_CLONES void S(nnf_categorical_xent_rows)(size_t c, const T *z, const T *t,
                                                     const T *w, T eps, T scale, T *g,
                                                     double *blk, size_t lo, size_t hi)
 {
@@ -313,7 +304,7 @@ int S(nnf_categorical_xent)(size_t n, size_t c, const T *z, const T *t, const T 
 /* Cross-entropy of probabilities, sparse labels                                               */
 /* ------------------------------------------------------------------------------------------ */
 
-static NNF_LOSS_CLONES void S(nnf_probs_xent_sparse_rows)(size_t c, const T *p,
+static NNF_CLONES void S(nnf_probs_xent_sparse_rows)(size_t c, const T *p,
                                                      const intptr_t *labels, const T *w,
                                                      T clip, T scale, T *g, double *blk,
                                                      size_t lo, size_t hi)
@@ -482,7 +473,7 @@ NNF_ALWAYS_INLINE double S(nnf_elem_range)(S(nnf_elem_params) prm, size_t k,
     return s;
 }
 
-static NNF_LOSS_CLONES void S(nnf_elem_blocks)(S(nnf_elem_params) prm, size_t count,
+static NNF_CLONES void S(nnf_elem_blocks)(S(nnf_elem_params) prm, size_t count,
                                           size_t k, const T *p, const T *t, const T *w, T scale,
                                           T *g, double *blk, size_t lo, size_t hi)
 {

@@ -37,15 +37,6 @@
 #define NNF_IVDEP
 #endif
 
-/* NNF_CLONES (nnf_common.h) names "arch=haswell", which GCC's dispatcher tests with
- * __builtin_cpu_is("haswell"): that exact CPU family, so AMD CPUs and newer Intel ones without
- * AVX-512 run the SSE2 baseline (measured here on an AMD EPYC: dropout 3x slower). The ISA
- * levels are dispatched by features (GCC >= 11); these kernels use them until nnf_common.h does. */
-#if NNF_HAVE_CLONES && __GNUC__ >= 11
-#define NNF_NORM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NNF_NORM_CLONES NNF_CLONES
-#endif
 
 #if defined(_MSC_VER) || (defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
 #define NNF_LITTLE_ENDIAN 1
@@ -128,7 +119,7 @@ NNF_INLINE double nnf_lanes_total(const double *a)
 /* ---------------------------------------------------------------- batch norm, training */
 
 /* Columns [lo, hi): statistics and y, block by block. */
-NNF_NORM_CLONES static void S(bn_forward_cols)(const T *NNF_RESTRICT x, size_t n, size_t d,
+NNF_CLONES static void S(bn_forward_cols)(const T *NNF_RESTRICT x, size_t n, size_t d,
                                           const T *NNF_RESTRICT gamma,
                                           const T *NNF_RESTRICT beta, double eps, T *y,
                                           T *NNF_RESTRICT mean, T *NNF_RESTRICT inv_std,
@@ -190,7 +181,7 @@ void S(nnf_batch_norm_forward)(const T *x, size_t n, size_t d, const T *gamma, c
 /* ---------------------------------------------------------------- batch norm, inference */
 
 /* Rows [lo, hi), column block by column block (the scales computed once per block). */
-NNF_NORM_CLONES static void S(bn_inference_rows)(const T *NNF_RESTRICT x, size_t d,
+NNF_CLONES static void S(bn_inference_rows)(const T *NNF_RESTRICT x, size_t d,
                                             const T *NNF_RESTRICT gamma,
                                             const T *NNF_RESTRICT beta,
                                             const T *NNF_RESTRICT mmean,
@@ -224,7 +215,7 @@ void S(nnf_batch_norm_inference)(const T *x, size_t n, size_t d, const T *gamma,
 
 /* ---------------------------------------------------------------- batch norm, backward */
 
-NNF_NORM_CLONES static void S(bn_backward_cols)(const T *dy, const T *NNF_RESTRICT x, size_t n,
+NNF_CLONES static void S(bn_backward_cols)(const T *dy, const T *NNF_RESTRICT x, size_t n,
                                            size_t d, const T *NNF_RESTRICT gamma,
                                            const T *NNF_RESTRICT mean,
                                            const T *NNF_RESTRICT inv_std, T *dx,
@@ -348,7 +339,7 @@ NNF_INLINE double S(row_sqdev)(const T *NNF_RESTRICT p, size_t n, double m)
     return nnf_lanes_total(acc) + tail;
 }
 
-NNF_NORM_CLONES static void S(ln_forward_rows)(const T *NNF_RESTRICT x, size_t d,
+NNF_CLONES static void S(ln_forward_rows)(const T *NNF_RESTRICT x, size_t d,
                                           const T *NNF_RESTRICT gamma,
                                           const T *NNF_RESTRICT beta, double eps, T *y,
                                           T *NNF_RESTRICT mean, T *NNF_RESTRICT inv_std,
@@ -377,7 +368,7 @@ void S(nnf_layer_norm_forward)(const T *x, size_t n, size_t d, const T *gamma, c
 }
 
 /* Columns [lo, hi) of dgamma = Σ_i dy·x̂ and dbeta = Σ_i dy (x̂ with the row statistics). */
-NNF_NORM_CLONES static void S(ln_param_grads_cols)(const T *NNF_RESTRICT dy,
+NNF_CLONES static void S(ln_param_grads_cols)(const T *NNF_RESTRICT dy,
                                               const T *NNF_RESTRICT x, size_t n, size_t d,
                                               const T *NNF_RESTRICT mean,
                                               const T *NNF_RESTRICT inv_std,
@@ -407,7 +398,7 @@ NNF_NORM_CLONES static void S(ln_param_grads_cols)(const T *NNF_RESTRICT dy,
 }
 
 /* Rows [lo, hi) of dx. */
-NNF_NORM_CLONES static void S(ln_backward_rows)(const T *dy, const T *NNF_RESTRICT x, size_t d,
+NNF_CLONES static void S(ln_backward_rows)(const T *dy, const T *NNF_RESTRICT x, size_t d,
                                            const T *NNF_RESTRICT gamma,
                                            const T *NNF_RESTRICT mean,
                                            const T *NNF_RESTRICT inv_std, T *dx, size_t lo,
@@ -445,7 +436,7 @@ void S(nnf_layer_norm_backward)(const T *dy, const T *x, size_t n, size_t d, con
 /* ---------------------------------------------------------------- dropout */
 
 /* Elements [lo, hi): pair p = k/2 hashes once; element 2p takes the low 32 bits, 2p+1 the high. */
-NNF_NORM_CLONES static void S(dropout_span)(const T *x, uint64_t key, uint32_t thr, T scale, T *y,
+NNF_CLONES static void S(dropout_span)(const T *x, uint64_t key, uint32_t thr, T scale, T *y,
                                             T *NNF_RESTRICT mask, size_t lo, size_t hi)
 {
     uint64_t h[NNF_DROP_BLOCK / 2 + 1];
@@ -479,7 +470,7 @@ NNF_NORM_CLONES static void S(dropout_span)(const T *x, uint64_t key, uint32_t t
     }
 }
 
-NNF_NORM_CLONES static void S(dropout_copy)(const T *x, T *y, T *NNF_RESTRICT mask, size_t lo,
+NNF_CLONES static void S(dropout_copy)(const T *x, T *y, T *NNF_RESTRICT mask, size_t lo,
                                        size_t hi)
 {
     NNF_IVDEP
@@ -504,7 +495,7 @@ void S(nnf_dropout_forward)(const T *x, size_t size, double rate, uint64_t seed,
                         S(dropout_span)(x, key, thr32, scale, y, mask, lo, hi));
 }
 
-NNF_NORM_CLONES static void S(dropout_backward_span)(const T *dy, const T *NNF_RESTRICT mask, T *dx,
+NNF_CLONES static void S(dropout_backward_span)(const T *dy, const T *NNF_RESTRICT mask, T *dx,
                                                 size_t lo, size_t hi)
 {
     NNF_IVDEP
@@ -519,7 +510,7 @@ void S(nnf_dropout_backward)(const T *dy, const T *mask, size_t size, T *dx, int
 
 /* ---------------------------------------------------------------- row gather */
 
-NNF_NORM_CLONES static void S(gather_span)(const T *NNF_RESTRICT x, ptrdiff_t rs, ptrdiff_t cs,
+NNF_CLONES static void S(gather_span)(const T *NNF_RESTRICT x, ptrdiff_t rs, ptrdiff_t cs,
                                       size_t d, const int64_t *NNF_RESTRICT idx,
                                       T *NNF_RESTRICT out, size_t lo, size_t hi)
 {

@@ -2,7 +2,7 @@
  *
  * float and double are written once: this file includes itself twice with NNF_T set to each
  * type (the part below `#else` is the template). Each kernel is a driver that precomputes its
- * scalars in double and runs NNF_PARALLEL_CHUNKS, plus a multi-versioned (NNF_OPTIM_CLONES,
+ * scalars in double and runs NNF_PARALLEL_CHUNKS, plus a multi-versioned (NNF_CLONES,
  * below) chunk function holding the element loop. Loop-invariant switches (weight decay on/off, Nesterov,
  * the lerp form) are selects on constants: GCC unswitches the loops and vectorises each copy.
  */
@@ -12,15 +12,6 @@
 
 #include "nnf_optim.h"
 
-/* Multi-ISA clones for the element loops. nnf_common.h's NNF_CLONES names "arch=haswell",
- * which GCC dispatches with __builtin_cpu_is("haswell") (the Intel Haswell model only): every
- * other AVX2 CPU, AMD Zen and later Intel cores alike, silently gets the SSE2 default. The ISA
- * level "arch=x86-64-v3" (AVX2, FMA, F16C, BMI) is dispatched on CPU features, as intended. */
-#if NNF_HAVE_CLONES
-#define NNF_OPTIM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NNF_OPTIM_CLONES NNF_CLONES
-#endif
 
 /* Relative cost per element for sizing thread teams (nnf_team_size: a team forms from
  * NNF_PAR_MIN_WORK units). Measured single-thread on AVX2: a float32 axpy streams at about
@@ -67,7 +58,7 @@ static size_t nnf_norm_block(size_t n)
 
 /* ---- SGD ---- */
 
-NNF_OPTIM_CLONES static void NNF_FN(sgd_plain_chunk)(NNF_T *NNF_RESTRICT p, const NNF_T *NNF_RESTRICT g,
+NNF_CLONES static void NNF_FN(sgd_plain_chunk)(NNF_T *NNF_RESTRICT p, const NNF_T *NNF_RESTRICT g,
                                               NNF_T lr, NNF_T wd, int has_wd, size_t lo, size_t hi)
 {
     for (size_t i = lo; i < hi; i++) {
@@ -76,7 +67,7 @@ NNF_OPTIM_CLONES static void NNF_FN(sgd_plain_chunk)(NNF_T *NNF_RESTRICT p, cons
     }
 }
 
-NNF_OPTIM_CLONES static void NNF_FN(sgd_momentum_chunk)(NNF_T *NNF_RESTRICT p, const NNF_T *NNF_RESTRICT g,
+NNF_CLONES static void NNF_FN(sgd_momentum_chunk)(NNF_T *NNF_RESTRICT p, const NNF_T *NNF_RESTRICT g,
                                                  NNF_T *NNF_RESTRICT b, NNF_T lr, NNF_T mu, NNF_T wd,
                                                  int has_wd, int nesterov, size_t lo, size_t hi)
 {
@@ -106,7 +97,7 @@ void NNF_FN(nnf_sgd_update)(size_t n, NNF_T *NNF_RESTRICT param, const NNF_T *NN
 
 /* ---- RMSprop ---- */
 
-NNF_OPTIM_CLONES static void NNF_FN(rmsprop_plain_chunk)(NNF_T *NNF_RESTRICT p, const NNF_T *NNF_RESTRICT g,
+NNF_CLONES static void NNF_FN(rmsprop_plain_chunk)(NNF_T *NNF_RESTRICT p, const NNF_T *NNF_RESTRICT g,
                                                   NNF_T *NNF_RESTRICT v, NNF_T lr, NNF_T rho,
                                                   NNF_T one_minus_rho, NNF_T eps, NNF_T wd,
                                                   int has_wd, size_t lo, size_t hi)
@@ -119,7 +110,7 @@ NNF_OPTIM_CLONES static void NNF_FN(rmsprop_plain_chunk)(NNF_T *NNF_RESTRICT p, 
     }
 }
 
-NNF_OPTIM_CLONES static void NNF_FN(rmsprop_momentum_chunk)(NNF_T *NNF_RESTRICT p, const NNF_T *NNF_RESTRICT g,
+NNF_CLONES static void NNF_FN(rmsprop_momentum_chunk)(NNF_T *NNF_RESTRICT p, const NNF_T *NNF_RESTRICT g,
                                                      NNF_T *NNF_RESTRICT v, NNF_T *NNF_RESTRICT b,
                                                      NNF_T lr, NNF_T rho, NNF_T one_minus_rho,
                                                      NNF_T eps, NNF_T mu, NNF_T wd, int has_wd,
@@ -168,7 +159,7 @@ typedef struct {
     int has_wd, lerp_from_m;
 } NNF_FN(nnf_adam_coef);
 
-NNF_OPTIM_CLONES static void NNF_FN(adam_chunk)(NNF_T *NNF_RESTRICT p, const NNF_T *NNF_RESTRICT g,
+NNF_CLONES static void NNF_FN(adam_chunk)(NNF_T *NNF_RESTRICT p, const NNF_T *NNF_RESTRICT g,
                                          NNF_T *NNF_RESTRICT m, NNF_T *NNF_RESTRICT v,
                                          const NNF_FN(nnf_adam_coef) *c, size_t lo, size_t hi)
 {
@@ -215,7 +206,7 @@ void NNF_FN(nnf_adam_update)(size_t n, NNF_T *NNF_RESTRICT param, const NNF_T *N
 /* ---- norms, scaling, clipping ---- */
 
 /* Σ x² over [lo, hi) in double, in NNF_NORM_LANES independent lanes (vector accumulators). */
-NNF_OPTIM_CLONES static double NNF_FN(sum_squares_chunk)(const NNF_T *NNF_RESTRICT x, size_t lo, size_t hi)
+NNF_CLONES static double NNF_FN(sum_squares_chunk)(const NNF_T *NNF_RESTRICT x, size_t lo, size_t hi)
 {
     double acc[NNF_NORM_LANES] = {0.0};
     size_t i = lo;
@@ -293,7 +284,7 @@ void NNF_FN(nnf_sum_squares_many)(size_t count, const NNF_T *const *xs, const si
     }
 }
 
-NNF_OPTIM_CLONES static void NNF_FN(scale_chunk)(NNF_T *NNF_RESTRICT x, NNF_T alpha, size_t lo, size_t hi)
+NNF_CLONES static void NNF_FN(scale_chunk)(NNF_T *NNF_RESTRICT x, NNF_T alpha, size_t lo, size_t hi)
 {
     for (size_t i = lo; i < hi; i++)
         x[i] = alpha * x[i];
@@ -305,7 +296,7 @@ void NNF_FN(nnf_scale)(size_t n, NNF_T *NNF_RESTRICT x, double alpha, int nthrea
     NNF_PARALLEL_CHUNKS(n, NNF_OPTIM_COST_AXPY, nthreads, NNF_FN(scale_chunk)(x, a, lo, hi));
 }
 
-NNF_OPTIM_CLONES static void NNF_FN(scale_add_chunk)(NNF_T *NNF_RESTRICT y, const NNF_T *NNF_RESTRICT x,
+NNF_CLONES static void NNF_FN(scale_add_chunk)(NNF_T *NNF_RESTRICT y, const NNF_T *NNF_RESTRICT x,
                                               NNF_T alpha, size_t lo, size_t hi)
 {
     for (size_t i = lo; i < hi; i++)
@@ -319,7 +310,7 @@ void NNF_FN(nnf_scale_add)(size_t n, NNF_T *NNF_RESTRICT y, const NNF_T *NNF_RES
     NNF_PARALLEL_CHUNKS(n, NNF_OPTIM_COST_AXPY, nthreads, NNF_FN(scale_add_chunk)(y, x, a, lo, hi));
 }
 
-NNF_OPTIM_CLONES static void NNF_FN(clip_value_chunk)(NNF_T *NNF_RESTRICT x, NNF_T c, size_t lo, size_t hi)
+NNF_CLONES static void NNF_FN(clip_value_chunk)(NNF_T *NNF_RESTRICT x, NNF_T c, size_t lo, size_t hi)
 {
     const NNF_T nc = -c;
     for (size_t i = lo; i < hi; i++) {
