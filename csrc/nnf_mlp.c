@@ -36,9 +36,6 @@
  * 784-256-128-10 float32 batch 1, sgemm ~200 us (it packs every weight matrix), rows ~15 us. */
 #define NNF_MLP_ROWWISE_MAX 2
 
-/* Weights (elements) from which a batch-1 forward is split over threads. */
-#define NNF_MLP_TEAM_WEIGHTS 65536
-
 #define NNF_MLP_TEMPLATE 1
 
 #define T float
@@ -604,84 +601,13 @@ int SFX(nnf_mlp_train)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads,
     return 0;
 }
 
-/* Inference of m <= NNF_MLP_ROWWISE_MAX rows on a team of threads, each computing a slice of
- * every layer's columns (its slice of the weights stays in its core's L2 across calls; a batch-1
- * forward is bound by reading the weights). Barriers between layers; row softmax and layers
- * narrower than 2 blocks on thread 0. Dense/Activation/Dropout as nnf_mlp_predict. */
-static void SFX(mlp_predict_rows_team)(const nnf_mlp_plan *p, const T *params, T *buf_a,
-                                       T *buf_b, T *buf_z, const T *X, size_t m, T *out,
-                                       int nthreads)
-{
-    const size_t L = p->n_layers;
-    NNF_PRAGMA(omp parallel num_threads(nthreads))
-    {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        const T *h = X;
-        for (size_t i = 0; i < L; i++) {
-            const nnf_mlp_layer *Ly = p->layers + i;
-            int code = Ly->act_infer;
-            T *dst = i + 1 == L ? out : (h == buf_a ? buf_b : buf_a);
-            size_t d = Ly->out, c0 = 0, c1 = d;
-            if (d >= 2 * NNF_MLP_ROW_BLOCK) {
-                size_t blocks = (d + NNF_MLP_ROW_BLOCK - 1) / NNF_MLP_ROW_BLOCK;
-                size_t per = (blocks + (size_t)nt - 1) / (size_t)nt;
-                c0 = per * (size_t)t * NNF_MLP_ROW_BLOCK;
-                c1 = c0 + per * NNF_MLP_ROW_BLOCK;
-                c0 = c0 < d ? c0 : d;
-                c1 = c1 < d ? c1 : d;
-            } else if (t != 0) {
-                c1 = 0;
-            }
-            if (Ly->kind == NNF_MLP_DENSE) {
-                const T *W = params + Ly->w;
-                const T *b = Ly->b == NNF_MLP_NONE ? NULL : params + Ly->b;
-                int softmax = code == NNF_ACT_SOFTMAX;
-                int via_z = softmax || !nnf_act_backward_uses_output(code);
-                T *target = via_z ? buf_z : dst;
-                for (size_t r = 0; r < m && c0 < c1; r++) {
-                    T *tr = target + r * d + c0;
-                    SFX(mlp_row_gemm_cols)(h + r * Ly->in, W + c0, tr, Ly->in, d, c1 - c0);
-                    SFX(nnf_bias_act)(via_z ? NNF_ACT_LINEAR : code, 1, c1 - c0, tr,
-                                      b ? b + c0 : NULL, 1);
-                    if (via_z && !softmax)
-                        SFX(nnf_act_forward)(code, c1 - c0, tr, dst + r * d + c0, 1);
-                }
-                if (softmax) {
-                    NNF_PRAGMA(omp barrier)
-                    if (t == 0)
-                        SFX(nnf_softmax)(m, d, buf_z, dst, 1);
-                }
-            } else if (Ly->kind == NNF_MLP_ACTIVATION) {
-                if (code == NNF_ACT_SOFTMAX || code == NNF_ACT_LINEAR) {
-                    if (t == 0)
-                        SFX(mlp_act_forward)(code, m, d, h, dst, 1);
-                } else {
-                    for (size_t r = 0; r < m && c0 < c1; r++)
-                        SFX(nnf_act_forward)(code, c1 - c0, h + r * d + c0, dst + r * d + c0, 1);
-                }
-            } else if (i + 1 == L) {
-                if (t == 0)
-                    memcpy(dst, h, m * d * sizeof(T));
-            } else {
-                dst = (T *)h;
-            }
-            NNF_PRAGMA(omp barrier)
-            h = dst;
-        }
-    }
-}
-
 void SFX(nnf_mlp_predict)(const nnf_mlp_plan *p, GEMM_FN gemm, const T *params, T *buf_a,
                           T *buf_b, T *buf_z, size_t rows, const T *X, size_t n, T *out,
                           int nthreads)
 {
     const size_t L = p->n_layers, din = p->in_dim, k = p->out_dim;
-    if (NNF_OPENMP && nthreads > 1 && n <= NNF_MLP_ROWWISE_MAX && n <= rows
-        && p->n_weights >= NNF_MLP_TEAM_WEIGHTS) {
-        SFX(mlp_predict_rows_team)(p, params, buf_a, buf_b, buf_z, X, n, out, nthreads);
-        return;
-    }
     /* element-wise work on the calling thread: BLAS owns the cores (see _plan.py) */
+    (void)nthreads;
     for (size_t lo = 0; lo < n; lo += rows) {
         size_t m = n - lo < rows ? n - lo : rows;
         const T *h = X + lo * din;

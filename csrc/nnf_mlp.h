@@ -97,7 +97,6 @@ typedef struct nnf_mlp_plan {
     int nesterov, decoupled;
     size_t n_runs;
     const size_t *runs;         /* n_runs (lo, hi) pairs: trainable spans of the flat buffer   */
-    size_t n_weights;           /* Dense kernel elements in all (sizes the batch-1 forward)    */
     size_t widest;              /* widest layer (per-thread bias-gradient scratch)            */
 } nnf_mlp_plan;
 
@@ -128,8 +127,8 @@ int nnf_mlp_train_f64(const nnf_mlp_plan *p, nnf_dgemm_fn gemm, double *params, 
 /* Inference: out (n x out_dim) := the network's output activations for X (n x in_dim), in
  * chunks of at most `rows` rows (the Python path's predict chunk). buf_a, buf_b and buf_z hold
  * rows x (widest layer) elements each; Dropout is the identity. Batches of 1-2 rows skip BLAS
- * (a row kernel; split over up to `nthreads` threads for large weights): their results may
- * differ from the GEMM path in the last bits. */
+ * (a row kernel): their results may differ from the GEMM path in the last bits. Element-wise
+ * work stays on the calling thread (`nthreads` is reserved); BLAS uses its own threads. */
 void nnf_mlp_predict_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, const float *params,
                          float *buf_a, float *buf_b, float *buf_z, size_t rows, const float *X,
                          size_t n, float *out, int nthreads);

@@ -292,7 +292,6 @@ class Plan:
         n_weights = self._n_weights = sum(l.input_dim * l.output_dim for l in layers
                                           if type(l) is Dense)
         plan = dict(cap=cap, in_dim=self.in_dim, out_dim=self.out_dim, loss=self._loss,
-                    n_weights=n_weights,
                     loss_param=float(self._param), metric=self._metric, **self._opt)
         plan["xbuf"] = take(cap * self.in_dim)
         plan["tbuf"] = take(cap * self.out_dim)
@@ -500,5 +499,5 @@ class Plan:
             raise ValueError(f"Expected X (n >= 1, {self.in_dim}) and out (n, {self.out_dim}), "
                              f"received: X.shape={X.shape}, out.shape={out.shape}")
         _step.predict(self._kernel, self.model._store.params, self._pa, self._pb, self._pz,
-                      rows, X, out, _threads.num_threads())
+                      rows, X, out, 1)
         return out

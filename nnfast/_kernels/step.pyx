@@ -38,7 +38,6 @@ cdef extern from "nnf_mlp.h" nogil:
         int nesterov, decoupled
         size_t n_runs
         const size_t *runs
-        size_t n_weights
         size_t widest
 
     int nnf_mlp_train_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, float *params, float *grads,
@@ -132,7 +131,6 @@ cdef class MLPKernel:
         self.plan.rho = plan["rho"]
         self.plan.nesterov = plan["nesterov"]
         self.plan.decoupled = plan["decoupled"]
-        self.plan.n_weights = plan.get("n_weights", 0)
         self.plan.widest = plan.get("widest", 0)
 
     def __dealloc__(self):
