@@ -195,10 +195,13 @@ def _environment():
 
     import scipy.linalg  # noqa: F401  (load SciPy's BLAS so it is listed)
 
-    lines = [f"nnfast threads: {nf.get_num_threads()} (plan: one OpenMP team calling 1-thread "
-             f"BLAS per thread from 2M multiply-adds per step, else BLAS at that count and "
-             f"element-wise kernels on 1 thread); os.cpu_count()={os.cpu_count()}"]
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+    from nnfast import _plan
+
+    team = "on" if _plan._TEAM else "off (OMP_WAIT_POLICY is not ACTIVE)"
+    lines = [f"nnfast threads: {nf.get_num_threads()} (plan: BLAS at that count, element-wise "
+             f"kernels on 1 thread; one-region thread team {team}); "
+             f"os.cpu_count()={os.cpu_count()}"]
+    for var in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
                 "MKL_NUM_THREADS"):
         lines.append(f"  {var}={os.environ.get(var, '(unset)')}")
     torch = _torch()

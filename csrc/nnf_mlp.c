@@ -20,14 +20,6 @@
 #include "nnf_norm.h"
 #include "nnf_optim.h"
 
-/* ISA clones dispatched by feature level (NNF_CLONES' "arch=haswell" is matched by CPU model
- * and gives AMD Zen the SSE2 default; see nnf_optim.c). */
-#if NNF_HAVE_CLONES && defined(__GNUC__) && __GNUC__ >= 12
-#define NNF_MLP_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NNF_MLP_CLONES NNF_CLONES
-#endif
-
 /* Rows per partial sum of the bias gradient: nnf_act.h's NNF_BIAS_GRAD_BLOCK, so the sums are
  * added in the same order as nnf_bias_grad's. */
 #define NNF_MLP_BLOCK NNF_BIAS_GRAD_BLOCK
@@ -86,7 +78,7 @@ static void SFX(mlp_gemm)(GEMM_FN gemm, int trans_a, int trans_b, size_t m, size
  * accumulated over k in order, the block held in registers (the batch-1 forward: BLAS ?gemm
  * would pack all of W for one row). */
 #define NNF_MLP_ROW_BLOCK 64
-NNF_MLP_CLONES static void SFX(mlp_row_gemm_cols)(const T *NNF_RESTRICT x,
+NNF_CLONES static void SFX(mlp_row_gemm_cols)(const T *NNF_RESTRICT x,
                                                   const T *NNF_RESTRICT W, T *NNF_RESTRICT y,
                                                   size_t in, size_t ldw, size_t out)
 {
@@ -123,7 +115,7 @@ static void SFX(mlp_row_gemm)(const T *x, const T *W, T *y, size_t in, size_t ou
 }
 
 /* part[j] := sum over rows [lo, hi) of g[r, j] (row stride ld), in double, rows in order. */
-NNF_MLP_CLONES static void SFX(mlp_colsum)(const T *NNF_RESTRICT g, double *NNF_RESTRICT part,
+NNF_CLONES static void SFX(mlp_colsum)(const T *NNF_RESTRICT g, double *NNF_RESTRICT part,
                                            size_t cols, size_t ld, size_t lo, size_t hi)
 {
     for (size_t j = 0; j < cols; j++)

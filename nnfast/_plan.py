@@ -40,6 +40,7 @@ cross-entropy whose model output is not the matching softmax/sigmoid and not
 4
 """
 
+import os
 import weakref
 
 import numpy as np
@@ -67,20 +68,22 @@ _PREDICT_CHUNK = 1024  # rows per forward pass in predict (the model's chunk)
 
 # Threads for the plan's element-wise kernels, optimizer and gather. BLAS (at
 # nnfast.set_num_threads threads) owns the cores: measured on 2 cores (784-256-128-10, float32,
-# samples/s at batch 32 / 128 / 512), BLAS 2 + element-wise 1: 64.7k / 94.7k / 80.9k;
-# BLAS 1 + element-wise 2: 42.4k / 58.0k / 53.8k; BLAS 2 + element-wise 2: 3.8k / 3.6k / 11.6k
-# (OpenMP's spinning workers and OpenBLAS's fight over the two cores).
+# samples/s at batch 32 / 128 / 512), with spinning OpenMP workers: BLAS 2 + element-wise 1:
+# 64.7k / 94.7k / 80.9k; BLAS 1 + element-wise 2: 42.4k / 58.0k / 53.8k; BLAS 2 + element-wise
+# 2: 3.8k / 3.6k / 11.6k (the two pools fight over the cores). With OMP_WAIT_POLICY=PASSIVE
+# (nnfast's default) element-wise 2 is still 0.78x / 0.92x / 0.96x of element-wise 1.
 _ELEMENTWISE_THREADS = 1
 
-# With more than one thread, a chunk runs in ONE OpenMP region whose threads each call a
+# With more than one thread, a chunk can run in ONE OpenMP region whose threads each call a
 # single-threaded BLAS on their share of every GEMM (csrc/nnf_mlp.c, mlp_train_team): one thread
-# pool, never woken per kernel. Needs threadpoolctl to switch SciPy's BLAS to one thread during
-# the call; without it, the serial path above (BLAS threads + element-wise on 1 thread) runs.
-# Measured on 2 cores against that serial path (epoch times, medians of 5 interleaved rounds):
-# 784-256-128-10 float32 batch 32: 1.13x faster; batch 128 and 512: equal (1.00x, 0.99x);
-# 30-64-64-1 batch 32: 0.93x (barriers cost more than they save on tiny GEMMs). So a team
-# runs from _TEAM_MIN_WORK multiply-adds per step (batch x Dense weights) up.
-_TEAM = True
+# pool, never woken per kernel. It needs threadpoolctl (to hold SciPy's BLAS at one thread during
+# the call) and spinning OpenMP barriers to pay. Measured on 2 cores against the serial path
+# (epoch times, interleaved medians): with spinning workers (OMP_WAIT_POLICY=ACTIVE)
+# 784-256-128-10 float32 batch 32: 1.13x faster, batch 128 and 512: equal, 30-64-64-1 batch 32:
+# 0.93x; with nnfast's default OMP_WAIT_POLICY=PASSIVE (each barrier a futex wake-up): 1.02x,
+# 0.98x, 0.95x, 1.01x. So the team runs only when the user asked for ACTIVE waiting, from
+# _TEAM_MIN_WORK multiply-adds per step (batch x Dense weights) up.
+_TEAM = os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "ACTIVE"
 _TEAM_MIN_WORK = 2_000_000
 
 

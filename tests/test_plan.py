@@ -112,6 +112,7 @@ def path(request, monkeypatch):
         monkeypatch.setattr(nnfast._plan, "_TEAM", False)
         yield request.param
     else:
+        monkeypatch.setattr(nnfast._plan, "_TEAM", True)
         monkeypatch.setattr(nnfast._plan, "_TEAM_MIN_WORK", 0)
         with threads(2):
             yield request.param
@@ -227,6 +228,7 @@ def test_predict_matches_model(dtype, n):
 
 
 def test_thread_count_invariance(monkeypatch):
+    monkeypatch.setattr(nnfast._plan, "_TEAM", True)
     monkeypatch.setattr(nnfast._plan, "_TEAM_MIN_WORK", 0)
     X, y = data(n=700, d=40, k=10, seed=4)
     results = []
