@@ -35,6 +35,18 @@ from nnfast import (  # noqa: E402
 from nnfast.model import Sequential  # noqa: E402
 from nnfast.saving import load_model  # noqa: E402
 
+
+def __getattr__(name):
+    """Load the front ends that need optional packages (scikit-learn, matplotlib) on first use."""
+    if name in ("sklearn", "diagnostics"):
+        import importlib
+
+        module = importlib.import_module(f"nnfast.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'nnfast' has no attribute {name!r}")
+
+
 __all__ = [
     "Sequential", "load_model", "layers", "activations", "losses", "optimizers", "schedules",
     "callbacks", "metrics", "regularizers", "initializers", "kernels", "set_num_threads",
