@@ -94,6 +94,7 @@ class Sequential:
         self.optimizer = self.loss = None
         self.metrics, self._val_metrics = [], []
         self.stop_training, self.history = False, None
+        self.metadata = {}  # JSON-serializable user data saved with the model
         self._cap, self._step_key, self._pending = 0, None, None
         self._fused = self._mode = None
         if layers is not None and not isinstance(layers, (list, tuple)):
@@ -624,11 +625,15 @@ class Sequential:
                 f"Non-trainable params: {total - trainable:,}", line]
         print_fn("\n".join(out))
 
-    def save(self, path):
-        """Write the model (architecture, weights, compile settings, optimizer state) to ``.npz``."""
+    def save(self, path, metadata=None):
+        """Write the model (architecture, weights, compile settings, optimizer state) to ``.npz``.
+
+        ``metadata`` (a JSON-serializable dict, defaults to :attr:`metadata`) is stored with it
+        and restored by :func:`nnfast.load_model` as ``model.metadata``.
+        """
         from nnfast import saving
 
-        saving.save_model(self, path)
+        saving.save_model(self, path, metadata)
 
 
 class _Gather:

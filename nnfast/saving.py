@@ -4,8 +4,10 @@ The file holds every weight array (``weight_0000``, ... in :meth:`Sequential.get
 the optimizer's state buffers (``optimizer_<slot>``) and a UTF-8 JSON description stored as a
 uint8 array (``__config__``): format and version, dtype, input width, the layers' configs, the
 compile settings (optimizer with its schedule, loss, metric names), the optimizer's iteration
-count and learning-rate multiplier, and the state of the model's random generator, so that
-training resumed from a file continues exactly as uninterrupted training would. Files are read
+count and learning-rate multiplier, the state of the model's random generator, so that
+training resumed from a file continues exactly as uninterrupted training would, and the model's
+``metadata`` (a JSON-serializable dict of the user's: feature names, a scaler, class labels; files
+written before it existed load with ``{}``). Files are read
 with ``allow_pickle=False`` (loading an untrusted file runs no code) and written to a temporary
 file in the same directory, then renamed into place.
 
@@ -31,7 +33,22 @@ VERSION = 1
 _CONFIG_KEY = "__config__"
 
 
-def save_model(model, path):
+def _check_metadata(metadata):
+    """``metadata`` as JSON text, or TypeError/ValueError naming what cannot be stored."""
+    if not isinstance(metadata, dict):
+        raise TypeError(f"Expected metadata to be a dict, received: metadata={metadata!r}")
+    try:
+        text = json.dumps(metadata, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"Expected metadata to be JSON-serializable (dicts with string keys, lists, "
+                        f"strings, finite numbers, booleans, None), received: metadata with {exc}") from None
+    if json.loads(text) != metadata:  # e.g. int keys that JSON turns into strings, tuples
+        raise TypeError("Expected metadata that survives a JSON round trip unchanged (string keys, "
+                        "lists not tuples), received: metadata that JSON would change")
+    return text
+
+
+def save_model(model, path, metadata=None):
     """Write ``model`` to ``path`` atomically (temporary file + ``os.replace``).
 
     Parameters
@@ -40,10 +57,26 @@ def save_model(model, path):
         A built model (compiled or not).
     path : str or os.PathLike
         Written as given (``.npz`` is the usual suffix).
+    metadata : dict, optional
+        JSON-serializable data stored with the model and restored by :func:`load_model` as
+        ``model.metadata``. Defaults to None: the model's own ``metadata`` attribute (``{}``
+        when it has none).
+
+    Examples
+    --------
+    >>> import os, tempfile, nnfast as nf
+    >>> model = nf.Sequential([nf.layers.Dense(1)], input_dim=2, seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.npz")
+    >>> nf.saving.save_model(model, path, metadata={"features": ["a", "b"]})
+    >>> nf.load_model(path).metadata
+    {'features': ['a', 'b']}
     """
     from nnfast import layers, losses, optimizers
 
     path = os.fspath(path)
+    if metadata is None:
+        metadata = getattr(model, "metadata", None) or {}
+    metadata_text = _check_metadata(metadata)
     model._ensure_built("save")
     config = {
         "format": FORMAT, "version": VERSION, "name": model.name, "dtype": model.dtype.name,
@@ -64,6 +97,7 @@ def save_model(model, path):
             "slots": sorted(opt.slots),
         }
         arrays.update({f"optimizer_{k}": v for k, v in opt.slots.items()})
+    config["metadata"] = json.loads(metadata_text)
     text = json.dumps(config, allow_nan=False)
     arrays[_CONFIG_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     directory = os.path.dirname(os.path.abspath(path))
@@ -104,7 +138,7 @@ def _read(path):
 def load_model(path):
     """Load a model written by :meth:`Sequential.save`; compiled again if it was compiled.
 
-    Raises FileNotFoundError for a missing file and ValueError for a truncated, corrupt or
+    The saved metadata is restored as ``model.metadata`` (``{}`` for files without any). Raises FileNotFoundError for a missing file and ValueError for a truncated, corrupt or
     foreign one.
 
     Examples
@@ -148,6 +182,10 @@ def load_model(path):
             opt.iterations = int(comp["iterations"])
             opt.lr_multiplier = float(comp["lr_multiplier"])
         model._rng.bit_generator.state = config["rng_state"]
+        metadata = config.get("metadata", {})
+        if not isinstance(metadata, dict):
+            raise ValueError(f"metadata is a {type(metadata).__name__}, not a dict")
+        model.metadata = metadata
     except Exception as exc:
         raise ValueError(f"Expected a consistent nnfast model file, received: {path!r}, whose "
                          f"contents do not describe a valid model ({type(exc).__name__}: {exc})") from None

@@ -190,3 +190,60 @@ def test_tampered_contents(tmp_path):
     with pytest.raises(ValueError, match="version"):
         nf.load_model(write("future.npz", arrays, dict(config, version=99)))
     assert zipfile.is_zipfile(path)
+
+
+# ---- metadata: user data (feature names, scalers, class labels) saved with the model ----
+
+META = {"features": ["a", "b", "c", "d", "e"], "scaler": {"mean": [0.5, -1.25], "scale": [2.0, 1e-3]},
+        "classes": ["cat", "dog", 3], "task": "classification", "nested": {"ok": True, "none": None}}
+
+
+def test_metadata_round_trip(tmp_path):
+    model = make()
+    model.fit(*data(), epochs=1, verbose=0)
+    assert model.metadata == {}
+    model.save(tmp_path / "m.npz", metadata=META)
+    same = nf.load_model(tmp_path / "m.npz")
+    assert same.metadata == META
+    assert model.metadata == {}                            # save does not change the model
+    np.testing.assert_array_equal(same.predict(data()[0]), model.predict(data()[0]))
+    # a loaded model saved again keeps its metadata (defaults to model.metadata)
+    same.save(tmp_path / "again.npz")
+    assert nf.load_model(tmp_path / "again.npz").metadata == META
+    # and the attribute is what is saved when no argument is given
+    model.metadata = {"note": "from the attribute"}
+    nf.saving.save_model(model, tmp_path / "attr.npz")
+    assert nf.load_model(tmp_path / "attr.npz").metadata == {"note": "from the attribute"}
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
+        assert json.loads(f["__config__"].tobytes().decode())["metadata"] == META
+
+
+def test_files_without_metadata_still_load(tmp_path):
+    model = make()
+    path = tmp_path / "m.npz"
+    model.save(path)
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    config = json.loads(arrays["__config__"].tobytes().decode())
+    del config["metadata"]                                 # a file written before metadata existed
+    arrays["__config__"] = np.frombuffer(json.dumps(config).encode(), np.uint8)
+    np.savez(tmp_path / "old.npz", **arrays)
+    old = nf.load_model(tmp_path / "old.npz")
+    assert old.metadata == {}
+    for a, b in zip(old.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    config["metadata"] = [1, 2]                            # tampered: not a dict
+    arrays["__config__"] = np.frombuffer(json.dumps(config).encode(), np.uint8)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match="metadata"):
+        nf.load_model(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("bad", [[1, 2], {"x": np.zeros(2)}, {"x": float("nan")}, {1: "int key"},
+                                 {"t": (1, 2)}, {"f": open}])
+def test_metadata_that_json_cannot_hold_is_refused(tmp_path, bad):
+    model = make()
+    path = tmp_path / "m.npz"
+    with pytest.raises(TypeError, match="metadata"):
+        model.save(path, metadata=bad)
+    assert not path.exists() and os.listdir(tmp_path) == []  # nothing written, no temporary file
