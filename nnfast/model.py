@@ -459,6 +459,7 @@ class Sequential:
                                                   if val is not None else []),
         })
         self.history, self.stop_training = history, False
+        self._fit_data = (X, T, W)  # the training arrays, for callbacks (diagnostics.GradientMonitor)
         order = np.arange(n)
         cbl.on_train_begin()
         logs = {}
@@ -498,6 +499,7 @@ class Sequential:
             if self.stop_training:
                 break
         cbl.on_train_end(logs)
+        self._fit_data = None
         return history
 
     def train_on_batch(self, X, y, sample_weight=None, class_weight=None):
