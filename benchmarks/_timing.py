@@ -24,16 +24,21 @@ def time_call(fn, min_time=0.02):
     return elapsed / n
 
 
-def compare(candidates, *, rounds=7, min_time=0.02, baseline=None):
+def compare(candidates, *, rounds=7, min_time=0.02, baseline=None, settle=0.15):
     """Time ``candidates`` ({name: zero-arg callable}) interleaved; return rows of results.
 
     Each row: ``name, median_s, best_s, speedup`` where speedup = baseline median / median
     (>1 means faster than the baseline; baseline defaults to the first candidate).
+
+    ``settle`` seconds of sleep before each candidate let the previous one's worker threads
+    (OpenBLAS's spin for ~0.1 s after a call; NumPy and SciPy each load their own OpenBLAS,
+    torch its own OpenMP) go idle, so no candidate pays for its predecessor's spinning pool.
     """
     names = list(candidates)
     samples = {n: [] for n in names}
     for _ in range(rounds):
         for n in names:
+            time.sleep(settle)
             samples[n].append(time_call(candidates[n], min_time))
     base = baseline or names[0]
     base_med = statistics.median(samples[base])
