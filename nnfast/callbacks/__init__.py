@@ -21,4 +21,14 @@ from nnfast.callbacks.terminate_on_nan import TerminateOnNaN
 __all__ = [
     "Callback", "CallbackList", "History", "ProgbarLogger", "MonitorCallback", "EarlyStopping",
     "ModelCheckpoint", "ReduceLROnPlateau", "CSVLogger", "TerminateOnNaN", "LearningRateScheduler",
+    "GradientMonitor",
 ]
+
+
+def __getattr__(name):
+    """``GradientMonitor`` lives in :mod:`nnfast.diagnostics`, loaded on first use."""
+    if name == "GradientMonitor":
+        from nnfast.diagnostics.monitor import GradientMonitor
+
+        return GradientMonitor
+    raise AttributeError(f"module 'nnfast.callbacks' has no attribute {name!r}")
