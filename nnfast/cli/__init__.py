@@ -1,4 +1,4 @@
-"""nnfast's command line: ``python -m nnfast {demo,info}``.
+"""nnfast's command line: ``python -m nnfast {demo,info,train,predict,bench}``.
 
 Each subcommand lives in its own module; errors the user can fix are one line on stderr and
 exit code 2, never a traceback.
@@ -17,9 +17,9 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    from nnfast.cli import demo, info
+    from nnfast.cli import bench, demo, info, predict, train
 
-    for module in (demo, info):
+    for module in (demo, train, predict, bench, info):
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         p.set_defaults(run=module.run)
