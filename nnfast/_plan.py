@@ -324,6 +324,7 @@ class Plan:
                             mask=take(cap * d_in))
             descs.append(desc)
         self._widest = plan["widest"] = widest
+        self._last_y = descs[-1]["y"]
         self._kernel = _step.MLPKernel(descs, plan, [tuple(r) for r in store.trainable_runs(trainable)])
         self._work = np.zeros(max(1, pos), self.dtype)
         self._dscratch = np.zeros(2 * widest, np.float64)
@@ -453,6 +454,15 @@ class Plan:
         opt.iterations += n_steps
         if status != 0:
             raise MemoryError("train_chunk: the loss kernel could not allocate its scratch")
+
+    def last_outputs(self, rows):
+        """The last layer's outputs (training mode) of the latest step, as a (rows, out) view.
+
+        What the per-layer path leaves in its last activation buffer: logits when the softmax
+        or sigmoid is fused into the loss. Valid until the next :meth:`train_chunk`.
+        """
+        off = self._last_y
+        return self._work[off:off + rows * self.out_dim].reshape(rows, self.out_dim)
 
     def _check_model(self):
         if self.model._store is not self._store:

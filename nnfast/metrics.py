@@ -202,6 +202,11 @@ class Accuracy(Metric):
         self._correct += float(hit.sum()) if w is None else float(w[hit].sum())
         self._total += float(t.shape[0]) if w is None else float(w.sum())
 
+    def update_counts(self, correct, total):
+        """Accumulate hits counted elsewhere (the compiled training plan counts them in C)."""
+        self._correct += float(correct)
+        self._total += float(total)
+
     def result(self):
         return self._correct / self._total if self._total else 0.0
 

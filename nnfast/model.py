@@ -96,6 +96,7 @@ class Sequential:
         self.stop_training, self.history = False, None
         self.metadata = {}  # JSON-serializable user data saved with the model
         self._cap, self._step_key, self._pending = 0, None, None
+        self._plan, self._use_plan = None, True  # the compiled plan (nnfast._plan), made lazily
         self._fused = self._mode = None
         if layers is not None and not isinstance(layers, (list, tuple)):
             raise TypeError(f"Expected layers to be a list of nnfast.layers.Layer, received: "
@@ -219,7 +220,20 @@ class Sequential:
         if getattr(self, "optimizer_built_for", None) is not self._store:
             self.optimizer.build(self._store.size, self.dtype)
             self.optimizer_built_for = self._store
-        self._step_key, self._cap = None, 0
+        self._step_key, self._cap, self._plan = None, 0, None
+
+    def _training_plan(self, batch_size):
+        """The compiled plan for batches of up to ``batch_size`` rows, or None when the model
+        uses something it does not run (the per-layer path then trains)."""
+        from nnfast._plan import compile_plan
+
+        if not self._use_plan:
+            return None
+        plan = self._plan
+        if plan is None or plan.batch_size < batch_size or plan._store is not self._store \
+                or plan._optimizer is not self.optimizer:
+            plan = self._plan = compile_plan(self, batch_size)
+        return plan
 
     def _require_compiled(self, what):
         if not self.compiled:
@@ -447,7 +461,6 @@ class Sequential:
         steps = -(-n // bs)
         self._ensure_buffers(bs)
         self._prepare_step()
-        gather = _Gather(bs, X, T, M if (self.metrics and M is not T) else None, W)
 
         metric_names = [m.name for m in self.metrics]
         history = cb_mod.History()
@@ -460,7 +473,15 @@ class Sequential:
         })
         self.history, self.stop_training = history, False
         self._fit_data = (X, T, W)  # the training arrays, for callbacks (diagnostics.GradientMonitor)
-        order = np.arange(n)
+        order = np.arange(n, dtype=np.int64)
+        plan = self._training_plan(bs)
+        if plan is not None:
+            from nnfast._plan_fit import PlanEpochs
+
+            every = any(cb_mod.needs_every_batch(cb) for cb in user)
+            epochs_runner = PlanEpochs(self, plan, X, T, M, W, bs, every)
+        else:
+            gather = _Gather(bs, X, T, M if (self.metrics and M is not T) else None, W)
         cbl.on_train_begin()
         logs = {}
         for epoch in range(epochs):
@@ -470,26 +491,10 @@ class Sequential:
             if shuffle:
                 order[:] = np.arange(n)
                 self._rng.shuffle(order)
-            total = 0.0
-            seen = 0
-            for b in range(steps):
-                cbl.on_train_batch_begin(b)
-                lo, hi = b * bs, min(n, (b + 1) * bs)
-                x, t, mt, w = gather(order[lo:hi] if shuffle else slice(lo, hi))
-                m = hi - lo
-                loss = self._train_step(x, t, w, m)
-                total += loss * m
-                seen += m
-                logs = {"loss": total / seen}
-                if self.metrics:
-                    pred = self._outputs(self._acts[-1][:m], m)
-                    for met in self.metrics:
-                        met.update_state(t if mt is None else mt, pred)
-                        logs[met.name] = float(met.result())
-                logs.update(batch_loss=loss, size=m)
-                cbl.on_train_batch_end(b, logs)
-                if self.stop_training:
-                    break
+            if plan is not None:
+                logs = epochs_runner.run(cbl, order if shuffle else None)
+            else:
+                logs = self._epoch_per_layer(cbl, gather, order if shuffle else None, n, bs, steps)
             logs = {k: v for k, v in logs.items() if k not in ("batch_loss", "size")}
             if val is not None:
                 for k, v in self._evaluate_arrays(*val, bs, self._val_metrics).items():
@@ -501,6 +506,29 @@ class Sequential:
         cbl.on_train_end(logs)
         self._fit_data = None
         return history
+
+    def _epoch_per_layer(self, cbl, gather, order, n, bs, steps):
+        """One epoch through the layers' Python objects (models the compiled plan cannot run)."""
+        total, seen, logs = 0.0, 0, {}
+        for b in range(steps):
+            cbl.on_train_batch_begin(b)
+            lo, hi = b * bs, min(n, (b + 1) * bs)
+            x, t, mt, w = gather(slice(lo, hi) if order is None else order[lo:hi])
+            m = hi - lo
+            loss = self._train_step(x, t, w, m)
+            total += loss * m
+            seen += m
+            logs = {"loss": total / seen}
+            if self.metrics:
+                pred = self._outputs(self._acts[-1][:m], m)
+                for met in self.metrics:
+                    met.update_state(t if mt is None else mt, pred)
+                    logs[met.name] = float(met.result())
+            logs.update(batch_loss=loss, size=m)
+            cbl.on_train_batch_end(b, logs)
+            if self.stop_training:
+                break
+        return logs
 
     def train_on_batch(self, X, y, sample_weight=None, class_weight=None):
         """One optimizer step on ``(X, y)`` as one batch; returns the loss before the step."""
@@ -555,9 +583,12 @@ class Sequential:
         bs = _PREDICT_CHUNK if batch_size is None else _int(batch_size, "batch_size", 1)
         X = self._inputs(X)
         n = X.shape[0]
+        result = np.empty((n, self.output_dim), self.dtype)
+        plan = self._training_plan(1) if self.compiled else None
+        if plan is not None:  # the forward pass in one C call
+            return plan.predict(X, result)
         bs = min(bs, n)
         self._ensure_buffers(bs)
-        result = np.empty((n, self.output_dim), self.dtype)
         if self._fused is not None:
             self._fused.emit_logits = False
         for lo in range(0, n, bs):

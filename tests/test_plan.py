@@ -1,8 +1,8 @@
 """The compiled training plan (nnfast._plan) against the model's own per-layer Python path.
 
 Two copies of the same model (same seed: same initial weights, same shuffles, same dropout
-seeds): one trained with ``Sequential.fit``, one with ``compile_plan`` + ``train_chunk`` driven
-by the same epoch loop. Weights, optimizer state, per-epoch losses and accuracies must agree to
+seeds): one trained with ``Sequential.fit`` on its per-layer path (``_use_plan = False``), one
+with ``compile_plan`` + ``train_chunk`` driven by the same epoch loop. Weights, optimizer state, per-epoch losses and accuracies must agree to
 float rounding (in practice to the bit: the plan calls the same kernels with the same shapes).
 """
 
@@ -101,6 +101,7 @@ def twins(layers, loss, optimizer, dtype, d=5):
         m = nf.Sequential(layers(), input_dim=d, dtype=dtype, seed=7)
         m.compile(optimizer=optimizer(), loss=loss, metrics=["accuracy"])
         models.append(m)
+    models[0]._use_plan = False  # the reference: the layers' own Python path
     return models
 
 
@@ -221,6 +222,7 @@ def test_predict_matches_model(dtype, n):
         model = nf.Sequential(layers, input_dim=5, dtype=dtype, seed=0)
         model.compile("adam", "mse")
         model.build()
+        model._use_plan = False  # model.predict: the per-layer path
         plan = compile_plan(model, 32)
         out = np.empty((n, model.output_dim), dtype)
         assert plan.predict(X, out) is out

@@ -7,7 +7,7 @@
 ['EarlyStopping', 'ReduceLROnPlateau']
 """
 
-from nnfast.callbacks.base import Callback, CallbackList
+from nnfast.callbacks.base import Callback, CallbackList, needs_every_batch
 from nnfast.callbacks.checkpoint import ModelCheckpoint
 from nnfast.callbacks.csv_logger import CSVLogger
 from nnfast.callbacks.early_stopping import EarlyStopping
@@ -19,7 +19,7 @@ from nnfast.callbacks.reduce_lr import ReduceLROnPlateau
 from nnfast.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = [
-    "Callback", "CallbackList", "History", "ProgbarLogger", "MonitorCallback", "EarlyStopping",
+    "Callback", "CallbackList", "needs_every_batch", "History", "ProgbarLogger", "MonitorCallback", "EarlyStopping",
     "ModelCheckpoint", "ReduceLROnPlateau", "CSVLogger", "TerminateOnNaN", "LearningRateScheduler",
     "GradientMonitor",
 ]

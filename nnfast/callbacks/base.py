@@ -11,9 +11,31 @@ with the val_ ones]}``. Epoch-end ``logs`` hold floats for ``"loss"``, each metr
 ``"val_loss"`` and ``"val_<metric>"`` (when validation runs) and ``"lr"``; batch-end ``logs``
 hold the running ``"loss"`` and metrics of the epoch so far, ``"batch_loss"`` (this batch's
 loss) and ``"size"`` (its number of samples).
+
+When no callback overrides a batch hook, ``fit`` runs many batches per call of its compiled
+training plan and calls ``on_train_batch_end`` once per such chunk, with the chunk's last batch
+index (the progress bar is written for this: it sets ``batch_hooks_in_chunks``). A callback
+that overrides ``on_train_batch_begin/end`` or ``on_batch_begin/end`` is called for every batch.
 """
 
-__all__ = ["Callback", "CallbackList"]
+__all__ = ["Callback", "CallbackList", "needs_every_batch"]
+
+_BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+
+
+def needs_every_batch(callback):
+    """True when ``callback`` overrides a batch hook and has not declared chunks acceptable.
+
+    >>> class Counter(Callback):
+    ...     def on_batch_end(self, batch, logs=None):
+    ...         pass
+    >>> needs_every_batch(Counter()), needs_every_batch(Callback())
+    (True, False)
+    """
+    if getattr(callback, "batch_hooks_in_chunks", False):
+        return False
+    kind = type(callback)
+    return any(getattr(kind, hook, None) is not getattr(Callback, hook) for hook in _BATCH_HOOKS)
 
 
 class Callback:

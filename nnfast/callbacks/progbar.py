@@ -63,6 +63,9 @@ class ProgbarLogger(Callback):
     True
     """
 
+    # Redrawing once per chunk of batches is all a progress bar needs (see callbacks.base).
+    batch_hooks_in_chunks = True
+
     def __init__(self, verbose=None, stream=None, interval=0.1, width=30):
         super().__init__()
         if verbose is not None and (isinstance(verbose, bool) or verbose not in (0, 1, 2)):

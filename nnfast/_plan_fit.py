@@ -1,0 +1,116 @@
+"""``Sequential.fit``'s epoch loop through the compiled plan (:mod:`nnfast._plan`).
+
+One :meth:`Plan.train_chunk` call runs many mini-batches in C without the GIL; between calls
+the loop updates the running loss and metrics and calls the batch hooks. Chunks last about
+:data:`CHUNK_SECONDS` (the progress bar redraws and Ctrl-C is seen between them), measured on
+the first steps of the fit. When a callback needs every batch (it overrides a batch hook) or a
+metric needs the batch's outputs (anything but the plan's own accuracy count), every chunk is
+one step, still in C.
+
+The steps are the per-layer path's to the last bit on one thread count: same data order,
+same kernels, same dropout seeds (``tests/test_plan.py``).
+"""
+
+import time
+
+import numpy as np
+
+from nnfast import metrics as metrics_mod
+
+__all__ = ["PlanEpochs", "CHUNK_SECONDS"]
+
+CHUNK_SECONDS = 0.05
+
+
+class PlanEpochs:
+    """Runs the epochs of one ``fit`` call; buffers are made once, here.
+
+    Parameters
+    ----------
+    model : Sequential
+    plan : Plan
+        ``model``'s compiled plan for batches of ``batch_size`` rows.
+    X, T, M, W : ndarray
+        The training data as ``Sequential._data`` returns it (features, loss targets, metric
+        targets, sample weights or None).
+    batch_size : int
+    every_batch : bool
+        A callback needs ``on_train_batch_begin/end`` for every batch.
+    """
+
+    def __init__(self, model, plan, X, T, M, W, batch_size, every_batch):
+        self.model, self.plan = model, plan
+        self.X, self.T, self.M, self.W = X, T, M, W
+        n = X.shape[0]
+        self.n, self.bs = n, batch_size
+        self.steps = -(-n // batch_size)
+        self.sizes = np.minimum(batch_size, n - np.arange(self.steps) * batch_size).astype(np.float64)
+        metrics = model.metrics
+        self.counted = bool(metrics) and plan.counts_correct and all(
+            type(m) is metrics_mod.Accuracy for m in metrics)
+        self.needs_outputs = bool(metrics) and not self.counted
+        self.every = every_batch or self.needs_outputs
+        self.losses = np.empty(self.steps)
+        self.lrs = np.empty(self.steps)
+        self.correct = np.empty(self.steps) if self.counted else None
+        self.chunk = 1 if self.every else None  # measured on the first call of run
+        if self.needs_outputs:
+            self.mbuf = np.empty((batch_size,) + M.shape[1:], M.dtype)
+
+    def _train(self, order, b, k):
+        plan = self.plan
+        plan.train_chunk(self.X, self.T, self.W, order, b, k, self.bs,
+                         plan.learning_rates(k, self.lrs), self.losses, self.correct)
+
+    def _tune(self, order):
+        """Run the epoch's first steps and size the chunks from their time; returns steps run."""
+        k = min(self.steps, 4)
+        t0 = time.perf_counter()
+        self._train(order, 0, k)
+        per_step = (time.perf_counter() - t0) / k
+        self.chunk = max(1, min(self.steps, int(CHUNK_SECONDS / max(per_step, 1e-7))))
+        return k
+
+    def _metric_targets(self, order, lo, hi):
+        if order is None:
+            return self.M[lo:hi]
+        return np.take(self.M, order[lo:hi], axis=0, out=self.mbuf[:hi - lo], mode="clip")
+
+    def run(self, cbl, order):
+        """One epoch (``order``: the shuffled rows, or None); returns the last batch's logs."""
+        model, sizes, steps = self.model, self.sizes, self.steps
+        metrics = model.metrics
+        total = seen = 0.0
+        logs, b = {}, 0
+        while b < steps:
+            if self.every:
+                cbl.on_train_batch_begin(b)
+                k = 1
+                self._train(order, b, 1)
+            elif self.chunk is None:
+                k = self._tune(order)
+            else:
+                k = min(self.chunk, steps - b)
+                self._train(order, b, k)
+            rows = sizes[b:b + k]
+            total += float(self.losses[:k] @ rows)
+            seen += float(rows.sum())
+            logs = {"loss": total / seen}
+            if self.counted:
+                hits = float(self.correct[:k].sum())
+                for met in metrics:
+                    met.update_counts(hits, rows.sum())
+                    logs[met.name] = float(met.result())
+            elif self.needs_outputs:
+                m = int(rows[0])
+                pred = model._outputs(self.plan.last_outputs(m), m)
+                mt = self._metric_targets(order, b * self.bs, b * self.bs + m)
+                for met in metrics:
+                    met.update_state(mt, pred)
+                    logs[met.name] = float(met.result())
+            logs.update(batch_loss=float(self.losses[k - 1]), size=int(rows[-1]))
+            b += k
+            cbl.on_train_batch_end(b - 1, logs)
+            if model.stop_training:
+                break
+        return logs

@@ -1,0 +1,160 @@
+"""``Sequential.fit`` and ``predict`` through the compiled plan, against the per-layer path.
+
+Twin models (same seed) trained once with the plan (the default) and once with the plan
+switched off (``_use_plan = False``) must give the same history and weights on one thread
+count, whatever mode the loop runs in: chunks of many batches (no batch callbacks, accuracy
+counted in C), one batch per call (a callback with a batch hook, or a metric that needs the
+outputs), shuffled or not, with validation, Dropout and sample weights.
+"""
+
+import numpy as np
+import pytest
+
+import nnfast as nf
+import nnfast._plan_fit
+from helpers import threads
+
+TOL = {"float64": dict(rtol=1e-12, atol=1e-13), "float32": dict(rtol=2e-5, atol=2e-6)}
+
+
+def data(n=203, d=6, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    return X, (X[:, :k] @ rng.normal(size=(k, k))).argmax(1)
+
+
+def twins(dtype, metrics=("accuracy",), dropout=0.0, out="softmax", loss="sparse_categorical_crossentropy"):
+    made = []
+    for use_plan in (True, False):
+        layers = [nf.layers.Dense(16, activation="relu")]
+        if dropout:
+            layers.append(nf.layers.Dropout(dropout))
+        layers.append(nf.layers.Dense(3 if out == "softmax" else 1, activation=out))
+        m = nf.Sequential(layers, input_dim=6, dtype=dtype, seed=3)
+        m.compile(nf.optimizers.Adam(1e-2), loss, metrics=list(metrics))
+        m._use_plan = use_plan
+        made.append(m)
+    return made
+
+
+def assert_same(a, b, ha, hb, dtype):
+    assert ha.history.keys() == hb.history.keys()
+    for key in ha.history:
+        np.testing.assert_allclose(ha.history[key], hb.history[key], err_msg=key, **TOL[dtype])
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, **TOL[dtype])
+
+
+class BatchCounter(nf.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.begins, self.ends = [], []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.begins.append(batch)
+
+    def on_batch_end(self, batch, logs=None):
+        self.ends.append((batch, logs["size"], logs["batch_loss"]))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("metrics,dropout,shuffle", [
+    (("accuracy",), 0.0, True),          # chunks, hits counted in C
+    (("accuracy",), 0.3, False),         # Dropout seeds, rows in order
+    (("accuracy", "f1"), 0.0, True),     # f1 needs the outputs: one batch per call
+    ((), 0.2, True),
+])
+def test_fit_through_the_plan_matches_the_per_layer_path(dtype, metrics, dropout, shuffle):
+    X, y = data()
+    sw = np.random.default_rng(1).uniform(0.5, 2.0, X.shape[0])
+    a, b = twins(dtype, metrics, dropout)
+    with threads(1):
+        kw = dict(epochs=3, batch_size=16, shuffle=shuffle, sample_weight=sw,
+                  validation_split=0.2, verbose=0)
+        ha, hb = a.fit(X, y, **kw), b.fit(X, y, **kw)
+    assert a._plan is not None and b._plan is None
+    assert_same(a, b, ha, hb, dtype)
+    assert set(ha.history) >= {"loss", "val_loss", "lr", *metrics, *("val_" + m for m in metrics)}
+
+
+def test_binary_model_with_auc_runs_one_batch_per_call():
+    X, y = data()
+    y = (y == 0).astype(float)
+    a, b = twins("float64", ("accuracy", "auc"), out="sigmoid", loss="binary_crossentropy")
+    with threads(1):
+        ha = a.fit(X, y, epochs=2, batch_size=32, verbose=0)
+        hb = b.fit(X, y, epochs=2, batch_size=32, verbose=0)
+    assert_same(a, b, ha, hb, "float64")
+
+
+def test_a_batch_callback_is_called_for_every_batch_with_the_per_layer_logs():
+    X, y = data(n=100)
+    a, b = twins("float64")
+    ca, cb = BatchCounter(), BatchCounter()
+    with threads(1):
+        a.fit(X, y, epochs=2, batch_size=16, callbacks=[ca], verbose=0)
+        b.fit(X, y, epochs=2, batch_size=16, callbacks=[cb], verbose=0)
+    assert ca.begins == cb.begins == list(range(7)) * 2
+    assert [e[:2] for e in ca.ends] == [e[:2] for e in cb.ends]
+    np.testing.assert_allclose([e[2] for e in ca.ends], [e[2] for e in cb.ends], rtol=1e-12)
+
+
+def test_without_batch_callbacks_batches_run_in_chunks(monkeypatch):
+    """The progress bar is told about the last batch of each chunk only; results unchanged."""
+    monkeypatch.setattr(nnfast._plan_fit, "CHUNK_SECONDS", 10.0)  # one chunk after the first steps
+    seen = []
+    real = nf.callbacks.CallbackList.on_train_batch_end
+    monkeypatch.setattr(nf.callbacks.CallbackList, "on_train_batch_end",
+                        lambda self, batch, logs=None: (seen.append(batch), real(self, batch, logs)))
+    X, y = data(n=160)
+    a, b = twins("float64")
+    with threads(1):
+        ha = a.fit(X, y, epochs=2, batch_size=8, verbose=0)
+        hb = b.fit(X, y, epochs=2, batch_size=8, verbose=0)
+    assert_same(a, b, ha, hb, "float64")
+    chunked = seen[:len(seen) - 40]  # b's per-layer path reports all 2 x 20 batches
+    assert chunked == [3, 19, 19]    # tuning steps 0-3, then the rest; epoch 2 in one call
+
+
+def test_stop_training_from_a_batch_callback_stops_at_that_batch():
+    class StopAt(nf.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 4:
+                self.model.stop_training = True
+
+    X, y = data(n=100)
+    m = twins("float64")[0]
+    m.fit(X, y, epochs=3, batch_size=10, callbacks=[StopAt()], verbose=0)
+    assert m.optimizer.iterations == 5
+
+
+def test_fit_uses_the_per_layer_path_when_the_plan_cannot_run_the_model():
+    X, y = data()
+    m = nf.Sequential([nf.layers.Dense(8, activation="relu"), nf.layers.BatchNormalization(),
+                       nf.layers.Dense(3, activation="softmax")], input_dim=6, seed=0)
+    m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    h = m.fit(X, y, epochs=2, batch_size=16, verbose=0)
+    assert m._plan is None and len(h.history["loss"]) == 2
+
+
+def test_a_new_compile_or_optimizer_gets_a_new_plan():
+    X, y = data()
+    m = twins("float32")[0]
+    m.fit(X, y, epochs=1, batch_size=16, verbose=0)
+    first = m._plan
+    m.compile(nf.optimizers.SGD(0.1, momentum=0.9), "sparse_categorical_crossentropy")
+    m.fit(X, y, epochs=1, batch_size=64, verbose=0)
+    assert m._plan is not first and m._plan.batch_size == 64
+    assert m._plan._optimizer is m.optimizer
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n", [1, 2, 7, 1500])
+def test_predict_through_the_plan_matches_the_per_layer_path(dtype, n):
+    X = np.random.default_rng(5).normal(size=(n, 6))
+    a, b = twins(dtype, dropout=0.5)
+    assert a.predict(X).dtype == np.dtype(dtype)
+    np.testing.assert_allclose(a.predict(X), b.predict(X), **TOL[dtype])
+    assert a._plan is not None
+    # an uncompiled model predicts through its layers
+    c = nf.Sequential([nf.layers.Dense(3, activation="softmax")], input_dim=6, dtype=dtype, seed=0)
+    assert c.predict(X).shape == (n, 3) and c._plan is None
