@@ -1,0 +1,247 @@
+"""What MLPClassifier and MLPRegressor share: parameters, the training loop, pickling.
+
+:class:`_BaseMLP` validates the parameters in ``fit`` (never in ``__init__``), validates the data
+with scikit-learn's ``validate_data`` (``n_features_in_``, ``feature_names_in_``), builds the
+network (:mod:`nnfast.sklearn._network`) on the first call, holds out the early-stopping split,
+and trains with ``nf.Sequential.fit`` and the :class:`~nnfast.sklearn._stopping.SklearnProgress`
+callback, which keeps scikit-learn's fitted attributes and stopping rule. A subclass says how
+targets become loss targets (``_encode_targets``), which output layer and loss they need
+(``_output_spec``) and how a validation set is scored (``_validation_score``).
+"""
+
+import math
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from nnfast.sklearn import _network
+from nnfast.sklearn._compat import validate_data
+from nnfast.sklearn._params import check_params
+from nnfast.sklearn._stopping import SklearnProgress
+
+__all__ = ["_BaseMLP"]
+
+_AUTO_BATCH = 200  # batch_size="auto" is min(200, n_samples), as scikit-learn's
+
+
+def _random_state(value):
+    """``check_random_state(value)``, with an error that names random_state."""
+    try:
+        if isinstance(value, (bool, np.bool_)):
+            raise ValueError
+        return check_random_state(value)
+    except ValueError:
+        raise ValueError("Expected random_state to be None, an int in [0, 2**32 - 1] or a "
+                         f"numpy.random.RandomState, received: random_state={value!r}") from None
+
+
+class _BaseMLP(BaseEstimator):
+    """Base class of the nnfast estimators (not for direct use)."""
+
+    _y_numeric = False  # whether validate_data converts y to numbers (regression)
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=1e-4, batch_size="auto", learning_rate_init=1e-3, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, dropout=0.0, batch_norm=False, dtype="auto"):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.dtype = dtype
+
+    # --- subclass hooks ----------------------------------------------------------------
+    def _encode_targets(self, y, dtype, first_pass, incremental):
+        """Loss targets for ``y`` (and classes_/n_outputs_ bookkeeping)."""
+        raise NotImplementedError
+
+    def _output_spec(self):
+        """``(n_outputs, output_activation, loss, grad_scale, report_scale)``.
+
+        ``grad_scale`` converts scikit-learn's loss to nnfast's for the alpha mapping;
+        nnfast's loss times ``report_scale`` is the loss scikit-learn reports.
+        """
+        raise NotImplementedError
+
+    def _validation_score(self, model, X_val, T_val):
+        """The score early stopping watches (accuracy or R²) of ``model`` on encoded targets."""
+        raise NotImplementedError
+
+    def _stratify(self, T):
+        """Targets to stratify the early-stopping split by, or None."""
+        return None
+
+    # --- training ----------------------------------------------------------------------
+    def _fit(self, X, y, incremental):
+        """``fit`` / ``partial_fit``; a call that raises leaves the estimator as it was
+        (but for the network's weights when training itself failed)."""
+        saved = dict(self.__dict__)
+        try:
+            return self._fit_checked(X, y, incremental)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _fit_checked(self, X, y, incremental):
+        cfg = check_params(self)
+        rng = _random_state(self.random_state)
+        if incremental and cfg.early_stopping:
+            raise ValueError("Expected early_stopping=False with partial_fit (no data is held "
+                             "out in partial_fit), received: early_stopping=True")
+        first_pass = not hasattr(self, "model_") or (not cfg.warm_start and not incremental)
+        X, y = validate_data(self, X, y, reset=first_pass, dtype="numeric", multi_output=True,
+                             y_numeric=self._y_numeric)
+        if first_pass:
+            auto = np.float64 if X.dtype == np.float64 else np.float32
+            dtype = np.dtype(auto if cfg.dtype == "auto" else cfg.dtype)
+        else:
+            dtype = self.model_.dtype
+        X = np.ascontiguousarray(X, dtype=dtype)
+        T = self._encode_targets(y, dtype, first_pass, incremental)
+        n_outputs, out_activation, loss, grad_scale, report_scale = self._output_spec()
+        validation = None
+        if cfg.early_stopping:
+            X, T, validation = self._split(X, T, cfg, rng)
+        if first_pass:
+            seed = int(rng.randint(np.iinfo(np.int32).max))
+            self.model_ = _network.build_network(cfg, X.shape[1], n_outputs, out_activation,
+                                                 loss, dtype, seed)
+            self.out_activation_ = {"linear": "identity", "sigmoid": "logistic"}.get(
+                out_activation, out_activation)
+            self.n_layers_ = len(cfg.hidden) + 2
+            self.loss_curve_, self.t_, self._no_improvement_count = [], 0, 0
+            self.best_loss_ = self.validation_scores_ = self.best_validation_score_ = None
+        elif not incremental:  # warm start: a fresh optimizer, as scikit-learn's
+            self.model_.compile(optimizer=_network.make_optimizer(cfg), loss=loss)
+        if cfg.early_stopping:
+            if self.validation_scores_ is None:
+                self.validation_scores_, self.best_validation_score_ = [], -np.inf
+            self.best_loss_ = None
+        else:
+            if self.best_loss_ is None:
+                self.best_loss_ = np.inf
+            self.validation_scores_ = self.best_validation_score_ = None
+        self._train(X, T, cfg, incremental, grad_scale, report_scale, validation)
+        return self
+
+    def _split(self, X, T, cfg, rng):
+        from sklearn.model_selection import train_test_split
+
+        n_val = math.ceil(cfg.validation_fraction * X.shape[0])
+        if n_val < 2 or n_val >= X.shape[0]:
+            raise ValueError("Expected validation_fraction to hold out at least 2 samples and "
+                             "keep one for training (early_stopping=True), received: "
+                             f"validation_fraction={cfg.validation_fraction} with "
+                             f"{X.shape[0]} samples")
+        stratify = self._stratify(T)
+        try:
+            X, X_val, T, T_val = train_test_split(X, T, test_size=cfg.validation_fraction,
+                                                  random_state=rng, stratify=stratify)
+        except ValueError:
+            if stratify is None:
+                raise
+            # a class too rare to stratify by: split without stratification
+            X, X_val, T, T_val = train_test_split(X, T, test_size=cfg.validation_fraction,
+                                                  random_state=rng)
+        return (np.ascontiguousarray(X), np.ascontiguousarray(T),
+                lambda model: self._validation_score(model, X_val, T_val))
+
+    def _train(self, X, T, cfg, incremental, grad_scale, report_scale, validation):
+        model = self.model_
+        n = X.shape[0]
+        batch = min(_AUTO_BATCH if cfg.batch_size == "auto" else cfg.batch_size, n)
+        _network.set_penalty(model, cfg, batch, grad_scale)
+        progress = SklearnProgress(self, n, report_scale, tol=cfg.tol,
+                                   n_iter_no_change=cfg.n_iter_no_change, verbose=cfg.verbose,
+                                   validation=validation)
+        self.n_iter_ = 0
+        try:
+            model.fit(X, T, epochs=1 if incremental else cfg.max_iter, batch_size=batch,
+                      shuffle=cfg.shuffle, callbacks=[progress], verbose=0)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        if progress.best_weights is not None:
+            model.set_weights(progress.best_weights)
+        if not all(np.isfinite(w).all() for w in model.get_weights()):
+            raise ValueError("Solver produced non-finite parameter weights. The input data may "
+                             "contain large values and need to be preprocessed (or lower "
+                             f"learning_rate_init, received: {cfg.learning_rate_init}).")
+        if not incremental and not progress.stopped and self.n_iter_ == cfg.max_iter:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({cfg.max_iter}) reached "
+                          "and the optimization hasn't converged yet.", ConvergenceWarning)
+
+    def fit(self, X, y):
+        """Train a new network on ``(X, y)`` (or continue the current one with ``warm_start``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, incremental=False)
+
+    # --- inference ---------------------------------------------------------------------
+    def _forward(self, X):
+        """The network's output activations for ``X`` (validated), in the model's dtype."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=self.model_.dtype)
+        return self.model_.predict(np.ascontiguousarray(X))
+
+    # --- scikit-learn's fitted attributes, read from the network ----------------------
+    def _dense_weights(self, index):
+        from nnfast.layers import Dense
+
+        return [layer.get_weights()[index] for layer in self.model_.layers
+                if isinstance(layer, Dense)]
+
+    @property
+    def coefs_(self):
+        """The Dense kernels, first to last: a list of ndarray of shape (fan_in, fan_out)."""
+        return self._dense_weights(0)
+
+    @property
+    def intercepts_(self):
+        """The Dense biases, first to last: a list of ndarray of shape (fan_out,)."""
+        return self._dense_weights(1)
+
+    # --- pickling: the network travels as nnfast's own .npz bytes ---------------------
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        if "model_" in state:
+            state["model_"] = _network.to_bytes(state["model_"])
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if isinstance(state.get("model_"), bytes):
+            state["model_"] = _network.from_bytes(state["model_"])
+        super().__setstate__(state)

@@ -1,0 +1,144 @@
+"""MLPClassifier: labels of any type in, a softmax / sigmoid network trained by nnfast."""
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call, check_classification_targets, type_of_target, unique_labels,
+)
+from sklearn.utils.validation import column_or_1d
+
+from nnfast.sklearn import _docs
+from nnfast.sklearn._base import _BaseMLP
+
+__all__ = ["MLPClassifier"]
+
+_MULTICLASS, _BINARY, _MULTILABEL = "multiclass", "binary", "multilabel"
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    __doc__ = _docs.CLASSIFIER
+
+    # --- targets -----------------------------------------------------------------------
+    def _encode_targets(self, y, dtype, first_pass, incremental):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        kind = type_of_target(y)
+        if kind == "multilabel-indicator":
+            return self._multilabel_targets(y, dtype, first_pass, incremental)
+        if kind not in ("binary", "multiclass"):
+            raise ValueError("Expected y to hold class labels (binary or multiclass) or a 0/1 "
+                             f"multilabel indicator matrix, received: y of type {kind!r}")
+        labels = unique_labels(y)
+        if first_pass and not incremental:
+            self.classes_ = labels
+        elif getattr(self, "_kind", None) == _MULTILABEL:
+            raise ValueError("Expected a multilabel indicator matrix y, as in the first call, "
+                             "received: y of class labels")
+        elif self.warm_start and not incremental:
+            if set(labels.tolist()) != set(self.classes_.tolist()):
+                raise ValueError("warm_start can only be used where y has the same classes as "
+                                 f"in the previous call to fit: expected {self.classes_}, "
+                                 f"received: y with classes {labels}")
+        if len(self.classes_) < 2:
+            raise ValueError("Expected y with at least two classes, received: one class "
+                             f"({self.classes_[0]!r}); a classifier needs two or more")
+        codes = np.searchsorted(self.classes_, y)
+        codes = np.minimum(codes, len(self.classes_) - 1)
+        unknown = self.classes_[codes] != y
+        if unknown.any():
+            raise ValueError(f"Expected y with classes among self.classes_={self.classes_}, "
+                             f"received: y with {np.unique(np.asarray(y)[unknown])}")
+        self._kind = _BINARY if len(self.classes_) == 2 else _MULTICLASS
+        self.n_outputs_ = 1 if self._kind == _BINARY else len(self.classes_)
+        if self._kind == _BINARY:
+            return codes.astype(dtype)
+        return codes.astype(np.intp)
+
+    def _multilabel_targets(self, y, dtype, first_pass, incremental):
+        k = y.shape[1]
+        if first_pass:
+            self.classes_ = np.arange(k)
+        elif getattr(self, "_kind", None) != _MULTILABEL or k != len(self.classes_):
+            raise ValueError(f"Expected y as in the first call ({len(self.classes_)} classes), "
+                             f"received: a multilabel indicator matrix of {k} columns")
+        self._kind, self.n_outputs_ = _MULTILABEL, k
+        return np.ascontiguousarray(y, dtype=dtype)
+
+    def _output_spec(self):
+        if self._kind == _MULTICLASS:
+            return self.n_outputs_, "softmax", "sparse_categorical_crossentropy", 1.0, 1.0
+        if self._kind == _BINARY:
+            return 1, "sigmoid", "binary_crossentropy", 1.0, 1.0
+        k = float(self.n_outputs_)  # scikit-learn sums the binary log-loss over labels
+        return self.n_outputs_, "sigmoid", "binary_crossentropy", k, k
+
+    def _stratify(self, T):
+        return None if self._kind == _MULTILABEL else T
+
+    def _codes(self, out):
+        """Encoded predictions from output activations (indices, or 0/1 for binary/multilabel)."""
+        if self._kind == _MULTICLASS:
+            return out.argmax(axis=1)
+        if self._kind == _BINARY:
+            return (out[:, 0] > 0.5).astype(np.intp)
+        return (out > 0.5).astype(np.intp)
+
+    def _validation_score(self, model, X_val, T_val):
+        pred = self._codes(model.predict(X_val))
+        if self._kind == _MULTILABEL:
+            return float(np.mean(np.all(pred == T_val, axis=1)))
+        return float(np.mean(pred == T_val))
+
+    # --- public API --------------------------------------------------------------------
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over ``(X, y)``, starting a network on the first call.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        classes : array-like of shape (n_classes,), optional
+            Every class of the whole data: required on the first call (``y`` need not hold
+            them all), ignored for a multilabel ``y``.
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "model_"):
+            for attr in ("classes_", "_kind"):
+                if attr in self.__dict__:
+                    delattr(self, attr)
+        _check_partial_fit_first_call(self, classes)
+        return self._fit(X, y, incremental=True)
+
+    def predict(self, X):
+        """The predicted class of every row: ndarray of shape (n_samples,)
+        ((n_samples, n_labels) of 0/1 for multilabel targets)."""
+        codes = self._codes(self._forward(X))
+        return codes if self._kind == _MULTILABEL else self.classes_[codes]
+
+    def predict_proba(self, X):
+        """Class probabilities: ndarray of shape (n_samples, n_classes), in the order of
+        ``classes_`` (two columns for a binary problem; per-label probabilities for
+        multilabel targets)."""
+        out = self._forward(X)
+        if self._kind == _BINARY:
+            p = out[:, 0]
+            return np.column_stack((1 - p, p))
+        return out
+
+    def predict_log_proba(self, X):
+        """``log(predict_proba(X))``."""
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(proba, out=proba)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {"multilabel": True}

@@ -1,0 +1,68 @@
+"""MLPRegressor: one or many real targets, a linear-output network trained on the mean squared
+error by nnfast."""
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils.validation import column_or_1d
+
+from nnfast.sklearn import _docs
+from nnfast.sklearn._base import _BaseMLP
+
+__all__ = ["MLPRegressor"]
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    __doc__ = _docs.REGRESSOR
+
+    _y_numeric = True
+
+    def _encode_targets(self, y, dtype, first_pass, incremental):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        k = 1 if y.ndim == 1 else y.shape[1]
+        if not first_pass and k != self.n_outputs_:
+            raise ValueError(f"Expected y with {self.n_outputs_} target column(s) as in the first "
+                             f"call, received: y.shape={y.shape}")
+        self.n_outputs_ = k
+        return np.ascontiguousarray(y, dtype=dtype)
+
+    def _output_spec(self):
+        # scikit-learn's loss is half the squared error summed over outputs (its gradient), and
+        # it reports half the mean: nnfast's mse averages over the k outputs.
+        k = self.n_outputs_
+        return k, "linear", "mse", k / 2.0, 0.5
+
+    def _validation_score(self, model, X_val, T_val):
+        pred = model.predict(X_val)
+        if not np.isfinite(pred).all():
+            return np.nan
+        return float(r2_score(T_val, pred[:, 0] if T_val.ndim == 1 else pred))
+
+    def partial_fit(self, X, y):
+        """One epoch over ``(X, y)``, starting a network on the first call.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, incremental=True)
+
+    def predict(self, X):
+        """Predictions: ndarray of shape (n_samples,) for one target, else (n_samples, n_outputs),
+        in the network's dtype."""
+        out = self._forward(X)
+        return out[:, 0].copy() if self.n_outputs_ == 1 else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {"multioutput": True}
