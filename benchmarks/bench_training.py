@@ -10,9 +10,9 @@ Workloads (float32 unless said, Adam lr 1e-3, one shuffled epoch, samples/s):
 32, 128, 512; the tabular 30-64-64-1 sigmoid + binary cross-entropy net at batch 32; a float64
 row; the wide 2048-1024-1024-10 net (BLAS-bound); ``predict`` latency at batch 1 and 1024.
 
-Competitors, interleaved in one process (``_timing.compare``): nnfast through the compiled plan
-(``nnfast._plan``, one ``train_chunk`` call per chunk of about 50 ms of batches, as ``fit``
-runs it), nnfast's per-layer Python path (``Sequential.fit`` as it is now), ``peers.NumpyMLP``,
+Competitors, interleaved in one process (``_timing.compare``): nnfast's ``Sequential.fit``
+(through the compiled plan, ``nnfast._plan``: one ``train_chunk`` call per ~50 ms of batches),
+nnfast's per-layer Python path (``fit`` with the plan switched off), ``peers.NumpyMLP``,
 torch eager with fused and default (foreach) Adam at 1 and 2 threads, and scikit-learn's
 ``MLPClassifier(solver="adam")`` (``partial_fit``, one epoch).
 """
@@ -20,14 +20,12 @@ torch eager with fused and default (foreach) Adam at 1 and 2 threads, and scikit
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import nnfast as nf  # noqa: E402
-from nnfast._plan import compile_plan  # noqa: E402
 from _timing import compare, format_rows  # noqa: E402
 from peers import NumpyMLP, sklearn_trainer, torch_trainer  # noqa: E402
 
@@ -35,7 +33,6 @@ MNIST = (784, 256, 128, 10)
 TABULAR = (30, 64, 64, 1)
 WIDE = (2048, 1024, 1024, 10)
 N_SAMPLES = 16384
-CHUNK_SECONDS = 0.05  # work per train_chunk call when no callback needs every batch
 
 
 def _torch():
@@ -68,53 +65,16 @@ def nnfast_model(sizes, binary=False, dtype="float32", seed=0):
     return model
 
 
-class PlanFit:
-    """``Sequential.fit``'s epoch loop through the compiled plan (the lead's hook, verbatim
-    but for the callbacks): seeded shuffle, chunks of batches, per-epoch loss and accuracy."""
-
-    def __init__(self, model, X, y, batch_size):
-        self.model = model
-        self.X, self.T, _, self.W = model._data(X, y)
-        self.n = self.X.shape[0]
-        self.bs = min(batch_size, self.n)
-        self.steps = -(-self.n // self.bs)
-        self.plan = compile_plan(model, self.bs)
-        self.order = np.arange(self.n, dtype=np.int64)
-        self.losses = np.empty(self.steps)
-        self.correct = np.empty(self.steps) if self.plan.counts_correct else None
-        self.chunk = self.steps
-        self.sizes = np.minimum(self.bs, self.n - np.arange(self.steps) * self.bs)
-
-    def tune_chunk(self):
-        """Steps per call for about CHUNK_SECONDS of work (the progress bar updates between)."""
-        t = time.perf_counter()
-        self.epoch(steps=min(self.steps, 8), chunk=min(self.steps, 8))
-        per_step = (time.perf_counter() - t) / min(self.steps, 8)
-        self.chunk = max(1, min(self.steps, int(CHUNK_SECONDS / max(per_step, 1e-7))))
-        return self
-
-    def epoch(self, steps=None, chunk=None):
-        steps = steps or self.steps
-        chunk = chunk or self.chunk
-        plan, order = self.plan, self.order
-        order[:] = np.arange(self.n)
-        self.model._rng.shuffle(order)
-        for b in range(0, steps, chunk):
-            k = min(chunk, steps - b)
-            plan.train_chunk(self.X, self.T, self.W, order, b, k, self.bs, plan.learning_rates(k),
-                             self.losses[b:], None if self.correct is None else self.correct[b:])
-        loss = float((self.losses[:steps] * self.sizes[:steps]).sum() / self.sizes[:steps].sum())
-        return loss
-
-
 def training_candidates(sizes, X, y, batch_size, *, binary=False, dtype="float32",
                         peers=True, python_path=True):
     """{name: one-epoch callable} for one workload."""
     cands = {}
-    plan_fit = PlanFit(nnfast_model(sizes, binary, dtype), X, y, batch_size).tune_chunk()
-    cands["nnfast plan (fit)"] = plan_fit.epoch
+    fast = nnfast_model(sizes, binary, dtype)
+    fast.fit(X[:4 * batch_size], y[:4 * batch_size], epochs=1, batch_size=batch_size, verbose=0)
+    cands["nnfast fit"] = lambda: fast.fit(X, y, epochs=1, batch_size=batch_size, verbose=0)
     if python_path:
         slow = nnfast_model(sizes, binary, dtype)
+        slow._use_plan = False  # Sequential.fit through the layers' Python objects
         cands["nnfast per-layer path"] = lambda: slow.fit(X, y, epochs=1, batch_size=batch_size,
                                                           verbose=0)
     if not peers:
@@ -141,10 +101,11 @@ def training_candidates(sizes, X, y, batch_size, *, binary=False, dtype="float32
 def predict_candidates(sizes, X):
     model = nnfast_model(sizes)
     model.build()
-    plan = compile_plan(model, 32)
-    out = np.empty((X.shape[0], sizes[-1]), np.float32)
-    cands = {"nnfast plan.predict": lambda: plan.predict(X, out),
-             "nnfast model.predict": lambda: model.predict(X)}
+    layered = nnfast_model(sizes)
+    layered.build()
+    layered._use_plan = False
+    cands = {"nnfast model.predict": lambda: model.predict(X),
+             "nnfast per-layer predict": lambda: layered.predict(X)}
     npy = NumpyMLP(list(sizes))
     cands["NumPy forward"] = lambda: npy.predict(X)
     torch = _torch()
@@ -265,7 +226,7 @@ def mnist():
 
 
 @pytest.mark.benchmark(group="train 784-256-128-10 b32 (4096 samples)")
-@pytest.mark.parametrize("name", ["nnfast plan (fit)", "NumPy loop", "torch fused Adam, 2 thr",
+@pytest.mark.parametrize("name", ["nnfast fit", "NumPy loop", "torch fused Adam, 2 thr",
                                   "torch fused Adam, 1 thr"])
 def test_train_mnist_b32(benchmark, mnist, name):
     X, y = mnist
@@ -277,7 +238,7 @@ def test_train_mnist_b32(benchmark, mnist, name):
 
 
 @pytest.mark.benchmark(group="train 30-64-64-1 b32 (4096 samples)")
-@pytest.mark.parametrize("name", ["nnfast plan (fit)", "NumPy loop", "torch fused Adam, 2 thr",
+@pytest.mark.parametrize("name", ["nnfast fit", "NumPy loop", "torch fused Adam, 2 thr",
                                   "torch fused Adam, 1 thr"])
 def test_train_tabular_b32(benchmark, name):
     X, y = make_data(TABULAR, 4096, binary=True)
@@ -289,7 +250,7 @@ def test_train_tabular_b32(benchmark, name):
 
 
 @pytest.mark.benchmark(group="predict 784-256-128-10 batch 1")
-@pytest.mark.parametrize("name", ["nnfast plan.predict", "NumPy forward", "torch eager, 1 thr"])
+@pytest.mark.parametrize("name", ["nnfast model.predict", "NumPy forward", "torch eager, 1 thr"])
 def test_predict_b1(benchmark, mnist, name):
     cands = predict_candidates(MNIST, mnist[0][:1].copy())
     if name not in cands:
