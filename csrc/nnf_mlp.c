@@ -28,6 +28,24 @@
  * 784-256-128-10 float32 batch 1, sgemm ~200 us (it packs every weight matrix), rows ~15 us. */
 #define NNF_MLP_ROWWISE_MAX 2
 
+/* l1·a + l2·b with each product rounded before the sum (nnfast.regularizers' Python-float
+ * arithmetic: `total = 0.0; total += l1·Σ|w|; total += l2·Σw²`): the volatile keeps the
+ * compiler from contracting a product and the sum into one fused multiply-add. */
+static double mlp_penalty_terms(double l1, double sum_abs, double l2, double sum_sq)
+{
+    volatile double term;
+    double total = 0.0;
+    if (l1 != 0.0) {
+        term = l1 * sum_abs;
+        total += term;
+    }
+    if (l2 != 0.0) {
+        term = l2 * sum_sq;
+        total += term;
+    }
+    return total;
+}
+
 #define NNF_MLP_TEMPLATE 1
 
 #define T float
@@ -285,6 +303,57 @@ static void SFX(mlp_update)(const nnf_mlp_plan *p, T *params, T *grads, T *s1, T
     }
 }
 
+/* One regularized tensor (n elements at offset off): thread t of nt adds its share of
+ * 2·l2·w (scale-add) and l1·sign(w) (add-sign) into the gradient, as L1L2.add_gradient does;
+ * with want_penalty, returns l1·Σ|w| + l2·Σw² (L1L2.penalty), else 0. */
+static double SFX(mlp_regularize_tensor)(const T *params, T *grads, size_t off, size_t n,
+                                         double l1, double l2, int t, int nt, int want_penalty,
+                                         int nthreads)
+{
+    size_t a, b;
+    nnf_chunk(n, t, nt, &a, &b);
+    if (a < b) {
+        if (l2 != 0.0)
+            SFX(nnf_scale_add)(b - a, grads + off + a, params + off + a, 2.0 * l2, nthreads);
+        if (l1 != 0.0)
+            SFX(nnf_add_sign)(b - a, grads + off + a, params + off + a, l1, nthreads);
+    }
+    if (!want_penalty)
+        return 0.0;
+    double sa = l1 != 0.0 ? SFX(nnf_sum_abs)(n, params + off, nthreads) : 0.0;
+    double sq = l2 != 0.0 ? SFX(nnf_sum_squares)(n, params + off, nthreads) : 0.0;
+    return mlp_penalty_terms(l1, sa, l2, sq);
+}
+
+/* The regularizers of every trainable Dense layer, in layer order (kernel, then bias): their
+ * gradients into grads (thread t's share of each tensor) and, on thread 0, the sum of their
+ * penalties added to *loss (Sequential._loss_and_backward: `loss + Σ penalty`, the sum started
+ * at 0.0). Weights are read before the update. Without a regularized tensor *loss is kept. */
+static void SFX(mlp_regularize)(const nnf_mlp_plan *p, const T *params, T *grads, double *loss,
+                                int t, int nt, int nthreads)
+{
+    double penalty = 0.0;
+    int any = 0;
+    for (size_t i = 0; i < p->n_layers; i++) {
+        const nnf_mlp_layer *Ly = p->layers + i;
+        if (Ly->kind != NNF_MLP_DENSE || !Ly->grad)
+            continue;
+        if (Ly->kernel_l1 != 0.0 || Ly->kernel_l2 != 0.0) {
+            any = 1;
+            penalty += SFX(mlp_regularize_tensor)(params, grads, Ly->w, Ly->in * Ly->out,
+                                                  Ly->kernel_l1, Ly->kernel_l2, t, nt, t == 0,
+                                                  nthreads);
+        }
+        if (Ly->b != NNF_MLP_NONE && (Ly->bias_l1 != 0.0 || Ly->bias_l2 != 0.0)) {
+            any = 1;
+            penalty += SFX(mlp_regularize_tensor)(params, grads, Ly->b, Ly->out, Ly->bias_l1,
+                                                  Ly->bias_l2, t, nt, t == 0, nthreads);
+        }
+    }
+    if (any && t == 0)
+        *loss = *loss + penalty;
+}
+
 /* [c0, c1): thread t's share of d columns, in blocks of 16 (one cache line of floats). */
 NNF_INLINE void SFX(mlp_cols)(size_t d, int t, int nt, size_t *c0, size_t *c1)
 {
@@ -464,6 +533,9 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                 }
                 NNF_PRAGMA(omp barrier)
             }
+            /* -- regularizers: gradients by ranges, penalties on thread 0 -- */
+            SFX(mlp_regularize)(p, params, grads, losses + s, t, nt, 1);
+            NNF_PRAGMA(omp barrier)
             /* -- the update: each thread a range of every run -- */
             for (size_t r = 0; r < p->n_runs; r++) {
                 size_t a, b, rlo = p->runs[2 * r], n = p->runs[2 * r + 1] - rlo;
@@ -587,6 +659,8 @@ int SFX(nnf_mlp_train)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads,
                 memcpy(dx, dy, m * Ly->in * sizeof(T));
             }
         }
+        /* -- regularizers (gradients, and penalties into the loss) -- */
+        SFX(mlp_regularize)(p, params, grads, losses + s, 0, 1, nthreads);
         /* -- the update -- */
         SFX(mlp_update)(p, params, grads, s1, s2, iteration + (long long)s + 1, lrs[s], nthreads);
     }

@@ -8,8 +8,11 @@
  *   for each step s: gather rows order[(first_batch+s)·batch ...] of X, T, W into contiguous
  *   buffers; forward (GEMM, then bias+activation fused in one pass); fused loss writing
  *   dL/dlogits; backward (activation derivative into the incoming gradient in place,
- *   dW := Aᵀ·dZ, db := Σ_rows dZ, dA := dZ·Wᵀ); one optimizer kernel per trainable run of the
- *   flat buffer with learning rate lrs[s] and step counter iteration + s + 1.
+ *   dW := Aᵀ·dZ, db := Σ_rows dZ, dA := dZ·Wᵀ); the regularizers' gradients (nnf_optim's
+ *   scale-add and add-sign, as nnfast.regularizers calls them) added to the weight gradients
+ *   and their penalties (nnf_optim's sums of squares and of absolute values, of the weights
+ *   before the step) to the loss; one optimizer kernel per trainable run of the flat buffer
+ *   with learning rate lrs[s] and step counter iteration + s + 1.
  *
  * Every computation is the one the model's per-layer Python path makes (same kernels, same GEMM
  * shapes, same summation orders), so results agree with it to the last bit on one thread
@@ -81,6 +84,8 @@ typedef struct nnf_mlp_layer {
     size_t y, dy, z;    /* work offsets of the output, its gradient, the pre-activation (cap x out) */
     size_t mask;        /* Dropout: work offset of the mask (cap x in)                        */
     double rate;        /* Dropout rate                                                       */
+    double kernel_l1, kernel_l2; /* Dense (grad): regularizer strengths of the kernel (0: none) */
+    double bias_l1, bias_l2;     /* Dense (grad): regularizer strengths of the bias            */
 } nnf_mlp_layer;
 
 typedef struct nnf_mlp_plan {
@@ -105,7 +110,8 @@ typedef struct nnf_mlp_plan {
  * NULL; labels (n_rows) class indices or NULL; W (n_rows) sample weights or NULL (all ones);
  * seeds holds one dropout seed per step and active Dropout layer, step-major. params/grads are
  * the flat buffers, s1/s2 the optimizer state (Adam m, v; RMSprop square_avg, momentum; SGD
- * momentum; NULL when unused). Writes losses[s] = the batch's mean loss before the step and,
+ * momentum; NULL when unused). Writes losses[s] = the batch's mean loss before the step (plus
+ * the regularizers' penalties: l1·Σ|w| + l2·Σw² per regularized tensor, in layer order) and,
  * when correct != NULL, correct[s] = its correct-prediction count. dscratch holds
  * 2·widest·nthreads doubles, lbuf cap labels. nthreads > 1 runs the chunk in one OpenMP region
  * whose threads call `gemm` concurrently: the BLAS must then be single-threaded (the caller

@@ -242,6 +242,40 @@ double NNF_FN(nnf_sum_squares)(size_t n, const NNF_T *NNF_RESTRICT x, int nthrea
     return s;
 }
 
+/* Σ |x| over [lo, hi) in double, lanes as in sum_squares_chunk. */
+NNF_CLONES static double NNF_FN(sum_abs_chunk)(const NNF_T *NNF_RESTRICT x, size_t lo, size_t hi)
+{
+    double acc[NNF_NORM_LANES] = {0.0};
+    size_t i = lo;
+    for (; i + NNF_NORM_LANES <= hi; i += NNF_NORM_LANES)
+        for (int j = 0; j < NNF_NORM_LANES; j++)
+            acc[j] += fabs((double)x[i + j]);
+    double s = 0.0;
+    for (; i < hi; i++)
+        s += fabs((double)x[i]);
+    for (int j = 0; j < NNF_NORM_LANES; j++)
+        s += acc[j];
+    return s;
+}
+
+double NNF_FN(nnf_sum_abs)(size_t n, const NNF_T *NNF_RESTRICT x, int nthreads)
+{
+    double part[NNF_NORM_BLOCKS];
+    const size_t block = nnf_norm_block(n);
+    const size_t nblocks = (n + block - 1) / block;
+    const double cost = nblocks >= 32 ? NNF_OPTIM_COST_NORM * (double)block : 0.0;
+    NNF_PARALLEL_CHUNKS(nblocks, cost, nthreads, {
+        for (size_t k = lo; k < hi; k++) {
+            size_t end = (k + 1) * block < n ? (k + 1) * block : n;
+            part[k] = NNF_FN(sum_abs_chunk)(x, k * block, end);
+        }
+    });
+    double s = 0.0;
+    for (size_t k = 0; k < nblocks; k++)
+        s += part[k];
+    return s;
+}
+
 /* Tasks [lo, hi) of nnf_sum_squares_many: (array, block) pairs numbered array after array. */
 static void NNF_FN(sum_squares_tasks)(const NNF_T *const *xs, const size_t *ns, double *scratch,
                                       size_t lo, size_t hi)
@@ -308,6 +342,23 @@ void NNF_FN(nnf_scale_add)(size_t n, NNF_T *NNF_RESTRICT y, const NNF_T *NNF_RES
 {
     const NNF_T a = (NNF_T)alpha;
     NNF_PARALLEL_CHUNKS(n, NNF_OPTIM_COST_AXPY, nthreads, NNF_FN(scale_add_chunk)(y, x, a, lo, hi));
+}
+
+NNF_CLONES static void NNF_FN(add_sign_chunk)(NNF_T *NNF_RESTRICT y, const NNF_T *NNF_RESTRICT x,
+                                             NNF_T alpha, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++) {
+        const NNF_T xi = x[i];
+        const NNF_T sg = xi > 0 ? (NNF_T)1 : (xi < 0 ? (NNF_T)-1 : (xi == xi ? (NNF_T)0 : xi));
+        y[i] = y[i] + alpha * sg;
+    }
+}
+
+void NNF_FN(nnf_add_sign)(size_t n, NNF_T *NNF_RESTRICT y, const NNF_T *NNF_RESTRICT x,
+                          double alpha, int nthreads)
+{
+    const NNF_T a = (NNF_T)alpha;
+    NNF_PARALLEL_CHUNKS(n, NNF_OPTIM_COST_AXPY, nthreads, NNF_FN(add_sign_chunk)(y, x, a, lo, hi));
 }
 
 NNF_CLONES static void NNF_FN(clip_value_chunk)(NNF_T *NNF_RESTRICT x, NNF_T c, size_t lo, size_t hi)

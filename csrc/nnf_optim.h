@@ -63,6 +63,11 @@ void nnf_adam_update_f64(size_t n, double *NNF_RESTRICT param, const double *NNF
 double nnf_sum_squares_f32(size_t n, const float *NNF_RESTRICT x, int nthreads);
 double nnf_sum_squares_f64(size_t n, const double *NNF_RESTRICT x, int nthreads);
 
+/* Σ |x_i| accumulated in double, in nnf_sum_squares's block and lane order (depends on n only,
+ * never on nthreads). */
+double nnf_sum_abs_f32(size_t n, const float *NNF_RESTRICT x, int nthreads);
+double nnf_sum_abs_f64(size_t n, const double *NNF_RESTRICT x, int nthreads);
+
 /* sums[k] := Σ_i xs[k][i]² for k < count, arrays of ns[k] elements, in one thread team over
  * the blocks of all arrays (many small arrays still go parallel). Each sums[k] has the bits
  * nnf_sum_squares gives for that array alone. `scratch` holds count·NNF_NORM_BLOCKS doubles. */
@@ -80,6 +85,13 @@ void nnf_scale_add_f32(size_t n, float *NNF_RESTRICT y, const float *NNF_RESTRIC
                        double alpha, int nthreads);
 void nnf_scale_add_f64(size_t n, double *NNF_RESTRICT y, const double *NNF_RESTRICT x,
                        double alpha, int nthreads);
+
+/* y := y + alpha·sign(x) (sign 0 at ±0, NaN for NaN; alpha rounded to the element type first):
+ * the L1 regularizer's gradient term. */
+void nnf_add_sign_f32(size_t n, float *NNF_RESTRICT y, const float *NNF_RESTRICT x,
+                      double alpha, int nthreads);
+void nnf_add_sign_f64(size_t n, double *NNF_RESTRICT y, const double *NNF_RESTRICT x,
+                      double alpha, int nthreads);
 
 /* x := min(max(x, −c), c) for c >= 0 (NaN stays NaN). */
 void nnf_clip_value_f32(size_t n, float *NNF_RESTRICT x, double clip_value, int nthreads);

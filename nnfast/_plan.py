@@ -12,8 +12,9 @@ The plan computes exactly what the Python path computes (the same kernels called
 shapes, the same data order, the same dropout seeds drawn from the model's generator), so both
 give the same bits on one thread count.
 
-Supported: ``Dense`` (any activation; softmax fused into the loss or not), ``Activation``,
-``Dropout``; frozen layers (``trainable=False``); losses ``sparse_categorical_crossentropy``
+Supported: ``Dense`` (any activation; softmax fused into the loss or not; ``l1``, ``l2`` and
+``l1_l2`` kernel and bias regularizers), ``Activation``, ``Dropout``; frozen layers
+(``trainable=False``); losses ``sparse_categorical_crossentropy``
 and ``categorical_crossentropy`` (softmax output or ``from_logits=True``, label smoothing),
 ``binary_crossentropy`` (sigmoid output or ``from_logits=True``, label smoothing), ``mse``,
 ``mae``, ``huber``; sample and class weights (the model folds them into one weight array);
@@ -21,7 +22,7 @@ optimizers ``SGD`` (momentum, Nesterov, weight decay), ``RMSprop``, ``Adam``, ``
 a float or a schedule as learning rate and ReduceLROnPlateau's ``lr_multiplier``.
 
 Not supported (``compile_plan`` returns None): BatchNormalization, LayerNormalization, custom
-layer classes, kernel/bias regularizers on trainable layers, gradient clipping (``clipnorm``,
+layer classes, custom regularizer classes on trainable layers, gradient clipping (``clipnorm``,
 ``clipvalue``, ``global_clipnorm``), cross-entropies on probabilities (a categorical or binary
 cross-entropy whose model output is not the matching softmax/sigmoid and not
 ``from_logits``), custom loss or optimizer classes.
@@ -45,7 +46,7 @@ import weakref
 
 import numpy as np
 
-from nnfast import _threads, losses as losses_mod, optimizers as opt_mod
+from nnfast import _threads, losses as losses_mod, optimizers as opt_mod, regularizers as reg_mod
 from nnfast._kernels import step as _step
 from nnfast.layers import Activation, Dense, Dropout
 
@@ -186,15 +187,26 @@ def _optimizer_spec(opt):
     return None
 
 
+# Regularizer classes the plan runs (their strengths l1, l2; the base class adds nothing).
+_REGULARIZERS = (reg_mod.Regularizer, reg_mod.L1L2, reg_mod.L1, reg_mod.L2)
+
+
+def _strengths(regularizer):
+    """``(l1, l2)`` of a built-in regularizer (or None: ``(0.0, 0.0)``); None for others."""
+    if regularizer is None:
+        return 0.0, 0.0
+    if type(regularizer) not in _REGULARIZERS:
+        return None
+    return float(getattr(regularizer, "l1", 0.0)), float(getattr(regularizer, "l2", 0.0))
+
+
 def _supported_layers(model):
-    for layer in model._layers:
-        kind = type(layer)
-        if kind not in (Dense, Activation, Dropout):
-            return False
-        if kind is Dense and layer.trainable and (layer.kernel_regularizer is not None
-                                                  or layer.bias_regularizer is not None):
-            return False
-    return True
+    layers = model._layers
+    if any(type(layer) not in (Dense, Activation, Dropout) for layer in layers):
+        return False
+    # the regularizers the model applies: those its weight slots were built with
+    return all(_strengths(s.regularizer) is not None for s in model._store.slots
+               if layers[s.layer].trainable)
 
 
 def compile_plan(model, batch_size):
@@ -281,6 +293,7 @@ class Plan:
         trainable = tuple(l.trainable for l in layers)
         store = model._store
         offsets = {(s.layer, s.name): s.lo for s in store.slots}
+        regs = {(s.layer, s.name): s.regularizer for s in store.slots}
         firsts = [i for i, l in enumerate(layers) if l.trainable and l.has_weights]
         first = firsts[0] if firsts else len(layers)
         fused = model._fused
@@ -309,12 +322,20 @@ class Plan:
             desc = dict(kind=_DENSE, act=act, act_infer=_ACT_CODES[name], keeps_z=0,
                         grad=0, backward=int(i >= first), dx=int(i > first), **{"in": d_in},
                         out=d_out, w=-1, b=-1, y=take(cap * d_out), dy=take(cap * d_out), z=-1,
-                        mask=-1, rate=0.0)
+                        mask=-1, rate=0.0, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0)
             if type(layer) is Dense:
                 keeps_z = name in _NEEDS_INPUT or name == "softmax"
                 desc.update(keeps_z=int(keeps_z), grad=int(layer.trainable and i >= first),
                             w=offsets[(i, "kernel")],
                             b=offsets[(i, "bias")] if layer.use_bias else -1)
+                if layer.trainable:  # a frozen layer's regularizers add nothing (model._regs)
+                    for name in ("kernel", "bias") if layer.use_bias else ("kernel",):
+                        strengths = _strengths(regs[(i, name)])
+                        if strengths is None:
+                            raise ValueError(f"Expected built-in regularizers on trainable layers, "
+                                             f"received: {regs[(i, name)]!r} on layer {i} (made "
+                                             "trainable after compile_plan?)")
+                        desc[name + "_l1"], desc[name + "_l2"] = strengths
                 if keeps_z:
                     desc["z"] = take(cap * d_out)
             elif type(layer) is Activation:
@@ -329,7 +350,15 @@ class Plan:
         self._work = np.zeros(max(1, pos), self.dtype)
         self._dscratch = np.zeros(2 * widest, np.float64)
         self._lbuf = np.zeros(cap, np.intp)
-        self._key = trainable
+        self._key = self._layout_key()
+
+    def _layout_key(self):
+        """What the C description depends on besides the model's shape: which layers are
+        trainable and the regularizers' strengths (mutable: the scikit-learn estimators set
+        them before each training call)."""
+        model = self.model
+        return (tuple(l.trainable for l in model._layers),
+                tuple(_strengths(s.regularizer) for s in model._store.slots))
 
     # --- training ------------------------------------------------------------------------
     def learning_rates(self, n_steps, out=None):
@@ -395,7 +424,7 @@ class Plan:
         if model.optimizer is not self._optimizer:
             raise ValueError("Expected the optimizer the plan was compiled for, received: a model "
                              "compiled again (call compile_plan again)")
-        if tuple(l.trainable for l in model._layers) != self._key:
+        if self._layout_key() != self._key:
             self._build_kernel()
         n = X.shape[0]
         if X.dtype != self.dtype or X.ndim != 2 or X.shape[1] != self.in_dim:

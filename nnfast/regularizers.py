@@ -5,6 +5,11 @@ A :class:`Regularizer` has ``penalty(w) -> float`` (``l1·Σ|W| + l2·ΣW²``) a
 in place. The model calls ``penalty`` to report the regularized loss and ``add_gradient``
 after the backward pass, before the optimizer step.
 
+Both run compiled kernels of ``csrc/nnf_optim.c`` on float32/float64 arrays: the sums
+``Σ|W|`` and ``ΣW²`` accumulate in double in an order fixed by the size alone (never by the
+thread count), and the gradient terms are one scale-add and one add-sign pass. The compiled
+training plan (``nnfast._plan``) calls the same kernels, so both give the same bits.
+
 >>> import numpy as np
 >>> import nnfast.regularizers as reg
 >>> r = reg.l2(0.5)
@@ -21,7 +26,13 @@ import numbers
 
 import numpy as np
 
+from nnfast._kernels import optim as _k
+from nnfast._threads import num_threads
+
 __all__ = ["Regularizer", "L1L2", "L1", "L2", "l1", "l2", "l1_l2", "get", "serialize", "deserialize"]
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _strength(value, name):
@@ -105,23 +116,47 @@ class L1L2(Regularizer):
 
     def penalty(self, w):
         w = np.asarray(w)
-        flat = w.reshape(-1)
+        dtype = w.dtype if w.dtype in _FLOATS else np.float64
+        flat = np.ascontiguousarray(w, dtype=dtype).reshape(-1)
         total = 0.0
+        if flat.size == 0:
+            return total
+        nt = num_threads()
         if self.l1:
-            total += self.l1 * float(np.abs(flat).sum(dtype=np.float64))
+            total += self.l1 * _k.sum_abs(flat, nt)
         if self.l2:
-            total += self.l2 * float(np.dot(flat, flat))
+            total += self.l2 * _k.sum_squares(flat, nt)
         return total
 
     def add_gradient(self, w, grad, scratch=None):
         """Add ``l1·sign(w) + 2·l2·w`` into ``grad`` in place; returns ``grad``.
 
         ``scratch``, when given, is a writable array of ``w``'s shape and dtype used as the
-        temporary (so a training loop can allocate it once); otherwise one is allocated.
+        temporary (so a training loop can allocate it once: it receives a copy of ``w`` when
+        ``w`` is not a C-contiguous array of ``grad``'s dtype, or overlaps ``grad``); otherwise
+        one is allocated when needed.
         """
         _check_pair(w, grad)
-        if not (self.l1 or self.l2):
+        if not (self.l1 or self.l2) or grad.size == 0:
             return grad
+        if grad.dtype not in _FLOATS or not grad.flags.c_contiguous or not grad.flags.writeable:
+            return self._add_gradient_numpy(w, grad, scratch)
+        if w.dtype != grad.dtype or not w.flags.c_contiguous or np.may_share_memory(w, grad):
+            if scratch is None or scratch.shape != w.shape or scratch.dtype != grad.dtype \
+                    or not scratch.flags.c_contiguous or np.may_share_memory(scratch, grad):
+                scratch = np.empty(w.shape, dtype=grad.dtype)
+            np.copyto(scratch, w, casting="unsafe")
+            w = scratch
+        g, wf, nt = grad.reshape(-1), w.reshape(-1), num_threads()
+        if self.l2:
+            _k.scale_add(g, wf, 2.0 * self.l2, nt)
+        if self.l1:
+            _k.add_sign(g, wf, self.l1, nt)
+        return grad
+
+    def _add_gradient_numpy(self, w, grad, scratch):
+        """``add_gradient`` for a gradient the kernels cannot take (not a C-contiguous float
+        array): the same terms with NumPy."""
         if scratch is None or scratch.shape != w.shape or scratch.dtype != grad.dtype:
             scratch = np.empty(w.shape, dtype=grad.dtype)
         if self.l2:

@@ -14,6 +14,8 @@ import nnfast._plan
 from helpers import central_difference, threads
 from nnfast._plan import compile_plan
 
+R = nf.regularizers
+
 DTYPES = ("float64", "float32")
 TOL = {"float64": dict(rtol=1e-12, atol=1e-13), "float32": dict(rtol=2e-5, atol=2e-6)}
 
@@ -92,6 +94,28 @@ CONFIGS = [
     ("mae-softmax-output", lambda: [nf.layers.Dense(7, activation="relu"),
                                     nf.layers.Dense(3, activation="softmax")],
      "mae", lambda: nf.optimizers.Adam(1e-2), "onehot", 3, {}),
+    # regularizers: penalties in the loss, their gradients before the update
+    ("l2-kernel-bias-adam", lambda: [nf.layers.Dense(16, activation="relu",
+                                                     kernel_regularizer=R.l2(1e-2),
+                                                     bias_regularizer=R.l2(1e-3)),
+                                     nf.layers.Dense(3, activation="softmax",
+                                                     kernel_regularizer=R.l2(1e-2))],
+     "sparse_categorical_crossentropy", lambda: nf.optimizers.Adam(1e-2), "sparse", 3, {}),
+    ("l1-dropout-sgd-noshuffle", lambda: [nf.layers.Dense(12, activation="tanh",
+                                                          kernel_regularizer=R.l1(1e-2),
+                                                          bias_regularizer=R.l1(1e-2)),
+                                          nf.layers.Dropout(0.25),
+                                          nf.layers.Dense(3, activation="softmax",
+                                                          bias_regularizer=R.l1(1e-3))],
+     nf.losses.CategoricalCrossentropy(label_smoothing=0.05),
+     lambda: nf.optimizers.SGD(0.05, momentum=0.9), "onehot", 3, {"shuffle": False}),
+    ("l1l2-mse-rmsprop-weights", lambda: [nf.layers.Dense(10, activation="gelu",
+                                                          kernel_regularizer=R.l1_l2(1e-3, 1e-2),
+                                                          bias_regularizer=R.l1_l2(1e-2, 1e-2)),
+                                          nf.layers.Dense(3, use_bias=False,
+                                                          kernel_regularizer=R.l1_l2(1e-2,
+                                                                                     1e-3))],
+     "mse", lambda: nf.optimizers.RMSprop(1e-2), "regression", 3, {"sample_weight": True}),
 ]
 
 
@@ -154,23 +178,120 @@ def test_chunking_does_not_change_results(dtype, path):
         np.testing.assert_array_equal(wa, wb)
 
 
+def _config(name):
+    return next(c for c in CONFIGS if c[0] == name)
+
+
+# (config, frozen layer indices, how many leading weight arrays stay as they were)
+FROZEN = [("softmax-adam", (0, 1), 4), ("l2-kernel-bias-adam", (0,), 2),
+          ("l1l2-mse-rmsprop-weights", (1,), 0)]
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_frozen_layer_is_not_updated(dtype, path):
-    X, y = data()
-    cfg = CONFIGS[0]
-    a, b = twins(cfg[1], cfg[2], cfg[3], dtype)
+@pytest.mark.parametrize("name,frozen,kept", FROZEN, ids=[f[0] for f in FROZEN])
+def test_frozen_layer_is_not_updated(dtype, name, frozen, kept, path):
+    """Frozen layers keep their weights and their regularizers add no penalty (as in the
+    per-layer path, which regularizes the trainable layers only)."""
+    _, layers, loss, optimizer, kind, k, _ = _config(name)
+    X, y = data(kind=kind, k=k)
+    a, b = twins(layers, loss, optimizer, dtype)
     for m in (a, b):
-        m._layers[0].trainable = False
-        m._layers[1].trainable = False
+        for i in frozen:
+            m._layers[i].trainable = False
     before = b.get_weights()
     hist = a.fit(X, y, epochs=2, batch_size=16, verbose=0)
     ours = plan_fit(b, X, y, epochs=2, batch_size=16)
     np.testing.assert_allclose(ours["loss"], hist.history["loss"], **TOL[dtype])
     after = b.get_weights()
-    for i in range(4):
+    for i in range(kept):
         np.testing.assert_array_equal(after[i], before[i])
     for wa, wb in zip(a.get_weights(), after):
         np.testing.assert_allclose(wb, wa, **TOL[dtype])
+    if name == "l1l2-mse-rmsprop-weights":  # the frozen output layer's kernel is not updated
+        np.testing.assert_array_equal(after[2], before[2])
+
+
+class BatchLosses(nf.callbacks.Callback):
+    """Every batch's loss as the per-layer path reports it (``logs["batch_loss"]``)."""
+
+    def on_train_begin(self, logs=None):
+        self.losses = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.losses.append(logs["batch_loss"])
+
+
+def plan_steps(model, X, y, *, epochs, batch_size, sample_weight=None):
+    """Every step's loss through the plan, one chunk per epoch, shuffled as ``fit`` does."""
+    X, T, _, W = model._data(X, y, sample_weight)
+    n = X.shape[0]
+    steps = -(-n // batch_size)
+    plan = compile_plan(model, batch_size)
+    order = np.arange(n, dtype=np.int64)
+    out = []
+    for _ in range(epochs):
+        order[:] = np.arange(n)
+        model._rng.shuffle(order)
+        losses = np.empty(steps)
+        plan.train_chunk(X, T, W, order, 0, steps, batch_size, plan.learning_rates(steps), losses)
+        out.extend(losses.tolist())
+    return out
+
+
+BITWISE = ["l2-kernel-bias-adam", "l1l2-mse-rmsprop-weights"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", BITWISE)
+def test_plan_is_bit_identical_to_the_python_path_on_one_thread(dtype, name):
+    """Same kernels, same order: every batch loss (penalties included), weight, optimizer
+    state and moving statistic agrees to the last bit (serial path, one thread)."""
+    _, layers, loss, optimizer, kind, k, opts = _config(name)
+    X, y = data(kind=kind, k=k)
+    sw = np.random.default_rng(3).uniform(0.2, 2.0, X.shape[0]) if opts.get("sample_weight") else None
+    a, b = twins(layers, loss, optimizer, dtype)
+    cb = BatchLosses()
+    with threads(1):
+        a.fit(X, y, epochs=2, batch_size=16, sample_weight=sw, callbacks=[cb], verbose=0)
+        ours = plan_steps(b, X, y, epochs=2, batch_size=16, sample_weight=sw)
+    assert ours == cb.losses
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wb, wa)
+    for key, state in a.optimizer.slots.items():
+        np.testing.assert_array_equal(b.optimizer.slots[key], state)
+    np.testing.assert_array_equal(b._store.state, a._store.state)
+
+
+def test_regularizer_penalty_is_in_the_loss():
+    """One step on a batch: the plan's loss minus the unregularized model's loss is the
+    penalty of the weights before the step."""
+    X, y = data(n=32)
+    made = []
+    for reg in (R.l1_l2(1e-2, 1e-1), None):
+        m = nf.Sequential([nf.layers.Dense(6, activation="relu", kernel_regularizer=reg,
+                                           bias_regularizer=reg),
+                           nf.layers.Dense(3, activation="softmax", kernel_regularizer=reg)],
+                          input_dim=5, dtype="float64", seed=4)
+        m.compile(nf.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+        m.build()
+        made.append(m)
+    reg_model, plain = made
+    w0 = reg_model.get_weights()
+    expected = sum(1e-2 * np.abs(w).sum() + 1e-1 * np.square(w).sum() for w in w0[:3])
+    losses = []
+    for m in made:
+        Xc, T, _, _ = m._data(X, y)
+        out = np.empty(1)
+        plan = compile_plan(m, 32)
+        plan.train_chunk(Xc, T, None, None, 0, 1, 32, plan.learning_rates(1), out)
+        losses.append(out[0])
+    np.testing.assert_allclose(losses[0] - losses[1], expected, rtol=1e-12)
+    # the regularized step moved the weights by the penalty's gradient too
+    moved = [a - b for a, b in zip(w0, reg_model.get_weights())]
+    plain_moved = [a - b for a, b in zip(w0, plain.get_weights())]
+    for i in range(3):
+        np.testing.assert_allclose(moved[i] - plain_moved[i],
+                                   0.1 * (1e-2 * np.sign(w0[i]) + 2 * 1e-1 * w0[i]), atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -267,7 +388,7 @@ def _model(layers, loss="sparse_categorical_crossentropy", optimizer="adam"):
     lambda: _model([nf.layers.Dense(4), nf.layers.LayerNormalization(),
                     nf.layers.Dense(3, activation="softmax")]),
     lambda: _model([nf.layers.Dense(3, activation="softmax",
-                                    kernel_regularizer=nf.regularizers.l2(1e-3))]),
+                                    kernel_regularizer=type("MyL2", (R.L2,), {})(1e-3))]),
     lambda: _model([nf.layers.Dense(3, activation="softmax")],
                    optimizer=nf.optimizers.Adam(clipnorm=1.0)),
     lambda: _model([nf.layers.Dense(3, activation="softmax")],
@@ -277,7 +398,7 @@ def _model(layers, loss="sparse_categorical_crossentropy", optimizer="adam"):
     lambda: _model([nf.layers.Dense(1, activation="relu")], loss="binary_crossentropy"),
     lambda: _model([nf.layers.Dense(3, activation="relu")], loss="categorical_crossentropy"),
     lambda: _model([type("MyDense", (nf.layers.Dense,), {})(3, activation="softmax")]),
-], ids=["batchnorm", "layernorm", "regularizer", "clipnorm", "clipvalue", "global_clipnorm",
+], ids=["batchnorm", "layernorm", "custom-regularizer", "clipnorm", "clipvalue", "global_clipnorm",
         "bce-on-probs", "cce-on-probs", "dense-subclass"])
 def test_unsupported_models_fall_back(make):
     assert compile_plan(make(), 32) is None
@@ -292,11 +413,39 @@ def test_not_compiled_or_not_built_gives_none():
     assert compile_plan(m, 8) is None
 
 
-def test_frozen_regularized_layer_is_supported():
-    m = _model([nf.layers.Dense(4, kernel_regularizer=nf.regularizers.l2(1e-3)),
+def test_frozen_custom_regularized_layer_is_supported():
+    m = _model([nf.layers.Dense(4, kernel_regularizer=type("MyL2", (R.L2,), {})(1e-3)),
                 nf.layers.Dense(3, activation="softmax")])
     m._layers[0].trainable = False
     assert compile_plan(m, 8) is not None
+    m._layers[0].trainable = True
+    assert compile_plan(m, 8) is None
+
+
+def test_a_changed_regularizer_strength_is_used():
+    """Strengths are read again before each chunk (the scikit-learn estimators set them
+    before each training call)."""
+    X, y = data()
+    cfg = _config("l2-kernel-bias-adam")
+    a, b = twins(cfg[1], cfg[2], cfg[3], "float64")
+    plans = set()
+    for strength in (1e-2, 0.5):
+        for m in (a, b):
+            m._layers[0].kernel_regularizer.l2 = strength
+        hist = a.fit(X, y, epochs=1, batch_size=16, verbose=0)
+        ours = b.fit(X, y, epochs=1, batch_size=16, verbose=0)  # the model's plan, kept
+        plans.add(id(b._plan))
+        np.testing.assert_allclose(ours.history["loss"], hist.history["loss"], **TOL["float64"])
+    assert len(plans) == 1 and a._plan is None
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wb, wa, **TOL["float64"])
+
+
+def test_built_in_regularizers_are_supported():
+    for reg in (R.l1(1e-3), R.l2(1e-3), R.l1_l2(1e-3, 1e-3), R.Regularizer()):
+        m = _model([nf.layers.Dense(4, kernel_regularizer=reg, bias_regularizer=reg),
+                    nf.layers.Dense(3, activation="softmax", kernel_regularizer=reg)])
+        assert compile_plan(m, 8) is not None
 
 
 def test_bad_arguments_raise():

@@ -38,6 +38,10 @@ cdef extern from "nnf_optim.h" nogil:
                                   double *sums, double *scratch, int nthreads)
     void nnf_sum_squares_many_f64(size_t count, const double *const *xs, const size_t *ns,
                                   double *sums, double *scratch, int nthreads)
+    double nnf_sum_abs_f32(size_t n, const float *x, int nthreads)
+    double nnf_sum_abs_f64(size_t n, const double *x, int nthreads)
+    void nnf_add_sign_f32(size_t n, float *y, const float *x, double alpha, int nthreads)
+    void nnf_add_sign_f64(size_t n, double *y, const double *x, double alpha, int nthreads)
     void nnf_scale_f32(size_t n, float *x, double alpha, int nthreads)
     void nnf_scale_f64(size_t n, double *x, double alpha, int nthreads)
     void nnf_scale_add_f32(size_t n, float *y, const float *x, double alpha, int nthreads)
@@ -104,6 +108,18 @@ def sum_squares(const floating[::1] x, int nthreads):
             s = nnf_sum_squares_f32(n, &x[0], nthreads)
         else:
             s = nnf_sum_squares_f64(n, &x[0], nthreads)
+    return s
+
+
+def sum_abs(const floating[::1] x, int nthreads):
+    """Σ |x| accumulated in double, in an order that does not depend on ``nthreads``."""
+    cdef size_t n = x.shape[0]
+    cdef double s
+    with nogil:
+        if floating is float:
+            s = nnf_sum_abs_f32(n, &x[0], nthreads)
+        else:
+            s = nnf_sum_abs_f64(n, &x[0], nthreads)
     return s
 
 
@@ -216,3 +232,13 @@ def clip_value(floating[::1] x, double clip_value, int nthreads):
             nnf_clip_value_f32(n, &x[0], clip_value, nthreads)
         else:
             nnf_clip_value_f64(n, &x[0], clip_value, nthreads)
+
+
+def add_sign(floating[::1] y, const floating[::1] x, double alpha, int nthreads):
+    """y += alpha·sign(x) in place (sign 0 at 0)."""
+    cdef size_t n = y.shape[0]
+    with nogil:
+        if floating is float:
+            nnf_add_sign_f32(n, &y[0], &x[0], alpha, nthreads)
+        else:
+            nnf_add_sign_f64(n, &y[0], &x[0], alpha, nthreads)

@@ -25,7 +25,7 @@ cdef extern from "nnf_mlp.h" nogil:
         int kind, act, act_infer, keeps_z, grad, backward, dx
         size_t in_ "in"
         size_t out, w, b, y, dy, z, mask
-        double rate
+        double rate, kernel_l1, kernel_l2, bias_l1, bias_l2
 
     ctypedef struct nnf_mlp_plan:
         size_t n_layers
@@ -64,7 +64,8 @@ cdef extern from "nnf_mlp.h" nogil:
 NONE = <Py_ssize_t>NNF_MLP_NONE  # "no such buffer" offset (as a Python int: -1)
 
 _LAYER_FIELDS = ("kind", "act", "act_infer", "keeps_z", "grad", "backward", "dx", "in", "out",
-                 "w", "b", "y", "dy", "z", "mask", "rate")
+                 "w", "b", "y", "dy", "z", "mask", "rate", "kernel_l1", "kernel_l2", "bias_l1",
+                 "bias_l2")
 _PLAN_FIELDS = ("cap", "in_dim", "out_dim", "xbuf", "tbuf", "wbuf", "loss", "loss_param",
                 "metric", "opt", "beta_1", "beta_2", "epsilon", "weight_decay", "momentum",
                 "rho", "nesterov", "decoupled")
@@ -106,6 +107,10 @@ cdef class MLPKernel:
             self.layers[i].z = _offset(d["z"])
             self.layers[i].mask = _offset(d["mask"])
             self.layers[i].rate = d["rate"]
+            self.layers[i].kernel_l1 = d["kernel_l1"]
+            self.layers[i].kernel_l2 = d["kernel_l2"]
+            self.layers[i].bias_l1 = d["bias_l1"]
+            self.layers[i].bias_l2 = d["bias_l2"]
         for i, (lo, hi) in enumerate(runs):
             self.runs[2 * i] = lo
             self.runs[2 * i + 1] = hi
