@@ -47,9 +47,16 @@ def same_dtype(**arrays):
     return next(iter(kinds))
 
 
-def floats(op, **arrays):
-    """Convert and check several float arrays at once; returns ``(list_of_arrays, dtype)``."""
-    conv = {n: (None if a is None else float_array(a, n)) for n, a in arrays.items()}
+def floats(op, optional=(), **arrays):
+    """Convert and check several float arrays at once; returns ``(list_of_arrays, dtype)``.
+
+    An argument may be None only when its name is in ``optional`` (it stays None).
+    """
+    conv = {}
+    for n, a in arrays.items():
+        if a is None and n not in optional:
+            raise TypeError(f"Expected {n} to be an array of floats, received: {n}=None")
+        conv[n] = None if a is None else float_array(a, n)
     dt = same_dtype(**conv)
     return list(conv.values()), dt
 
@@ -148,6 +155,10 @@ def labels_array(labels, name, n, n_classes):
     lab = np.asarray(labels)
     if lab.dtype.kind not in "iu":
         if lab.dtype.kind == "f" and lab.size and np.all(np.isfinite(lab)) and np.all(lab == np.round(lab)):
+            outside = (lab < 0) | (lab >= n_classes)  # checked before the cast, which would wrap
+            if outside.any():
+                raise ValueError(f"Expected {name} in [0, {n_classes}), received: a label "
+                                 f"{lab[outside][0]:g}")
             lab = lab.astype(np.intp)
         elif lab.dtype.kind == "f" and lab.size == 0:
             lab = lab.astype(np.intp)

@@ -156,7 +156,7 @@ def activation_backward(grad, activation, *, x=None, y=None, out=None):
     array([0., 1.], dtype=float32)
     """
     code = activation_code(activation)
-    (grad, x, y), dtype = v.floats("activation_backward", grad=grad, x=x, y=y)
+    (grad, x, y), dtype = v.floats("activation_backward", ("x", "y"), grad=grad, x=x, y=y)
     for arr, name in ((x, "x"), (y, "y")):
         if arr is not None:
             v.same_shape(grad, "grad", arr, name)
@@ -301,9 +301,11 @@ def log_softmax(x, out=None):
 def bias_activation_inplace(z, bias, code):
     """``z := act(z + bias)`` in one pass over ``z`` (internal: the dense layer's epilogue).
 
-    No validation beyond asserts: the caller (``dense_forward``, the model) guarantees a
-    C-contiguous 2-D ``z``, a contiguous ``bias`` of length ``z.shape[1]`` with z's dtype (or
-    None), and a valid activation code. For softmax the bias is added and each row soft-maxed.
+    Only cheap checks (no conversion, no copy): ``z`` must be a writable C-contiguous 2-D float
+    array, ``bias`` None or a C-contiguous ``(z.shape[1],)`` array of z's dtype, ``code`` a valid
+    activation code; anything else raises ValueError or TypeError (the kernel trusts these, so
+    they are real checks, not asserts that ``python -O`` would remove). For softmax the bias is
+    added and each row soft-maxed.
 
     Parameters
     ----------
@@ -324,13 +326,45 @@ def bias_activation_inplace(z, bias, code):
     >>> nf.kernels.bias_activation_inplace(z, np.array([0.5, 0.5], np.float32), 1)
     array([[0. , 1.5]], dtype=float32)
     """
-    assert z.ndim == 2 and z.flags.c_contiguous and z.flags.writeable
-    assert 0 <= code < len(ACTIVATIONS)
-    if bias is not None:
-        assert bias.shape == (z.shape[1],) and bias.dtype == z.dtype and bias.flags.c_contiguous
+    if not (type(z) is np.ndarray and z.dtype in v.FLOAT_DTYPES and z.ndim == 2
+            and z.flags.c_contiguous and z.flags.writeable):
+        _check_inplace_z(z)
+    if isinstance(code, bool) or not isinstance(code, (int, np.integer)):
+        raise TypeError(f"Expected code to be an int (see activation_code), received: code={code!r}")
+    if not 0 <= code < len(ACTIVATIONS):
+        raise ValueError(f"Expected code in [0, {len(ACTIVATIONS)}), received: code={code!r}")
+    if bias is not None and not (type(bias) is np.ndarray and bias.dtype == z.dtype
+                                 and bias.shape == (z.shape[1],) and bias.flags.c_contiguous):
+        _check_bias(bias, z)
     if z.size:
         _k.bias_act(code, z, bias, _threads.num_threads())
     return z
+
+
+def _check_inplace_z(z):
+    """Raise the error that says why ``z`` cannot be written in place (None if it can)."""
+    if not isinstance(z, np.ndarray):
+        raise TypeError(f"Expected z to be a numpy.ndarray, received: z={type(z).__name__}")
+    if z.dtype not in v.FLOAT_DTYPES:
+        raise TypeError(f"Expected z to be a float32 or float64 array, received: z with dtype {z.dtype}")
+    v.ndim(z, "z", 2)
+    if not z.flags.c_contiguous:
+        raise ValueError("Expected z to be C-contiguous, received: a non-contiguous z")
+    if not z.flags.writeable:
+        raise ValueError("Expected z to be writable, received: a read-only z")
+
+
+def _check_bias(bias, z):
+    """Raise the error that says why ``bias`` does not fit ``z`` (None if it does)."""
+    if not isinstance(bias, np.ndarray):
+        raise TypeError(f"Expected bias to be a numpy.ndarray or None, received: bias={type(bias).__name__}")
+    if bias.dtype != z.dtype:
+        raise TypeError(f"Expected all arrays to share one float dtype, received: z={z.dtype}, "
+                        f"bias={bias.dtype}")
+    if bias.shape != (z.shape[1],):
+        raise ValueError(f"Expected bias of shape ({z.shape[1]},), received: bias.shape={bias.shape}")
+    if not bias.flags.c_contiguous:
+        raise ValueError("Expected bias to be C-contiguous, received: a non-contiguous bias")
 
 
 def bias_grad(grad, out=None):

@@ -123,7 +123,8 @@ def dense_forward(x, kernel, bias, activation="linear", out=None):
     """
     from nnfast._ops import activations as _act
 
-    (x, kernel, bias), dtype = v.floats("dense_forward", x=x, kernel=kernel, bias=bias)
+    (x, kernel, bias), dtype = v.floats("dense_forward", ("bias",), x=x, kernel=kernel,
+                                        bias=bias)
     v.ndim(x, "x", 2)
     v.ndim(kernel, "kernel", 2)
     if x.shape[1] != kernel.shape[0]:

@@ -132,7 +132,7 @@ def activation_backward(grad, activation, *, x=None, y=None, out=None):
     elif x64 is None:
         raise ValueError(f"Expected x for the {name} derivative, received: only y")
     if name == "relu":
-        d = g * (y64 > 0)
+        d = np.where(y64 > 0, g, 0.0)  # blocked entirely, even an infinite gradient
     elif name == "leaky_relu":
         d = g * np.where(y64 > 0, 1.0, LEAKY_RELU_ALPHA)
     elif name == "elu":

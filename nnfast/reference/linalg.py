@@ -9,7 +9,7 @@ def matmul(a, b, *, transpose_a=False, transpose_b=False, out=None):
     a64 = np.asarray(a, np.float64)
     b64 = np.asarray(b, np.float64)
     r = (a64.T if transpose_a else a64) @ (b64.T if transpose_b else b64)
-    return _finish(r, np.result_type(a, b), out)
+    return _finish(r, np.result_type(np.asarray(a), np.asarray(b)), out)  # (a list is no dtype)
 
 
 def dense_forward(x, kernel, bias, activation="linear", out=None):

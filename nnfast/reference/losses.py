@@ -36,6 +36,12 @@ def _finish(loss_terms, grad, dtype, out):
     return loss, out
 
 
+def _xlogy(t, logp):
+    """``t * logp`` with ``0 * log(0) = 0``: a class with zero target weight adds nothing, even
+    when its log-probability is -inf (a -inf logit, or a probability clipped at epsilon=0)."""
+    return np.where(t == 0, 0.0, t * logp)
+
+
 def _log_softmax(z):
     m = z.max(axis=1, keepdims=True)
     return z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
@@ -71,7 +77,7 @@ def _softmax_xent(z, targets, label_smoothing, sample_weight, dtype, out):
     t = targets * (1.0 - label_smoothing) + label_smoothing / c
     w = _weights(sample_weight, n)
     logp = _log_softmax(z) if n else z
-    per_sample = -(t * logp).sum(axis=1)
+    per_sample = -_xlogy(t, logp).sum(axis=1)
     grad = w[:, None] * (np.exp(logp) * t.sum(axis=1, keepdims=True) - t) / max(n, 1)
     return _finish(w * per_sample, grad, dtype, out)
 
@@ -79,24 +85,26 @@ def _softmax_xent(z, targets, label_smoothing, sample_weight, dtype, out):
 def cross_entropy_from_probs(probs, targets, *, sample_weight=None, epsilon=1e-7, out=None):
     """Cross-entropy of probabilities clipped to ``[epsilon, 1 - epsilon]`` (Keras).
 
-    ``targets`` are integer labels (n,) or dense rows (n, c). The gradient ``-t / p`` is zero
-    where the probability was clipped.
+    ``targets`` are integer labels (n,) (or a column (n, 1), c > 1) or dense rows (n, c). The
+    gradient ``-t / p`` is zero where the probability was clipped.
     """
     dtype = np.asarray(probs).dtype
     p = np.asarray(probs, np.float64)
     n, c = p.shape
     t = np.asarray(targets)
-    if t.shape != p.shape:  # integer labels
+    dense = t.ndim == 2 and (t.shape[1] != 1 or (t.shape == p.shape and t.dtype.kind == "f"))
+    if not dense:  # integer labels
         y = t.reshape(n).astype(np.intp)
         t = np.zeros((n, c))
         t[np.arange(n), y] = 1.0
     t = np.asarray(t, np.float64)
     w = _weights(sample_weight, n)
     pc = np.clip(p, epsilon, 1.0 - epsilon)
-    per_sample = -(t * np.log(pc)).sum(axis=1)
-    inside = (p >= epsilon) & (p <= 1.0 - epsilon)
+    with np.errstate(divide="ignore"):
+        per_sample = -_xlogy(t, np.log(pc)).sum(axis=1)
+    inside = ~((p < epsilon) | (p > 1.0 - epsilon))  # nan is not clipped: it propagates
     with np.errstate(divide="ignore", invalid="ignore"):
-        grad = np.where(inside, -t / p, 0.0) * w[:, None] / max(n, 1)
+        grad = np.where(inside & (t != 0), -t / p, 0.0) * w[:, None] / max(n, 1)
     return _finish(w * per_sample, grad, dtype, out)
 
 
@@ -126,8 +134,9 @@ def binary_cross_entropy(probs, targets, *, label_smoothing=0.0, sample_weight=N
     t = _smooth_binary(targets, p.shape, label_smoothing)
     w = _per_row(_weights(sample_weight, p.shape[0]), p)
     pc = np.clip(p, epsilon, 1.0 - epsilon)
-    terms = -(t * np.log(pc) + (1.0 - t) * np.log(1.0 - pc))
-    inside = (p >= epsilon) & (p <= 1.0 - epsilon)
+    with np.errstate(divide="ignore"):
+        terms = -(_xlogy(t, np.log(pc)) + _xlogy(1.0 - t, np.log(1.0 - pc)))
+    inside = ~((p < epsilon) | (p > 1.0 - epsilon))  # nan is not clipped: it propagates
     with np.errstate(divide="ignore", invalid="ignore"):
         grad = np.where(inside, (p - t) / (p * (1.0 - p)), 0.0) * w / max(p.size, 1)
     return _finish(w * terms, grad, dtype, out)
