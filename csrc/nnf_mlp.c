@@ -1,4 +1,5 @@
-/* nnf_mlp.c -- whole training steps and inference of a Dense/Activation/Dropout stack.
+/* nnf_mlp.c -- whole training steps and inference of a Dense/Activation/Dropout/BatchNorm/
+ * LayerNorm stack.
  *
  * float and double are written once: this file includes itself twice with T set to each type
  * (the part after `#else` is the template, every function renamed by SFX()). The step reuses
@@ -11,6 +12,7 @@
 
 #include "nnf_mlp.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "nnf_act.h"
@@ -303,6 +305,66 @@ static void SFX(mlp_update)(const nnf_mlp_plan *p, T *params, T *grads, T *s1, T
     }
 }
 
+/* A BatchNormalization / LayerNormalization layer's training forward on m rows: the calls of
+ * nnfast.layers.normalization (batch statistics and the moving update, or a frozen batch norm
+ * in inference mode; layer norm's row statistics kept for the backward pass). */
+static void SFX(mlp_norm_forward)(const nnf_mlp_plan *p, const nnf_mlp_layer *Ly, size_t m,
+                                  const T *h, const T *params, T *state, T *work, T *y,
+                                  int nthreads)
+{
+    const size_t d = Ly->out;
+    const T *gamma = params + Ly->w, *beta = params + Ly->b;
+    T *st = work + Ly->stats;
+    if (Ly->kind == NNF_MLP_LAYER_NORM) {
+        SFX(nnf_layer_norm_forward)(h, m, d, gamma, beta, Ly->epsilon, y, st, st + p->cap,
+                                    nthreads);
+    } else if (Ly->batch_stats) {
+        SFX(nnf_batch_norm_forward)(h, m, d, gamma, beta, Ly->epsilon, y, st, st + d, nthreads);
+        SFX(nnf_batch_norm_update_moving)(d, st, st + d, Ly->epsilon, Ly->momentum,
+                                          state + Ly->moving_mean, state + Ly->moving_var);
+    } else {
+        SFX(nnf_batch_norm_inference)(h, m, d, gamma, beta, state + Ly->moving_mean,
+                                      state + Ly->moving_var, Ly->epsilon, y, nthreads);
+    }
+}
+
+/* Its backward: dx (NULL: not needed, the kernels then write over dy) and, for a trainable
+ * layer, dgamma/dbeta into grads (a frozen one's go to scratch). A frozen batch norm is
+ * inference-mode: dx = dy·gamma/sqrt(moving_var + eps), the scale rounded to T first (the
+ * layer's NumPy arithmetic: a division and a square root, correctly rounded in both). */
+static void SFX(mlp_norm_backward)(const nnf_mlp_plan *p, const nnf_mlp_layer *Ly, size_t m,
+                                   const T *hin, T *dy, T *dx, const T *params, T *grads,
+                                   const T *state, T *work, int nthreads)
+{
+    const size_t d = Ly->out;
+    const T *gamma = params + Ly->w;
+    T *st = work + Ly->stats;
+    if (Ly->kind == NNF_MLP_LAYER_NORM) {
+        if (dx == NULL && !Ly->grad)
+            return;
+        T *dg = Ly->grad ? grads + Ly->w : st + 2 * p->cap;
+        T *db = Ly->grad ? grads + Ly->b : st + 2 * p->cap + d;
+        SFX(nnf_layer_norm_backward)(dy, hin, m, d, gamma, st, st + p->cap, dx ? dx : dy, dg, db,
+                                     nthreads);
+    } else if (Ly->batch_stats) {
+        T *dg = Ly->grad ? grads + Ly->w : st + 3 * d;
+        T *db = Ly->grad ? grads + Ly->b : st + 4 * d;
+        SFX(nnf_batch_norm_backward)(dy, hin, m, d, gamma, st, st + d, dx ? dx : dy, dg, db,
+                                     nthreads);
+    } else if (dx != NULL) {
+        T *scale = st + 2 * d;
+        const T *mv = state + Ly->moving_var;
+        for (size_t j = 0; j < d; j++)
+            scale[j] = (T)((double)gamma[j] / sqrt((double)mv[j] + Ly->epsilon));
+        for (size_t i = 0; i < m; i++) {
+            const T *dr = dy + i * d;
+            T *xr = dx + i * d;
+            for (size_t j = 0; j < d; j++)
+                xr[j] = dr[j] * scale[j];
+        }
+    }
+}
+
 /* One regularized tensor (n elements at offset off): thread t of nt adds its share of
  * 2·l2·w (scale-add) and l1·sign(w) (add-sign) into the gradient, as L1L2.add_gradient does;
  * with want_penalty, returns l1·Σ|w| + l2·Σw² (L1L2.penalty), else 0. */
@@ -371,8 +433,8 @@ NNF_INLINE void SFX(mlp_cols)(size_t d, int t, int nt, size_t *c0, size_t *c1)
  * The loss, the metric and dropout masks run on thread 0 (dropout's counter-based bits are
  * indexed from the start of the array). Every result element is computed by the same
  * operations as in the serial path. */
-static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads, T *s1,
-                               T *s2, T *work, double *dscratch, intptr_t *lbuf, const T *X,
+static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads,
+                               T *state, T *s1, T *s2, T *work, double *dscratch, intptr_t *lbuf, const T *X,
                                const T *Tg, const intptr_t *labels, const T *W,
                                const int64_t *order, size_t n_rows, size_t batch,
                                size_t first_batch, size_t n_steps, long long iteration,
@@ -458,6 +520,9 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                 } else if (Ly->kind == NNF_MLP_ACTIVATION) {
                     if (r0 < r1)
                         SFX(mlp_act_forward)(Ly->act, r1 - r0, d, h + r0 * d, y + r0 * d, 1);
+                } else if (Ly->kind >= NNF_MLP_BATCH_NORM) {
+                    if (t == 0) /* column statistics: one thread (their bits do not depend on it) */
+                        SFX(mlp_norm_forward)(p, Ly, m, h, params, state, work, y, 1);
                 } else if (Ly->rate > 0.0) {
                     if (t == 0)
                         SFX(nnf_dropout_forward)(h, m * d, Ly->rate, *seed, y, work + Ly->mask, 1);
@@ -519,6 +584,10 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                             SFX(mlp_gemm_ld)(gemm, 0, 1, m, i1 - i0, d, dy, d,
                                              params + Ly->w + i0 * d, d, dx + i0, Ly->in);
                     }
+                } else if (Ly->kind >= NNF_MLP_BATCH_NORM) {
+                    if (t == 0)
+                        SFX(mlp_norm_backward)(p, Ly, m, hin, dy, dx, params, grads, state, work,
+                                               1);
                 } else if (dx == NULL) {
                     continue;
                 } else if (r0 < r1) {
@@ -555,7 +624,8 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
     return status;
 }
 
-int SFX(nnf_mlp_train)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads, T *s1, T *s2,
+int SFX(nnf_mlp_train)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads, T *state,
+                       T *s1, T *s2,
                        T *work, double *dscratch, intptr_t *lbuf, const T *X, const T *Tg,
                        const intptr_t *labels, const T *W, const int64_t *order, size_t n_rows,
                        size_t batch, size_t first_batch, size_t n_steps, long long iteration,
@@ -565,7 +635,7 @@ int SFX(nnf_mlp_train)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads,
     const size_t L = p->n_layers, din = p->in_dim, k = p->out_dim;
     const uint64_t *seed = seeds;
     if (NNF_OPENMP && nthreads > 1)
-        return SFX(mlp_train_team)(p, gemm, params, grads, s1, s2, work, dscratch, lbuf, X, Tg,
+        return SFX(mlp_train_team)(p, gemm, params, grads, state, s1, s2, work, dscratch, lbuf, X, Tg,
                                    labels, W, order, n_rows, batch, first_batch, n_steps,
                                    iteration, lrs, seeds, losses, correct, nthreads);
     for (size_t s = 0; s < n_steps; s++) {
@@ -612,6 +682,8 @@ int SFX(nnf_mlp_train)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads,
                                        nthreads);
             } else if (Ly->kind == NNF_MLP_ACTIVATION) {
                 SFX(mlp_act_forward)(Ly->act, m, Ly->in, h, y, nthreads);
+            } else if (Ly->kind >= NNF_MLP_BATCH_NORM) {
+                SFX(mlp_norm_forward)(p, Ly, m, h, params, state, work, y, nthreads);
             } else if (Ly->rate > 0.0) {
                 SFX(nnf_dropout_forward)(h, m * Ly->in, Ly->rate, *seed++, y, work + Ly->mask,
                                          nthreads);
@@ -649,6 +721,9 @@ int SFX(nnf_mlp_train)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads,
                 if (dx)
                     SFX(mlp_gemm)(gemm, 0, 1, m, Ly->in, Ly->out, dy, Ly->out, params + Ly->w,
                                   Ly->out, dx);
+            } else if (Ly->kind >= NNF_MLP_BATCH_NORM) {
+                SFX(mlp_norm_backward)(p, Ly, m, hin, dy, dx, params, grads, state, work,
+                                       nthreads);
             } else if (dx == NULL) {
                 continue;
             } else if (Ly->kind == NNF_MLP_ACTIVATION) {
@@ -667,9 +742,9 @@ int SFX(nnf_mlp_train)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads,
     return 0;
 }
 
-void SFX(nnf_mlp_predict)(const nnf_mlp_plan *p, GEMM_FN gemm, const T *params, T *buf_a,
-                          T *buf_b, T *buf_z, size_t rows, const T *X, size_t n, T *out,
-                          int nthreads)
+void SFX(nnf_mlp_predict)(const nnf_mlp_plan *p, GEMM_FN gemm, const T *params, const T *state,
+                          T *buf_a, T *buf_b, T *buf_z, T *buf_s, size_t rows, const T *X,
+                          size_t n, T *out, int nthreads)
 {
     const size_t L = p->n_layers, din = p->in_dim, k = p->out_dim;
     /* element-wise work on the calling thread: BLAS owns the cores (see _plan.py) */
@@ -687,6 +762,13 @@ void SFX(nnf_mlp_predict)(const nnf_mlp_plan *p, GEMM_FN gemm, const T *params, 
                                        m <= NNF_MLP_ROWWISE_MAX, 1);
             } else if (Ly->kind == NNF_MLP_ACTIVATION) {
                 SFX(mlp_act_forward)(code, m, Ly->in, h, dst, 1);
+            } else if (Ly->kind == NNF_MLP_BATCH_NORM) {
+                SFX(nnf_batch_norm_inference)(h, m, Ly->in, params + Ly->w, params + Ly->b,
+                                              state + Ly->moving_mean, state + Ly->moving_var,
+                                              Ly->epsilon, dst, 1);
+            } else if (Ly->kind == NNF_MLP_LAYER_NORM) {
+                SFX(nnf_layer_norm_forward)(h, m, Ly->in, params + Ly->w, params + Ly->b,
+                                            Ly->epsilon, dst, buf_s, buf_s + rows, 1);
             } else if (i + 1 == L) {
                 memcpy(dst, h, m * Ly->in * sizeof(T));
             } else {

@@ -1,14 +1,17 @@
 /* nnf_mlp.h -- a compiled multi-layer perceptron: whole training steps and inference in C.
  *
- * A plan (nnf_mlp_plan) describes a stack of Dense / Activation / Dropout layers, a fused loss
- * and an optimizer; its weights live in one flat parameter buffer (the model's ParamStore
- * layout), its per-batch activations and gradients in one preallocated work buffer. One call of
- * nnf_mlp_train_* runs many mini-batch steps without returning to Python:
+ * A plan (nnf_mlp_plan) describes a stack of Dense / Activation / Dropout / BatchNormalization
+ * / LayerNormalization layers, a fused loss and an optimizer; its weights (Dense kernels and
+ * biases, norm gammas and betas) live in one flat parameter buffer (the model's ParamStore
+ * layout), batch norm's moving statistics in the store's state buffer, its per-batch
+ * activations and gradients in one preallocated work buffer. One call of nnf_mlp_train_* runs
+ * many mini-batch steps without returning to Python:
  *
  *   for each step s: gather rows order[(first_batch+s)·batch ...] of X, T, W into contiguous
- *   buffers; forward (GEMM, then bias+activation fused in one pass); fused loss writing
+ *   buffers; forward (GEMM, then bias+activation fused in one pass; nnf_norm's batch/layer
+ *   norm kernels, batch norm then updating its moving statistics); fused loss writing
  *   dL/dlogits; backward (activation derivative into the incoming gradient in place,
- *   dW := Aᵀ·dZ, db := Σ_rows dZ, dA := dZ·Wᵀ); the regularizers' gradients (nnf_optim's
+ *   dW := Aᵀ·dZ, db := Σ_rows dZ, dA := dZ·Wᵀ; the norm kernels' backward); the regularizers' gradients (nnf_optim's
  *   scale-add and add-sign, as nnfast.regularizers calls them) added to the weight gradients
  *   and their penalties (nnf_optim's sums of squares and of absolute values, of the weights
  *   before the step) to the loss; one optimizer kernel per trainable run of the flat buffer
@@ -47,7 +50,13 @@ typedef void (*nnf_dgemm_fn)(char *transa, char *transb, int *m, int *n, int *k,
 #define NNF_MLP_NONE ((size_t)-1)
 
 /* Layer kinds. */
-enum nnf_mlp_kind { NNF_MLP_DENSE = 0, NNF_MLP_ACTIVATION = 1, NNF_MLP_DROPOUT = 2 };
+enum nnf_mlp_kind {
+    NNF_MLP_DENSE = 0,
+    NNF_MLP_ACTIVATION = 1,
+    NNF_MLP_DROPOUT = 2,
+    NNF_MLP_BATCH_NORM = 3,
+    NNF_MLP_LAYER_NORM = 4
+};
 
 /* Losses: which nnf_loss kernel computes (loss, dL/doutput) from the last layer's output. */
 enum nnf_mlp_loss {
@@ -79,11 +88,19 @@ typedef struct nnf_mlp_layer {
     int grad;           /* 1: write weight gradients (trainable Dense at or after `first`)    */
     int backward;       /* 1: this layer's backward runs (index >= the first trainable)        */
     int dx;             /* 1: write the input gradient (index > the first trainable)          */
+    int batch_stats;    /* BatchNorm: 1 = training mode (batch statistics, moving update); 0 =
+                           inference mode in training too (a frozen layer, as in Keras)       */
     size_t in, out;     /* widths                                                             */
-    size_t w, b;        /* Dense: offsets of kernel (in x out) and bias (out) in params/grads */
+    size_t w, b;        /* Dense: offsets of kernel (in x out) and bias (out) in params/grads;
+                           BatchNorm, LayerNorm: offsets of gamma and beta (out each)         */
     size_t y, dy, z;    /* work offsets of the output, its gradient, the pre-activation (cap x out) */
     size_t mask;        /* Dropout: work offset of the mask (cap x in)                        */
+    size_t stats;       /* BatchNorm: work offset of 5·out (mean, inv_std, the frozen layer's
+                           dx scale, dgamma, dbeta); LayerNorm: of 2·cap + 2·out (row mean,
+                           row inv_std, the frozen layer's dgamma, dbeta)                     */
+    size_t moving_mean, moving_var; /* BatchNorm: offsets (out each) in the state buffer      */
     double rate;        /* Dropout rate                                                       */
+    double epsilon, momentum;       /* BatchNorm, LayerNorm: epsilon; BatchNorm: momentum     */
     double kernel_l1, kernel_l2; /* Dense (grad): regularizer strengths of the kernel (0: none) */
     double bias_l1, bias_l2;     /* Dense (grad): regularizer strengths of the bias            */
 } nnf_mlp_layer;
@@ -109,7 +126,8 @@ typedef struct nnf_mlp_plan {
  * of order (order NULL: of X itself, read in place). T is (n_rows, out_dim) dense targets or
  * NULL; labels (n_rows) class indices or NULL; W (n_rows) sample weights or NULL (all ones);
  * seeds holds one dropout seed per step and active Dropout layer, step-major. params/grads are
- * the flat buffers, s1/s2 the optimizer state (Adam m, v; RMSprop square_avg, momentum; SGD
+ * the flat buffers, state the non-trainable one (batch norm's moving statistics, updated in
+ * place; NULL without batch norm), s1/s2 the optimizer state (Adam m, v; RMSprop square_avg, momentum; SGD
  * momentum; NULL when unused). Writes losses[s] = the batch's mean loss before the step (plus
  * the regularizers' penalties: l1·Σ|w| + l2·Σw² per regularized tensor, in layer order) and,
  * when correct != NULL, correct[s] = its correct-prediction count. dscratch holds
@@ -118,13 +136,13 @@ typedef struct nnf_mlp_plan {
  * sets it); nthreads = 1 leaves BLAS its own threads. Returns 0, or -1 when a loss kernel's
  * scratch could not be allocated (losses from that step on are not written). */
 int nnf_mlp_train_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, float *params, float *grads,
-                      float *s1, float *s2, float *work, double *dscratch, intptr_t *lbuf,
+                      float *state, float *s1, float *s2, float *work, double *dscratch, intptr_t *lbuf,
                       const float *X, const float *T, const intptr_t *labels, const float *W,
                       const int64_t *order, size_t n_rows, size_t batch, size_t first_batch,
                       size_t n_steps, long long iteration, const double *lrs,
                       const uint64_t *seeds, double *losses, double *correct, int nthreads);
 int nnf_mlp_train_f64(const nnf_mlp_plan *p, nnf_dgemm_fn gemm, double *params, double *grads,
-                      double *s1, double *s2, double *work, double *dscratch, intptr_t *lbuf,
+                      double *state, double *s1, double *s2, double *work, double *dscratch, intptr_t *lbuf,
                       const double *X, const double *T, const intptr_t *labels, const double *W,
                       const int64_t *order, size_t n_rows, size_t batch, size_t first_batch,
                       size_t n_steps, long long iteration, const double *lrs,
@@ -132,15 +150,18 @@ int nnf_mlp_train_f64(const nnf_mlp_plan *p, nnf_dgemm_fn gemm, double *params, 
 
 /* Inference: out (n x out_dim) := the network's output activations for X (n x in_dim), in
  * chunks of at most `rows` rows (the Python path's predict chunk). buf_a, buf_b and buf_z hold
- * rows x (widest layer) elements each; Dropout is the identity. Batches of 1-2 rows skip BLAS
+ * rows x (widest layer) elements each, buf_s 2·rows (layer norm's row statistics); Dropout is
+ * the identity, batch norm normalizes with the moving statistics in state. Batches of 1-2 rows skip BLAS
  * (a row kernel): their results may differ from the GEMM path in the last bits. Element-wise
  * work stays on the calling thread (`nthreads` is reserved); BLAS uses its own threads. */
 void nnf_mlp_predict_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, const float *params,
-                         float *buf_a, float *buf_b, float *buf_z, size_t rows, const float *X,
-                         size_t n, float *out, int nthreads);
+                         const float *state, float *buf_a, float *buf_b, float *buf_z,
+                         float *buf_s, size_t rows, const float *X, size_t n, float *out,
+                         int nthreads);
 void nnf_mlp_predict_f64(const nnf_mlp_plan *p, nnf_dgemm_fn gemm, const double *params,
-                         double *buf_a, double *buf_b, double *buf_z, size_t rows,
-                         const double *X, size_t n, double *out, int nthreads);
+                         const double *state, double *buf_a, double *buf_b, double *buf_z,
+                         double *buf_s, size_t rows, const double *X, size_t n, double *out,
+                         int nthreads);
 
 #ifdef __cplusplus
 }

@@ -178,6 +178,24 @@ void S(nnf_batch_norm_forward)(const T *x, size_t n, size_t d, const T *gamma, c
                         S(bn_forward_cols)(x, n, d, gamma, beta, eps, y, mean, inv_std, lo, hi));
 }
 
+/* Plain loops in double on the calling thread (d values): no clones, so no fused multiply-add
+ * on any build without -march=native. */
+void S(nnf_batch_norm_update_moving)(size_t d, const T *mean, const T *inv_std, double eps,
+                                     double momentum, T *moving_mean, T *moving_var)
+{
+    const double rest = 1.0 - momentum;
+    const T rest_t = (T)rest;
+    for (size_t j = 0; j < d; j++) {
+        const double r = 1.0 / (double)inv_std[j];
+        double var = r * r - eps;
+        var = var < 0.0 ? 0.0 : var; /* NaN stays NaN */
+        const double mm = momentum * (double)moving_mean[j] + (double)(rest_t * mean[j]);
+        const double mv = momentum * (double)moving_var[j] + rest * var;
+        moving_mean[j] = (T)mm;
+        moving_var[j] = (T)mv;
+    }
+}
+
 /* ---------------------------------------------------------------- batch norm, inference */
 
 /* Rows [lo, hi), column block by column block (the scales computed once per block). */

@@ -39,6 +39,18 @@ void nnf_batch_norm_inference_f64(const double *x, size_t n, size_t d, const dou
                                   const double *beta, const double *moving_mean,
                                   const double *moving_var, double eps, double *y, int nthreads);
 
+/* Batch normalization's moving statistics after a training-mode forward pass (Keras's momentum
+ * convention, the arithmetic of nnfast's BatchNormalization layer), for j < d:
+ *   moving_mean_j = m·moving_mean_j + (1 − m)·mean_j   ((1 − m)·mean_j rounded to T first),
+ *   moving_var_j  = m·moving_var_j + (1 − m)·max(var_j, 0),  var_j = (1/inv_std_j)² − eps,
+ * each sum in double, rounded to T once. mean and inv_std are what the forward pass wrote. */
+void nnf_batch_norm_update_moving_f32(size_t d, const float *mean, const float *inv_std,
+                                      double eps, double momentum, float *moving_mean,
+                                      float *moving_var);
+void nnf_batch_norm_update_moving_f64(size_t d, const double *mean, const double *inv_std,
+                                      double eps, double momentum, double *moving_mean,
+                                      double *moving_var);
+
 /* Batch normalization backward (training mode), x̂_ij = (x_ij − mean_j)·inv_std_j:
  * dbeta_j = Σ_i dy_ij, dgamma_j = Σ_i dy_ij·x̂_ij,
  * dx_ij = gamma_j·inv_std_j·(dy_ij − dbeta_j/n − x̂_ij·dgamma_j/n). dx may be dy. */

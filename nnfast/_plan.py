@@ -13,16 +13,18 @@ shapes, the same data order, the same dropout seeds drawn from the model's gener
 give the same bits on one thread count.
 
 Supported: ``Dense`` (any activation; softmax fused into the loss or not; ``l1``, ``l2`` and
-``l1_l2`` kernel and bias regularizers), ``Activation``, ``Dropout``; frozen layers
-(``trainable=False``); losses ``sparse_categorical_crossentropy``
+``l1_l2`` kernel and bias regularizers), ``Activation``, ``Dropout``, ``BatchNormalization``
+(batch statistics and the moving update in training, the moving statistics in inference and
+when frozen, as the layer) and ``LayerNormalization``; frozen layers (``trainable=False``);
+losses ``sparse_categorical_crossentropy``
 and ``categorical_crossentropy`` (softmax output or ``from_logits=True``, label smoothing),
 ``binary_crossentropy`` (sigmoid output or ``from_logits=True``, label smoothing), ``mse``,
 ``mae``, ``huber``; sample and class weights (the model folds them into one weight array);
 optimizers ``SGD`` (momentum, Nesterov, weight decay), ``RMSprop``, ``Adam``, ``AdamW`` with
 a float or a schedule as learning rate and ReduceLROnPlateau's ``lr_multiplier``.
 
-Not supported (``compile_plan`` returns None): BatchNormalization, LayerNormalization, custom
-layer classes, custom regularizer classes on trainable layers, gradient clipping (``clipnorm``,
+Not supported (``compile_plan`` returns None): custom layer classes (subclasses included),
+custom regularizer classes on trainable layers, gradient clipping (``clipnorm``,
 ``clipvalue``, ``global_clipnorm``), cross-entropies on probabilities (a categorical or binary
 cross-entropy whose model output is not the matching softmax/sigmoid and not
 ``from_logits``), custom loss or optimizer classes.
@@ -48,12 +50,13 @@ import numpy as np
 
 from nnfast import _threads, losses as losses_mod, optimizers as opt_mod, regularizers as reg_mod
 from nnfast._kernels import step as _step
-from nnfast.layers import Activation, Dense, Dropout
+from nnfast.layers import Activation, BatchNormalization, Dense, Dropout, LayerNormalization
 
 __all__ = ["Plan", "compile_plan"]
 
 # Codes shared with csrc/nnf_mlp.h (enums nnf_mlp_kind, nnf_mlp_loss, nnf_mlp_metric, nnf_mlp_opt)
-_DENSE, _ACTIVATION, _DROPOUT = 0, 1, 2
+_DENSE, _ACTIVATION, _DROPOUT, _BATCH_NORM, _LAYER_NORM = 0, 1, 2, 3, 4
+_LAYERS = (Dense, Activation, Dropout, BatchNormalization, LayerNormalization)
 _SPARSE_XENT, _CATEGORICAL_XENT, _SIGMOID_XENT, _MSE, _MAE, _HUBER = range(6)
 _COUNT_NONE, _COUNT_ARGMAX_LABEL, _COUNT_ARGMAX_DENSE, _COUNT_SIGMOID, _COUNT_THRESHOLD = range(5)
 _SGD, _RMSPROP, _ADAM = 0, 1, 2
@@ -202,7 +205,7 @@ def _strengths(regularizer):
 
 def _supported_layers(model):
     layers = model._layers
-    if any(type(layer) not in (Dense, Activation, Dropout) for layer in layers):
+    if any(type(layer) not in _LAYERS for layer in layers):
         return False
     # the regularizers the model applies: those its weight slots were built with
     return all(_strengths(s.regularizer) is not None for s in model._store.slots
@@ -294,6 +297,7 @@ class Plan:
         store = model._store
         offsets = {(s.layer, s.name): s.lo for s in store.slots}
         regs = {(s.layer, s.name): s.regularizer for s in store.slots}
+        state = {(s.layer, s.name): s.lo for s in store.state_slots}
         firsts = [i for i, l in enumerate(layers) if l.trainable and l.has_weights]
         first = firsts[0] if firsts else len(layers)
         fused = model._fused
@@ -322,24 +326,40 @@ class Plan:
             desc = dict(kind=_DENSE, act=act, act_infer=_ACT_CODES[name], keeps_z=0,
                         grad=0, backward=int(i >= first), dx=int(i > first), **{"in": d_in},
                         out=d_out, w=-1, b=-1, y=take(cap * d_out), dy=take(cap * d_out), z=-1,
-                        mask=-1, rate=0.0, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0)
-            if type(layer) is Dense:
+                        mask=-1, rate=0.0, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0,
+                        batch_stats=0, stats=-1, moving_mean=-1, moving_var=-1, epsilon=0.0,
+                        momentum=0.0)
+            kind = type(layer)
+            if kind is Dense:
                 keeps_z = name in _NEEDS_INPUT or name == "softmax"
                 desc.update(keeps_z=int(keeps_z), grad=int(layer.trainable and i >= first),
                             w=offsets[(i, "kernel")],
                             b=offsets[(i, "bias")] if layer.use_bias else -1)
                 if layer.trainable:  # a frozen layer's regularizers add nothing (model._regs)
-                    for name in ("kernel", "bias") if layer.use_bias else ("kernel",):
-                        strengths = _strengths(regs[(i, name)])
+                    for weight in ("kernel", "bias") if layer.use_bias else ("kernel",):
+                        strengths = _strengths(regs[(i, weight)])
                         if strengths is None:
                             raise ValueError(f"Expected built-in regularizers on trainable layers, "
-                                             f"received: {regs[(i, name)]!r} on layer {i} (made "
-                                             "trainable after compile_plan?)")
-                        desc[name + "_l1"], desc[name + "_l2"] = strengths
+                                             f"received: {regs[(i, weight)]!r} on layer {i} "
+                                             "(made trainable after compile_plan?)")
+                        desc[weight + "_l1"], desc[weight + "_l2"] = strengths
                 if keeps_z:
                     desc["z"] = take(cap * d_out)
-            elif type(layer) is Activation:
+            elif kind is Activation:
                 desc["kind"] = _ACTIVATION
+            elif kind in (BatchNormalization, LayerNormalization):
+                # gamma, beta in the flat buffer (as a Dense kernel, bias); scratch for the
+                # statistics (BN: per column, LN: per row) and a frozen layer's dx scale/grads
+                desc.update(act=_LINEAR, act_infer=_LINEAR, grad=int(layer.trainable and i >= first),
+                            w=offsets[(i, "gamma")], b=offsets[(i, "beta")],
+                            epsilon=layer.epsilon)
+                if kind is BatchNormalization:
+                    desc.update(kind=_BATCH_NORM, batch_stats=int(layer.trainable),
+                                momentum=layer.momentum, stats=take(5 * d_out),
+                                moving_mean=state[(i, "moving_mean")],
+                                moving_var=state[(i, "moving_variance")])
+                else:
+                    desc.update(kind=_LAYER_NORM, stats=take(2 * cap + 2 * d_out))
             else:
                 desc.update(kind=_DROPOUT, act=_LINEAR, act_infer=_LINEAR, rate=layer.rate,
                             mask=take(cap * d_in))
@@ -354,10 +374,11 @@ class Plan:
 
     def _layout_key(self):
         """What the C description depends on besides the model's shape: which layers are
-        trainable and the regularizers' strengths (mutable: the scikit-learn estimators set
-        them before each training call)."""
+        trainable, the norm layers' epsilon and momentum, and the regularizers' strengths
+        (mutable: the scikit-learn estimators set them before each training call)."""
         model = self.model
-        return (tuple(l.trainable for l in model._layers),
+        return (tuple((l.trainable, getattr(l, "epsilon", None), getattr(l, "momentum", None))
+                      for l in model._layers),
                 tuple(_strengths(s.regularizer) for s in model._store.slots))
 
     # --- training ------------------------------------------------------------------------
@@ -471,7 +492,7 @@ class Plan:
         if self._dscratch.shape[0] < 2 * self._widest * nthreads:
             self._dscratch = np.zeros(2 * self._widest * nthreads, np.float64)
         try:
-            status = _step.train(self._kernel, store.params, store.grads,
+            status = _step.train(self._kernel, store.params, store.grads, store.state,
                                  self._state(self._slot_names[0]),
                                  self._state(self._slot_names[1]), self._work, self._dscratch,
                                  self._lbuf, X, T, labels, W, order, batch_size, start_step,
@@ -530,16 +551,20 @@ class Plan:
             ``out``.
         """
         self._check_model()
+        if self._layout_key() != self._key:
+            self._build_kernel()
         n = X.shape[0]
         rows = n if n < _PREDICT_CHUNK else _PREDICT_CHUNK
         if rows > self._predict_rows:
             size = rows * self._widest
             self._pa, self._pb, self._pz = (np.empty(size, self.dtype) for _ in range(3))
+            self._ps = np.empty(2 * rows, self.dtype)  # layer norm's row statistics
             self._predict_rows = rows
         if X.shape[1] != self.in_dim or out.shape[0] != n or out.shape[1] != self.out_dim \
                 or n < 1:
             raise ValueError(f"Expected X (n >= 1, {self.in_dim}) and out (n, {self.out_dim}), "
                              f"received: X.shape={X.shape}, out.shape={out.shape}")
-        _step.predict(self._kernel, self.model._store.params, self._pa, self._pb, self._pz,
-                      rows, X, out, 1)
+        store = self.model._store
+        _step.predict(self._kernel, store.params, store.state, self._pa, self._pb, self._pz,
+                      self._ps, rows, X, out, 1)
         return out

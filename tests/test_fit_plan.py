@@ -129,11 +129,40 @@ def test_stop_training_from_a_batch_callback_stops_at_that_batch():
 
 def test_fit_uses_the_per_layer_path_when_the_plan_cannot_run_the_model():
     X, y = data()
-    m = nf.Sequential([nf.layers.Dense(8, activation="relu"), nf.layers.BatchNormalization(),
+    custom = type("MyBatchNorm", (nf.layers.BatchNormalization,), {})  # a custom layer class
+    m = nf.Sequential([nf.layers.Dense(8, activation="relu"), custom(),
                        nf.layers.Dense(3, activation="softmax")], input_dim=6, seed=0)
     m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     h = m.fit(X, y, epochs=2, batch_size=16, verbose=0)
     assert m._plan is None and len(h.history["loss"]) == 2
+
+
+def test_the_design_example_trains_through_the_plan():
+    """DESIGN.md's model (Dense + l2, BatchNormalization, Dropout, softmax) with EarlyStopping."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(160, 784)).astype(np.float32)
+    y = (X[:, :10] @ rng.normal(size=(10, 10))).argmax(1)
+    made = []
+    for use_plan in (True, False):
+        model = nf.Sequential([
+            nf.layers.Dense(256, activation="relu", kernel_initializer="he_normal",
+                            kernel_regularizer=nf.regularizers.l2(1e-4)),
+            nf.layers.BatchNormalization(),
+            nf.layers.Dropout(0.2),
+            nf.layers.Dense(10, activation="softmax"),
+        ], input_dim=784, dtype="float32", seed=0)
+        model.compile(optimizer=nf.optimizers.Adam(learning_rate=1e-3),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model._use_plan = use_plan
+        made.append(model)
+    a, b = made
+    with threads(1):
+        kw = dict(epochs=3, batch_size=64, validation_split=0.15, verbose=0)
+        ha = a.fit(X, y, callbacks=[nf.callbacks.EarlyStopping(patience=5, restore_best_weights=True)], **kw)
+        hb = b.fit(X, y, callbacks=[nf.callbacks.EarlyStopping(patience=5, restore_best_weights=True)], **kw)
+    assert a._plan is not None and b._plan is None
+    assert_same(a, b, ha, hb, "float32")
+    assert ha.history["loss"][-1] < ha.history["loss"][0]
 
 
 def test_a_new_compile_or_optimizer_gets_a_new_plan():

@@ -211,6 +211,23 @@ def test_frozen_layer_is_not_updated(dtype, name, frozen, kept, path):
         np.testing.assert_array_equal(after[2], before[2])
 
 
+def test_batch_norm_moving_statistics_follow_keras_momentum():
+    """One full-batch step: moving = momentum·moving + (1 - momentum)·(batch mean, biased
+    variance), from the initial (0, 1)."""
+    X, y = data(n=40)
+    m = nf.Sequential([nf.layers.BatchNormalization(momentum=0.75),
+                       nf.layers.Dense(3, activation="softmax")], input_dim=5, dtype="float64",
+                      seed=0)
+    m.compile(nf.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    m.build()
+    plan = compile_plan(m, 40)
+    Xc, T, _, _ = m._data(X, y)
+    plan.train_chunk(Xc, T, None, None, 0, 1, 40, plan.learning_rates(1), np.empty(1))
+    _, _, mean, var = m._layers[0].get_weights()
+    np.testing.assert_allclose(mean, 0.25 * X.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(var, 0.75 + 0.25 * X.var(0), rtol=1e-12)
+
+
 class BatchLosses(nf.callbacks.Callback):
     """Every batch's loss as the per-layer path reports it (``logs["batch_loss"]``)."""
 
@@ -383,9 +400,9 @@ def _model(layers, loss="sparse_categorical_crossentropy", optimizer="adam"):
 
 
 @pytest.mark.parametrize("make", [
-    lambda: _model([nf.layers.Dense(4), nf.layers.BatchNormalization(),
+    lambda: _model([nf.layers.Dense(4), type("MyBN", (nf.layers.BatchNormalization,), {})(),
                     nf.layers.Dense(3, activation="softmax")]),
-    lambda: _model([nf.layers.Dense(4), nf.layers.LayerNormalization(),
+    lambda: _model([nf.layers.Dense(4), type("MyLN", (nf.layers.LayerNormalization,), {})(),
                     nf.layers.Dense(3, activation="softmax")]),
     lambda: _model([nf.layers.Dense(3, activation="softmax",
                                     kernel_regularizer=type("MyL2", (R.L2,), {})(1e-3))]),
@@ -398,7 +415,7 @@ def _model(layers, loss="sparse_categorical_crossentropy", optimizer="adam"):
     lambda: _model([nf.layers.Dense(1, activation="relu")], loss="binary_crossentropy"),
     lambda: _model([nf.layers.Dense(3, activation="relu")], loss="categorical_crossentropy"),
     lambda: _model([type("MyDense", (nf.layers.Dense,), {})(3, activation="softmax")]),
-], ids=["batchnorm", "layernorm", "custom-regularizer", "clipnorm", "clipvalue", "global_clipnorm",
+], ids=["batchnorm-subclass", "layernorm-subclass", "custom-regularizer", "clipnorm", "clipvalue", "global_clipnorm",
         "bce-on-probs", "cce-on-probs", "dense-subclass"])
 def test_unsupported_models_fall_back(make):
     assert compile_plan(make(), 32) is None

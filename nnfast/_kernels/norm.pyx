@@ -25,6 +25,12 @@ cdef extern from "nnf_norm.h" nogil:
                                       const double *beta, const double *moving_mean,
                                       const double *moving_var, double eps, double *y,
                                       int nthreads)
+    void nnf_batch_norm_update_moving_f32(size_t d, const float *mean, const float *inv_std,
+                                          double eps, double momentum, float *moving_mean,
+                                          float *moving_var)
+    void nnf_batch_norm_update_moving_f64(size_t d, const double *mean, const double *inv_std,
+                                          double eps, double momentum, double *moving_mean,
+                                          double *moving_var)
     void nnf_batch_norm_backward_f32(const float *dy, const float *x, size_t n, size_t d,
                                      const float *gamma, const float *mean,
                                      const float *inv_std, float *dx, float *dgamma,
@@ -91,6 +97,23 @@ def batch_norm_inference(const floating[:, ::1] x, const floating[::1] gamma,
         else:
             nnf_batch_norm_inference_f64(&x[0, 0], n, d, &gamma[0], &beta[0], &moving_mean[0],
                                          &moving_variance[0], eps, &y[0, 0], nthreads)
+
+
+def batch_norm_update_moving(const floating[::1] mean, const floating[::1] inv_std, double eps,
+                             double momentum, floating[::1] moving_mean,
+                             floating[::1] moving_variance):
+    """Batch norm's moving statistics, in place, from a training forward's ``mean`` and
+    ``inv_std`` (all of one length d): Keras's momentum convention (see nnf_norm.h)."""
+    cdef size_t d = mean.shape[0]
+    if d == 0:
+        return
+    with nogil:
+        if floating is float:
+            nnf_batch_norm_update_moving_f32(d, &mean[0], &inv_std[0], eps, momentum,
+                                             &moving_mean[0], &moving_variance[0])
+        else:
+            nnf_batch_norm_update_moving_f64(d, &mean[0], &inv_std[0], eps, momentum,
+                                             &moving_mean[0], &moving_variance[0])
 
 
 def batch_norm_backward(const floating[:, ::1] dy, const floating[:, ::1] x,

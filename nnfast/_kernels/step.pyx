@@ -22,10 +22,10 @@ cdef extern from "nnf_mlp.h" nogil:
     size_t NNF_MLP_NONE
 
     ctypedef struct nnf_mlp_layer:
-        int kind, act, act_infer, keeps_z, grad, backward, dx
+        int kind, act, act_infer, keeps_z, grad, backward, dx, batch_stats
         size_t in_ "in"
-        size_t out, w, b, y, dy, z, mask
-        double rate, kernel_l1, kernel_l2, bias_l1, bias_l2
+        size_t out, w, b, y, dy, z, mask, stats, moving_mean, moving_var
+        double rate, epsilon, momentum, kernel_l1, kernel_l2, bias_l1, bias_l2
 
     ctypedef struct nnf_mlp_plan:
         size_t n_layers
@@ -41,31 +41,34 @@ cdef extern from "nnf_mlp.h" nogil:
         size_t widest
 
     int nnf_mlp_train_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, float *params, float *grads,
-                          float *s1, float *s2, float *work, double *dscratch, intptr_t *lbuf,
+                          float *state, float *s1, float *s2, float *work, double *dscratch, intptr_t *lbuf,
                           const float *X, const float *T, const intptr_t *labels, const float *W,
                           const int64_t *order, size_t n_rows, size_t batch, size_t first_batch,
                           size_t n_steps, long long iteration, const double *lrs,
                           const uint64_t *seeds, double *losses, double *correct, int nthreads)
     int nnf_mlp_train_f64(const nnf_mlp_plan *p, nnf_dgemm_fn gemm, double *params,
-                          double *grads, double *s1, double *s2, double *work, double *dscratch,
+                          double *grads, double *state, double *s1, double *s2, double *work, double *dscratch,
                           intptr_t *lbuf, const double *X, const double *T,
                           const intptr_t *labels, const double *W, const int64_t *order,
                           size_t n_rows, size_t batch, size_t first_batch, size_t n_steps,
                           long long iteration, const double *lrs, const uint64_t *seeds,
                           double *losses, double *correct, int nthreads)
     void nnf_mlp_predict_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, const float *params,
-                             float *buf_a, float *buf_b, float *buf_z, size_t rows,
-                             const float *X, size_t n, float *out, int nthreads)
+                             const float *state, float *buf_a, float *buf_b, float *buf_z,
+                             float *buf_s, size_t rows, const float *X, size_t n, float *out,
+                             int nthreads)
     void nnf_mlp_predict_f64(const nnf_mlp_plan *p, nnf_dgemm_fn gemm, const double *params,
-                             double *buf_a, double *buf_b, double *buf_z, size_t rows,
-                             const double *X, size_t n, double *out, int nthreads)
+                             const double *state, double *buf_a, double *buf_b, double *buf_z,
+                             double *buf_s, size_t rows, const double *X, size_t n,
+                             double *out, int nthreads)
 
 
 NONE = <Py_ssize_t>NNF_MLP_NONE  # "no such buffer" offset (as a Python int: -1)
 
-_LAYER_FIELDS = ("kind", "act", "act_infer", "keeps_z", "grad", "backward", "dx", "in", "out",
-                 "w", "b", "y", "dy", "z", "mask", "rate", "kernel_l1", "kernel_l2", "bias_l1",
-                 "bias_l2")
+_LAYER_FIELDS = ("kind", "act", "act_infer", "keeps_z", "grad", "backward", "dx", "batch_stats",
+                 "in", "out", "w", "b", "y", "dy", "z", "mask", "stats", "moving_mean",
+                 "moving_var", "rate", "epsilon", "momentum", "kernel_l1", "kernel_l2",
+                 "bias_l1", "bias_l2")
 _PLAN_FIELDS = ("cap", "in_dim", "out_dim", "xbuf", "tbuf", "wbuf", "loss", "loss_param",
                 "metric", "opt", "beta_1", "beta_2", "epsilon", "weight_decay", "momentum",
                 "rho", "nesterov", "decoupled")
@@ -98,6 +101,7 @@ cdef class MLPKernel:
             self.layers[i].grad = d["grad"]
             self.layers[i].backward = d["backward"]
             self.layers[i].dx = d["dx"]
+            self.layers[i].batch_stats = d["batch_stats"]
             self.layers[i].in_ = d["in"]
             self.layers[i].out = d["out"]
             self.layers[i].w = _offset(d["w"])
@@ -106,7 +110,12 @@ cdef class MLPKernel:
             self.layers[i].dy = _offset(d["dy"])
             self.layers[i].z = _offset(d["z"])
             self.layers[i].mask = _offset(d["mask"])
+            self.layers[i].stats = _offset(d["stats"])
+            self.layers[i].moving_mean = _offset(d["moving_mean"])
+            self.layers[i].moving_var = _offset(d["moving_var"])
             self.layers[i].rate = d["rate"]
+            self.layers[i].epsilon = d["epsilon"]
+            self.layers[i].momentum = d["momentum"]
             self.layers[i].kernel_l1 = d["kernel_l1"]
             self.layers[i].kernel_l2 = d["kernel_l2"]
             self.layers[i].bias_l1 = d["bias_l1"]
@@ -147,20 +156,22 @@ cdef inline floating *_ptr1(floating[::1] a) noexcept:
     return NULL if a is None else &a[0]
 
 
-def train(MLPKernel kernel, floating[::1] params, floating[::1] grads, floating[::1] s1,
-          floating[::1] s2, floating[::1] work, double[::1] dscratch, Py_ssize_t[::1] lbuf,
+def train(MLPKernel kernel, floating[::1] params, floating[::1] grads, floating[::1] state,
+          floating[::1] s1, floating[::1] s2, floating[::1] work, double[::1] dscratch, Py_ssize_t[::1] lbuf,
           const floating[:, ::1] X, const floating[:, ::1] T, const Py_ssize_t[::1] labels,
           const floating[::1] W, const int64_t[::1] order, size_t batch, size_t first_batch,
           size_t n_steps, long long iteration, const double[::1] lrs, const uint64_t[::1] seeds,
           double[::1] losses, double[::1] correct, int nthreads):
-    """Run ``n_steps`` training steps (see ``nnf_mlp_train`` in nnf_mlp.h). ``s1``, ``s2``,
-    ``T``, ``labels``, ``W``, ``order`` and ``correct`` may be None. Returns the C status."""
+    """Run ``n_steps`` training steps (see ``nnf_mlp_train`` in nnf_mlp.h). ``state`` (empty
+    or None without batch norm), ``s1``, ``s2``, ``T``, ``labels``, ``W``, ``order`` and
+    ``correct`` may be None. Returns the C status."""
     cdef size_t n_rows = X.shape[0]
     cdef const floating *tp = NULL if T is None else &T[0, 0]
     cdef const floating *wp = NULL if W is None else &W[0]
     cdef const intptr_t *lp = NULL if labels is None else <const intptr_t *>&labels[0]
     cdef const int64_t *op = NULL if order is None else &order[0]
     cdef double *cp = NULL if correct is None else &correct[0]
+    cdef floating *sp0 = NULL if state is None or state.shape[0] == 0 else &state[0]
     cdef floating *p1 = _ptr1(s1)
     cdef floating *p2 = _ptr1(s2)
     cdef const uint64_t *sp = NULL if seeds is None or seeds.shape[0] == 0 else &seeds[0]
@@ -169,26 +180,31 @@ def train(MLPKernel kernel, floating[::1] params, floating[::1] grads, floating[
     with nogil:
         if floating is float:
             status = nnf_mlp_train_f32(&kernel.plan, <nnf_sgemm_fn>sgemm, &params[0], &grads[0],
-                                       p1, p2, &work[0], &dscratch[0], lb, &X[0, 0], tp, lp, wp,
-                                       op, n_rows, batch, first_batch, n_steps, iteration,
+                                       sp0, p1, p2, &work[0], &dscratch[0], lb, &X[0, 0], tp,
+                                       lp, wp, op, n_rows, batch, first_batch, n_steps, iteration,
                                        &lrs[0], sp, &losses[0], cp, nthreads)
         else:
             status = nnf_mlp_train_f64(&kernel.plan, <nnf_dgemm_fn>dgemm, &params[0], &grads[0],
-                                       p1, p2, &work[0], &dscratch[0], lb, &X[0, 0], tp, lp, wp,
-                                       op, n_rows, batch, first_batch, n_steps, iteration,
+                                       sp0, p1, p2, &work[0], &dscratch[0], lb, &X[0, 0], tp,
+                                       lp, wp, op, n_rows, batch, first_batch, n_steps, iteration,
                                        &lrs[0], sp, &losses[0], cp, nthreads)
     return status
 
 
-def predict(MLPKernel kernel, const floating[::1] params, floating[::1] buf_a,
-            floating[::1] buf_b, floating[::1] buf_z, size_t rows, const floating[:, ::1] X,
-            floating[:, ::1] out, int nthreads):
-    """``out := network(X)`` in inference mode, ``rows`` rows at a time (X has >= 1 row)."""
+def predict(MLPKernel kernel, const floating[::1] params, const floating[::1] state,
+            floating[::1] buf_a, floating[::1] buf_b, floating[::1] buf_z, floating[::1] buf_s,
+            size_t rows, const floating[:, ::1] X, floating[:, ::1] out, int nthreads):
+    """``out := network(X)`` in inference mode, ``rows`` rows at a time (X has >= 1 row);
+    ``state`` holds the moving statistics (empty or None without batch norm), ``buf_s`` at
+    least ``2·rows`` elements."""
     cdef size_t n = X.shape[0]
+    cdef const floating *sp0 = NULL if state is None or state.shape[0] == 0 else &state[0]
     with nogil:
         if floating is float:
-            nnf_mlp_predict_f32(&kernel.plan, <nnf_sgemm_fn>sgemm, &params[0], &buf_a[0],
-                                &buf_b[0], &buf_z[0], rows, &X[0, 0], n, &out[0, 0], nthreads)
+            nnf_mlp_predict_f32(&kernel.plan, <nnf_sgemm_fn>sgemm, &params[0], sp0, &buf_a[0],
+                                &buf_b[0], &buf_z[0], &buf_s[0], rows, &X[0, 0], n, &out[0, 0],
+                                nthreads)
         else:
-            nnf_mlp_predict_f64(&kernel.plan, <nnf_dgemm_fn>dgemm, &params[0], &buf_a[0],
-                                &buf_b[0], &buf_z[0], rows, &X[0, 0], n, &out[0, 0], nthreads)
+            nnf_mlp_predict_f64(&kernel.plan, <nnf_dgemm_fn>dgemm, &params[0], sp0, &buf_a[0],
+                                &buf_b[0], &buf_z[0], &buf_s[0], rows, &X[0, 0], n, &out[0, 0],
+                                nthreads)

@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from nnfast import initializers, kernels as K
+from nnfast._kernels import norm as _norm_kernels
 from nnfast._params import StateSpec, WeightSpec
 from nnfast.layers.base import Layer
 
@@ -92,10 +93,10 @@ class BatchNormalization(_Norm):
         if not self._batch_stats:
             return K.batch_norm_inference(x, gamma, beta, mm, mv, epsilon=self.epsilon, out=out)
         _, self._mean, self._inv = K.batch_norm_forward(x, gamma, beta, epsilon=self.epsilon, out=out)
-        var = np.square(1.0 / self._inv.astype(np.float64)) - self.epsilon  # biased batch variance
-        m = self.momentum
-        mm[...] = m * mm.astype(np.float64) + (1.0 - m) * self._mean
-        mv[...] = m * mv.astype(np.float64) + (1.0 - m) * np.maximum(var, 0.0)
+        # moving = m·moving + (1 − m)·batch statistic (the biased variance, from inv_std), in
+        # the kernel the compiled training plan calls too (nnfast._plan: the same bits)
+        _norm_kernels.batch_norm_update_moving(self._mean, self._inv, self.epsilon, self.momentum,
+                                               mm, mv)
         return out
 
     def backward(self, dy, dx):
