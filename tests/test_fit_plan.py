@@ -4,7 +4,8 @@ Twin models (same seed) trained once with the plan (the default) and once with t
 switched off (``_use_plan = False``) must give the same history and weights on one thread
 count, whatever mode the loop runs in: chunks of many batches (no batch callbacks, accuracy
 counted in C), one batch per call (a callback with a batch hook, or a metric that needs the
-outputs), shuffled or not, with validation, Dropout and sample weights.
+outputs), shuffled or not, with validation, Dropout, BatchNormalization, LayerNormalization,
+L2 regularizers and sample weights.
 """
 
 import numpy as np
@@ -135,6 +136,40 @@ def test_fit_uses_the_per_layer_path_when_the_plan_cannot_run_the_model():
     m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     h = m.fit(X, y, epochs=2, batch_size=16, verbose=0)
     assert m._plan is None and len(h.history["loss"]) == 2
+
+
+def norm_twins(dtype, norm, l2=1e-3):
+    """Dense(l2) -> BatchNormalization/LayerNormalization -> Dropout -> Dense(l2), plan on and off."""
+    made = []
+    for use_plan in (True, False):
+        reg = nf.regularizers.l2(l2)
+        layers = [nf.layers.Dense(16, activation="relu", kernel_regularizer=reg),
+                  nf.layers.BatchNormalization() if norm == "batch" else nf.layers.LayerNormalization(),
+                  nf.layers.Dropout(0.2),
+                  nf.layers.Dense(3, activation="softmax", kernel_regularizer=reg)]
+        m = nf.Sequential(layers, input_dim=6, dtype=dtype, seed=3)
+        m.compile(nf.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", metrics=["accuracy"])
+        m._use_plan = use_plan
+        made.append(m)
+    return made
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+@pytest.mark.parametrize("batch_hook", [False, True])
+def test_fit_with_normalization_dropout_and_l2_matches_the_per_layer_path(dtype, norm, batch_hook):
+    X, y = data()
+    sw = np.random.default_rng(2).uniform(0.5, 2.0, X.shape[0])
+    a, b = norm_twins(dtype, norm)
+    cbs = [BatchCounter()] if batch_hook else []  # one batch per call, or chunks
+    with threads(1):
+        kw = dict(epochs=3, batch_size=16, sample_weight=sw, validation_split=0.2, verbose=0)
+        ha, hb = a.fit(X, y, callbacks=cbs, **kw), b.fit(X, y, callbacks=cbs, **kw)
+        assert a._plan is not None and b._plan is None
+        assert_same(a, b, ha, hb, dtype)  # weights include BN's moving statistics
+        np.testing.assert_array_equal(a._store.state, b._store.state)
+        np.testing.assert_allclose(a.predict(X), b.predict(X), **TOL[dtype])
+        assert a.evaluate(X, y) == pytest.approx(b.evaluate(X, y), rel=1e-6)
 
 
 def test_the_design_example_trains_through_the_plan():

@@ -116,6 +116,35 @@ CONFIGS = [
                                                           kernel_regularizer=R.l1_l2(1e-2,
                                                                                      1e-3))],
      "mse", lambda: nf.optimizers.RMSprop(1e-2), "regression", 3, {"sample_weight": True}),
+    # normalization: gamma/beta in the flat buffer, BN's moving statistics in the state buffer
+    ("batchnorm-dropout-l2-adam", lambda: [nf.layers.Dense(16, activation="relu",
+                                                           kernel_regularizer=R.l2(1e-3)),
+                                           nf.layers.BatchNormalization(),
+                                           nf.layers.Dropout(0.2),
+                                           nf.layers.Dense(3, activation="softmax")],
+     "sparse_categorical_crossentropy", lambda: nf.optimizers.Adam(1e-2), "sparse", 3, {}),
+    ("batchnorm-first-sgd-weights", lambda: [nf.layers.BatchNormalization(momentum=0.8),
+                                             nf.layers.Dense(12, activation="tanh"),
+                                             nf.layers.BatchNormalization(epsilon=1e-2),
+                                             nf.layers.Dense(3, activation="softmax")],
+     nf.losses.CategoricalCrossentropy(label_smoothing=0.1),
+     lambda: nf.optimizers.SGD(0.05, momentum=0.9, nesterov=True), "onehot", 3,
+     {"sample_weight": True}),
+    ("layernorm-activation-rmsprop-noshuffle", lambda: [nf.layers.Dense(12),
+                                                        nf.layers.LayerNormalization(),
+                                                        nf.layers.Activation("gelu"),
+                                                        nf.layers.Dropout(0.1),
+                                                        nf.layers.Dense(3)],
+     "mse", lambda: nf.optimizers.RMSprop(1e-2, momentum=0.5), "regression", 3,
+     {"shuffle": False}),
+    ("layernorm-first-batchnorm-sigmoid-adamw", lambda: [nf.layers.LayerNormalization(epsilon=1e-5),
+                                                         nf.layers.Dense(10, activation="relu",
+                                                                         bias_regularizer=R.l1(1e-3)),
+                                                         nf.layers.BatchNormalization(momentum=0.9),
+                                                         nf.layers.Dropout(0.3),
+                                                         nf.layers.Dense(1, activation="sigmoid")],
+     "binary_crossentropy", lambda: nf.optimizers.AdamW(1e-2, weight_decay=1e-2), "binary", 1,
+     {"sample_weight": True}),
 ]
 
 
@@ -162,6 +191,7 @@ def test_plan_matches_python_path(dtype, name, layers, loss, optimizer, kind, k,
         np.testing.assert_allclose(wb, wa, **tol)
     for key, state in a.optimizer.slots.items():
         np.testing.assert_allclose(b.optimizer.slots[key], state, **tol)
+    np.testing.assert_allclose(b._store.state, a._store.state, **tol)  # moving statistics
     assert a.optimizer.iterations == b.optimizer.iterations == 3 * 7
     np.testing.assert_allclose(b.predict(X), a.predict(X), **tol)
 
@@ -182,33 +212,63 @@ def _config(name):
     return next(c for c in CONFIGS if c[0] == name)
 
 
-# (config, frozen layer indices, how many leading weight arrays stay as they were)
-FROZEN = [("softmax-adam", (0, 1), 4), ("l2-kernel-bias-adam", (0,), 2),
-          ("l1l2-mse-rmsprop-weights", (1,), 0)]
+# (config, frozen layer indices)
+FROZEN = [("softmax-adam", (0, 1)), ("l2-kernel-bias-adam", (0,)),
+          ("l1l2-mse-rmsprop-weights", (1,)),
+          ("batchnorm-dropout-l2-adam", (0,)),               # BN first trainable: no dx
+          ("layernorm-activation-rmsprop-noshuffle", (1,)),  # frozen LN between trainables
+          ("layernorm-first-batchnorm-sigmoid-adamw", (0, 2))]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name,frozen,kept", FROZEN, ids=[f[0] for f in FROZEN])
-def test_frozen_layer_is_not_updated(dtype, name, frozen, kept, path):
-    """Frozen layers keep their weights and their regularizers add no penalty (as in the
-    per-layer path, which regularizes the trainable layers only)."""
+@pytest.mark.parametrize("name,frozen", FROZEN, ids=["-".join(map(str, (f[0],) + f[1])) for f in FROZEN])
+def test_frozen_layer_is_not_updated(dtype, name, frozen, path):
+    """Frozen layers keep their weights (a frozen BatchNormalization its moving statistics
+    too) and their regularizers add no penalty (as in the per-layer path, which regularizes
+    the trainable layers only)."""
     _, layers, loss, optimizer, kind, k, _ = _config(name)
     X, y = data(kind=kind, k=k)
     a, b = twins(layers, loss, optimizer, dtype)
     for m in (a, b):
         for i in frozen:
             m._layers[i].trainable = False
-    before = b.get_weights()
+    before = [b._layers[i].get_weights() for i in frozen]
     hist = a.fit(X, y, epochs=2, batch_size=16, verbose=0)
     ours = plan_fit(b, X, y, epochs=2, batch_size=16)
     np.testing.assert_allclose(ours["loss"], hist.history["loss"], **TOL[dtype])
-    after = b.get_weights()
-    for i in range(kept):
-        np.testing.assert_array_equal(after[i], before[i])
-    for wa, wb in zip(a.get_weights(), after):
+    for i, old in zip(frozen, before):
+        for w_old, w_new in zip(old, b._layers[i].get_weights()):
+            np.testing.assert_array_equal(w_new, w_old)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_allclose(wb, wa, **TOL[dtype])
-    if name == "l1l2-mse-rmsprop-weights":  # the frozen output layer's kernel is not updated
-        np.testing.assert_array_equal(after[2], before[2])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["batchnorm-dropout-l2-adam", "batchnorm-first-sgd-weights",
+                                  "layernorm-first-batchnorm-sigmoid-adamw"])
+def test_frozen_batch_norm_runs_in_inference_mode(dtype, name, path):
+    """Trained a first epoch, then frozen: a BatchNormalization normalizes with its moving
+    statistics (which stay as they were, with gamma and beta) in training too, as Keras's."""
+    _, layers, loss, optimizer, kind, k, _ = _config(name)
+    X, y = data(kind=kind, k=k)
+    a, b = twins(layers, loss, optimizer, dtype)
+    a.fit(X, y, epochs=1, batch_size=16, verbose=0)
+    plan_fit(b, X, y, epochs=1, batch_size=16)
+    norms = [i for i, l in enumerate(b._layers) if type(l) is nf.layers.BatchNormalization]
+    for m in (a, b):
+        for i in norms:
+            m._layers[i].trainable = False
+    before = [b._layers[i].get_weights() for i in norms]
+    assert not np.array_equal(before[0][2], np.zeros_like(before[0][2]))  # moved in epoch 1
+    hist = a.fit(X, y, epochs=2, batch_size=16, verbose=0)
+    ours = plan_fit(b, X, y, epochs=2, batch_size=16)
+    np.testing.assert_allclose(ours["loss"], hist.history["loss"], **TOL[dtype])
+    for i, old in zip(norms, before):
+        for w_old, w_new in zip(old, b._layers[i].get_weights()):
+            np.testing.assert_array_equal(w_new, w_old)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wb, wa, **TOL[dtype])
+    np.testing.assert_allclose(b.predict(X), a.predict(X), **TOL[dtype])
 
 
 def test_batch_norm_moving_statistics_follow_keras_momentum():
@@ -255,7 +315,9 @@ def plan_steps(model, X, y, *, epochs, batch_size, sample_weight=None):
     return out
 
 
-BITWISE = ["l2-kernel-bias-adam", "l1l2-mse-rmsprop-weights"]
+BITWISE = ["l2-kernel-bias-adam", "l1-dropout-sgd-noshuffle", "l1l2-mse-rmsprop-weights",
+           "batchnorm-dropout-l2-adam", "batchnorm-first-sgd-weights",
+           "layernorm-activation-rmsprop-noshuffle", "layernorm-first-batchnorm-sigmoid-adamw"]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -356,10 +418,19 @@ def test_predict_matches_model(dtype, n):
     for layers in ([nf.layers.Dense(9, activation="gelu"), nf.layers.Dropout(0.5),
                     nf.layers.Dense(4, activation="softmax")],
                    [nf.layers.Dense(9, activation="relu"), nf.layers.Activation("tanh"),
-                    nf.layers.Dense(2), nf.layers.Dropout(0.2)]):
+                    nf.layers.Dense(2), nf.layers.Dropout(0.2)],
+                   [nf.layers.BatchNormalization(), nf.layers.Dense(9, activation="relu"),
+                    nf.layers.BatchNormalization(epsilon=0.1), nf.layers.Dropout(0.3),
+                    nf.layers.Dense(4, activation="softmax")],
+                   [nf.layers.LayerNormalization(), nf.layers.Dense(6, activation="elu"),
+                    nf.layers.LayerNormalization(epsilon=1e-5), nf.layers.Dense(2)]):
         model = nf.Sequential(layers, input_dim=5, dtype=dtype, seed=0)
         model.compile("adam", "mse")
         model.build()
+        rng = np.random.default_rng(1)  # gammas, betas and moving statistics away from 1, 0
+        store = model._store
+        store.params[:] = rng.normal(size=store.params.shape)
+        store.state[:] = rng.uniform(0.5, 2.0, store.state.shape)
         model._use_plan = False  # model.predict: the per-layer path
         plan = compile_plan(model, 32)
         out = np.empty((n, model.output_dim), dtype)
