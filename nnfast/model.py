@@ -18,8 +18,10 @@ gradients, then one optimizer kernel call over the flat buffer.
 """
 
 import copy
+import functools
 import numbers
 import re
+import threading
 
 import numpy as np
 
@@ -45,6 +47,17 @@ def _int(value, name, low):
 def _check_verbose(verbose):
     if isinstance(verbose, bool) or verbose not in (0, 1, 2):
         raise ValueError(f"Expected verbose in (0, 1, 2), received: verbose={verbose!r}")
+
+
+def _serialized(method):
+    """Run ``method`` holding the model's lock: training and inference share the model's
+    activation buffers and the plan's scratch memory, so two threads using one model take
+    turns (a callback calling ``predict`` inside ``fit`` re-enters: the lock is an RLock)."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return locked
 
 
 def _snake(name):
@@ -98,11 +111,21 @@ class Sequential:
         self._cap, self._step_key, self._pending = 0, None, None
         self._plan, self._use_plan = None, True  # the compiled plan (nnfast._plan), made lazily
         self._fused = self._mode = None
+        self._lock = threading.RLock()
         if layers is not None and not isinstance(layers, (list, tuple)):
             raise TypeError(f"Expected layers to be a list of nnfast.layers.Layer, received: "
                             f"layers={layers!r}")
         for layer in [] if layers is None else list(layers):
             self.add(layer)
+
+    def __getstate__(self):  # copy.deepcopy: a lock is not copied, each copy gets its own
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     # --- structure ---------------------------------------------------------------------
     @property
@@ -369,6 +392,7 @@ class Sequential:
         self.optimizer.step()
         return loss
 
+    @_serialized
     def compute_gradients(self, X, y, *, sample_weight=None, training=True):
         """The loss on ``(X, y)`` as one batch and its gradient for every trainable weight.
 
@@ -399,6 +423,7 @@ class Sequential:
         return self._link.forward(out, out=self._probs[:n])
 
     # --- training ----------------------------------------------------------------------
+    @_serialized
     def fit(self, X, y, *, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
             shuffle=True, class_weight=None, sample_weight=None, callbacks=None, verbose=1):
         """Train for ``epochs`` passes over the data; returns the :class:`History`.
@@ -530,6 +555,7 @@ class Sequential:
                 break
         return logs
 
+    @_serialized
     def train_on_batch(self, X, y, sample_weight=None, class_weight=None):
         """One optimizer step on ``(X, y)`` as one batch; returns the loss before the step."""
         self._require_compiled("train_on_batch")
@@ -561,6 +587,7 @@ class Sequential:
             result[m.name] = float(m.result())
         return result
 
+    @_serialized
     def evaluate(self, X, y, *, batch_size=None, sample_weight=None, verbose=0):
         """Loss and metrics on ``(X, y)`` in inference mode, e.g. ``{"loss": ..., "accuracy": ...}``.
 
@@ -573,6 +600,7 @@ class Sequential:
         X, T, M, W = self._data(X, y, sample_weight)
         return self._evaluate_arrays(X, T, M, W, bs, self._val_metrics)
 
+    @_serialized
     def predict(self, X, *, batch_size=None, verbose=0):
         """The output activations for ``X``: an array of shape (n, output_dim) in the model dtype.
 
