@@ -6,7 +6,8 @@
   every time: through the compiled plan (a compiled model) and through the layers (a model
   that is not compiled, with softmax/gelu layers that keep scratch buffers).
 * A pure-Python counting thread keeps counting while another thread is inside kernels (a
-  large matmul, an epoch of fit): the kernels release the GIL.
+  large matmul, two epochs of fit): the kernels release the GIL. The same probe around a C
+  loop that holds the GIL (``sum(range(n))``) shows the counter stopped, so it can tell.
 """
 
 import threading
@@ -104,59 +105,62 @@ def test_one_shared_model_predicting_in_threads(compiled):
 # ------------------------------------------------------------------------------ the GIL
 
 
-def _count_while(work, seconds=None):
-    """Increments of a pure-Python counter thread per second while ``work()`` runs in this one
-    (or, with ``seconds``, while this thread just sleeps)."""
-    stop = threading.Event()
-    counts = [0]
+class Counter:
+    """A thread counting in pure Python (it needs the GIL for every step)."""
 
-    def counter():
-        n = 0
-        while not stop.is_set():
-            for _ in range(1000):
-                n += 1
-            counts[0] = n
+    def __init__(self):
+        self.count, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    t = threading.Thread(target=counter)
-    t.start()
-    time.sleep(0.02)
-    start_count, start = counts[0], time.perf_counter()
-    if seconds is None:
-        work()
-    else:
-        time.sleep(seconds)
-    elapsed = time.perf_counter() - start
-    done = counts[0] - start_count
-    stop.set()
-    t.join()
-    return done / elapsed, elapsed
+    def _run(self):
+        while not self._stop.is_set():
+            for _ in range(200):
+                self.count += 1
+
+    def __enter__(self):
+        self._thread.start()
+        time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def rate_during(self, call):
+        """Counts per second while this thread runs ``call()`` (one call, not a loop: a call
+        that holds the GIL lets the counter run only before it starts, as C code never
+        offers the GIL to other threads)."""
+        c0, t0 = self.count, time.perf_counter()
+        call()
+        c1, t1 = self.count, time.perf_counter()
+        return (c1 - c0) / (t1 - t0), t1 - t0
 
 
-def _gil_ratio(work):
-    """Best of three: the counter's rate during ``work`` over its rate alone."""
+def gil_ratio(call):
+    """The counter's rate during ``call()`` over its rate while this thread sleeps (best of 3:
+    other processes on the machine only ever lower it)."""
     best = 0.0
-    for _ in range(3):
-        busy, elapsed = _count_while(work)
-        solo, _ = _count_while(None, seconds=min(elapsed, 0.3))
-        best = max(best, busy / solo)
-        if best > 0.3:
-            break
+    with Counter() as counter:
+        for _ in range(3):
+            busy, seconds = counter.rate_during(call)
+            solo, _ = counter.rate_during(lambda: time.sleep(seconds))
+            best = max(best, busy / solo)
+            if best > 0.3:
+                break
     return best
+
+
+def test_the_gil_probe_sees_a_call_that_holds_the_gil():
+    """Control: ``sum(range(n))`` is a C loop holding the GIL; the counter nearly stops."""
+    assert gil_ratio(lambda: sum(range(10_000_000))) < 0.15
 
 
 def test_gil_is_released_during_a_large_matmul():
     rng = np.random.default_rng(0)
-    a = rng.normal(size=(700, 700)).astype(np.float32)
+    a = rng.normal(size=(2000, 2000)).astype(np.float32)
     out = np.empty_like(a)
-
-    def work():
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < 0.3:
-            nf.kernels.matmul(a, a, out=out)  # tens of ms each, in one nogil call
-
     with threads(1):  # one core for the kernel, one left for the counter
-        ratio = _gil_ratio(work)
-    # a kernel holding the GIL would leave the counter only the gaps between calls (~0)
+        ratio = gil_ratio(lambda: nf.kernels.matmul(a, a, out=out))  # one nogil call, ~0.15 s
     assert ratio > 0.3, f"the counter ran at {ratio:.0%} of its solo rate during matmul"
 
 
@@ -167,12 +171,6 @@ def test_gil_is_released_during_fit():
     model = nf.Sequential([nf.layers.Dense(256, activation="relu"),
                            nf.layers.Dense(2, activation="softmax")], input_dim=64, seed=0)
     model.compile("adam", "sparse_categorical_crossentropy")
-
-    def work():
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < 0.3:
-            model.fit(X, y, epochs=1, batch_size=64, verbose=0)
-
     with threads(1):
-        ratio = _gil_ratio(work)
+        ratio = gil_ratio(lambda: model.fit(X, y, epochs=2, batch_size=64, verbose=0))
     assert ratio > 0.3, f"the counter ran at {ratio:.0%} of its solo rate during fit"
