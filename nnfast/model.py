@@ -497,7 +497,6 @@ class Sequential:
                                                   if val is not None else []),
         })
         self.history, self.stop_training = history, False
-        self._fit_data = (X, T, W)  # the training arrays, for callbacks (diagnostics.GradientMonitor)
         order = np.arange(n, dtype=np.int64)
         plan = self._training_plan(bs)
         if plan is not None:
@@ -507,29 +506,33 @@ class Sequential:
             epochs_runner = PlanEpochs(self, plan, X, T, M, W, bs, every)
         else:
             gather = _Gather(bs, X, T, M if (self.metrics and M is not T) else None, W)
-        cbl.on_train_begin()
-        logs = {}
-        for epoch in range(epochs):
-            for m in self.metrics:
-                m.reset_state()
-            cbl.on_epoch_begin(epoch)
-            if shuffle:
-                order[:] = np.arange(n)
-                self._rng.shuffle(order)
-            if plan is not None:
-                logs = epochs_runner.run(cbl, order if shuffle else None)
-            else:
-                logs = self._epoch_per_layer(cbl, gather, order if shuffle else None, n, bs, steps)
-            logs = {k: v for k, v in logs.items() if k not in ("batch_loss", "size")}
-            if val is not None:
-                for k, v in self._evaluate_arrays(*val, bs, self._val_metrics).items():
-                    logs["val_" + k] = v
-            logs["lr"] = float(self.optimizer.current_learning_rate())
-            cbl.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        cbl.on_train_end(logs)
-        self._fit_data = None
+        self._fit_data = (X, T, W)  # the training arrays, for callbacks (diagnostics.GradientMonitor)
+        try:  # an interrupted fit (Ctrl-C, an error in a callback) lets go of the data too
+            cbl.on_train_begin()
+            logs = {}
+            for epoch in range(epochs):
+                for m in self.metrics:
+                    m.reset_state()
+                cbl.on_epoch_begin(epoch)
+                if shuffle:
+                    order[:] = np.arange(n)
+                    self._rng.shuffle(order)
+                if plan is not None:
+                    logs = epochs_runner.run(cbl, order if shuffle else None)
+                else:
+                    logs = self._epoch_per_layer(cbl, gather, order if shuffle else None, n, bs,
+                                                 steps)
+                logs = {k: v for k, v in logs.items() if k not in ("batch_loss", "size")}
+                if val is not None:
+                    for k, v in self._evaluate_arrays(*val, bs, self._val_metrics).items():
+                        logs["val_" + k] = v
+                logs["lr"] = float(self.optimizer.current_learning_rate())
+                cbl.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+            cbl.on_train_end(logs)
+        finally:
+            self._fit_data = None
         return history
 
     def _epoch_per_layer(self, cbl, gather, order, n, bs, steps):

@@ -101,16 +101,21 @@ def save_model(model, path, metadata=None):
     text = json.dumps(config, allow_nan=False)
     arrays[_CONFIG_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".nnfast-", suffix=".tmp", dir=directory)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".nnfast-", suffix=".tmp", dir=directory)
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as exc:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # the disk said no: say which file (any old one is intact)
+            reason = exc.strerror or str(exc)
+            raise OSError(exc.errno, f"Could not save the model to {path!r} ({reason}): "
+                                     "nothing was written") from exc
         raise
 
 
