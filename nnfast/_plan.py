@@ -293,6 +293,11 @@ class Plan:
         """Lay out the work buffer and describe every layer to C (again if trainable changed)."""
         model, cap = self.model, self.batch_size
         layers = model._layers
+        spec = _optimizer_spec(model.optimizer)
+        if spec is None:
+            raise ValueError("Expected optimizer settings the plan runs, received: gradient "
+                             "clipping set after the plan was made (call compile_plan again)")
+        self._opt, self._slot_names = spec
         trainable = tuple(l.trainable for l in layers)
         store = model._store
         offsets = {(s.layer, s.name): s.lo for s in store.slots}
@@ -374,12 +379,19 @@ class Plan:
 
     def _layout_key(self):
         """What the C description depends on besides the model's shape: which layers are
-        trainable, the norm layers' epsilon and momentum, and the regularizers' strengths
-        (mutable: the scikit-learn estimators set them before each training call)."""
+        trainable, the norm layers' epsilon and momentum, the regularizers' strengths and the
+        optimizer's settings (mutable: the scikit-learn estimators set strengths and AdamW's
+        weight decay before each training call)."""
         model = self.model
+        spec = _optimizer_spec(model.optimizer)
         return (tuple((l.trainable, getattr(l, "epsilon", None), getattr(l, "momentum", None))
                       for l in model._layers),
-                tuple(_strengths(s.regularizer) for s in model._store.slots))
+                tuple(_strengths(s.regularizer) for s in model._store.slots),
+                None if spec is None else tuple(sorted(spec[0].items())))
+
+    def runs_current_settings(self):
+        """Whether the optimizer's current settings are ones the plan runs (no clipping)."""
+        return _optimizer_spec(self.model.optimizer) is not None
 
     # --- training ------------------------------------------------------------------------
     def learning_rates(self, n_steps, out=None):

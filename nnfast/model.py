@@ -254,7 +254,7 @@ class Sequential:
             return None
         plan = self._plan
         if plan is None or plan.batch_size < batch_size or plan._store is not self._store \
-                or plan._optimizer is not self.optimizer:
+                or plan._optimizer is not self.optimizer or not plan.runs_current_settings():
             plan = self._plan = compile_plan(self, batch_size)
         return plan
 

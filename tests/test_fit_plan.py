@@ -222,3 +222,28 @@ def test_predict_through_the_plan_matches_the_per_layer_path(dtype, n):
     # an uncompiled model predicts through its layers
     c = nf.Sequential([nf.layers.Dense(3, activation="softmax")], input_dim=6, dtype=dtype, seed=0)
     assert c.predict(X).shape == (n, 3) and c._plan is None
+
+
+def test_optimizer_settings_changed_between_fits_reach_the_plan():
+    """AdamW's weight decay or SGD's momentum changed after a fit, and clipping set later,
+    train exactly as on the per-layer path (the plan rebuilds its description or steps aside)."""
+    X, y = data()
+    made = []
+    for use_plan in (True, False):
+        m = nf.Sequential([nf.layers.Dense(8, activation="tanh"),
+                           nf.layers.Dense(3, activation="softmax")], input_dim=6,
+                          dtype="float64", seed=1)
+        m.compile(nf.optimizers.AdamW(1e-2, weight_decay=0.0), "sparse_categorical_crossentropy")
+        m._use_plan = use_plan
+        made.append(m)
+    with threads(1):
+        for m in made:
+            m.fit(X, y, epochs=1, batch_size=16, verbose=0)
+            m.optimizer.weight_decay = 0.5
+            m.fit(X, y, epochs=1, batch_size=16, verbose=0)
+            m.optimizer.clipnorm = 1e-3
+            m.fit(X, y, epochs=1, batch_size=16, verbose=0)
+    a, b = made
+    assert a._plan is None  # clipping: the per-layer path
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, **TOL["float64"])

@@ -16,12 +16,11 @@ nominal batch size of the call (scikit-learn uses each batch's own, smaller for 
 Measured against scikit-learn on breast-cancer and a regression problem, alpha from 1e-4 to
 100: kernel norms, losses and scores agree within a few percent.
 
-A network built with ``alpha=0`` has no regularizers, so the compiled training plan
-(``nnfast._plan``, which runs Dense and Dropout but not regularizers) can run it; with
-``alpha > 0`` it runs on the per-layer path (5-15 % slower than without regularizers, measured
-on digits 64-100-10, one thread). Optimizer weight decay would keep the plan but also shrink
-the biases, which scikit-learn does not: at alpha=100 a regression's R² fell from 0.71
-(scikit-learn's, and the regularizer's) to 0.31. With ``solver="adamw"`` there is no
+The compiled training plan (``nnfast._plan``) runs these networks whatever ``alpha``,
+``dropout`` and ``batch_norm`` (it applies the L2 regularizers and BatchNormalization in C).
+The penalty is a regularizer, not optimizer weight decay, which would also shrink the
+biases (scikit-learn does not): at alpha=100 a regression's R² fell from 0.71 (scikit-learn's,
+and the regularizer's) to 0.31. With ``solver="adamw"`` there is no
 regularizer: ``alpha`` is AdamW's decoupled ``weight_decay`` (``p -= lr·alpha·p`` each step,
 biases included, as PyTorch's).
 """
@@ -42,8 +41,8 @@ def build_network(cfg, n_features, n_outputs, out_activation, loss, dtype, seed)
     is ``Dense(n_outputs, out_activation)``. With ``cfg.alpha > 0`` (and a solver other than
     AdamW) every kernel gets an L2 regularizer whose strength :func:`set_penalty` sets before
     each training call. Kernels start Glorot-uniform (scikit-learn's
-    choice; He initialization gave the same digits accuracy here), biases at zero. Without
-    batch_norm every layer is one the compiled training plan runs (Dense, Dropout).
+    choice; He initialization gave the same digits accuracy here), biases at zero. The compiled
+    training plan runs every layer and regularizer of these networks.
     """
     import nnfast as nf
 
