@@ -93,7 +93,8 @@ class PlanEpochs:
                 k = min(self.chunk, steps - b)
                 self._train(order, b, k)
             rows = sizes[b:b + k]
-            total += float(self.losses[:k] @ rows)
+            for loss, m in zip(self.losses[:k].tolist(), rows.tolist()):
+                total += loss * m  # batch by batch: the sum must not depend on the chunk size
             seen += float(rows.sum())
             logs = {"loss": total / seen}
             if self.counted:
