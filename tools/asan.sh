@@ -81,13 +81,23 @@ if [[ $# -eq 0 ]]; then
     set -- tests/kernels
 fi
 
-echo "asan.sh: running pytest $* under ASan"
 cd "$CLONE"
+# Self-check: a deliberate 64-byte read of a 16-byte NumPy buffer must produce a report, or
+# a clean run below would prove nothing (runtime not loaded, reports not written).
+env LD_PRELOAD="$LIBASAN" ASAN_OPTIONS="detect_leaks=0:log_path=$WORK/selfcheck" \
+    PYTHONMALLOC=malloc "$PYTHON" -c "import ctypes, numpy as np
+a = np.empty(16, np.uint8); ctypes.string_at(a.ctypes.data, 64)" > /dev/null 2>&1 || true
+if ! compgen -G "$WORK/selfcheck*" > /dev/null; then
+    echo "asan.sh: ASan did not catch a deliberate overflow: the runtime is not working" >&2
+    exit 2
+fi
+
+echo "asan.sh: running pytest $* under ASan"
 status=0
 env LD_PRELOAD="$LIBASAN" \
     ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:log_path=$REPORTS/asan" \
     PYTHONMALLOC=malloc PYTHONPATH="$CLONE" PYTHONDONTWRITEBYTECODE=1 \
-    "$PYTHON" -c "import nnfast, sys; assert nnfast.__file__.startswith('$CLONE'), nnfast.__file__" \
+    "$PYTHON" -c "import nnfast; assert nnfast.__file__.startswith('$CLONE'), nnfast.__file__" \
     || { echo "asan.sh: the clone's nnfast is not the one imported" >&2; exit 2; }
 env LD_PRELOAD="$LIBASAN" \
     ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:log_path=$REPORTS/asan" \

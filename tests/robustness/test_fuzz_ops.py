@@ -1,4 +1,4 @@
-"""Fuzzing ``nnfast.kernels``: every call returns its NumPy twin's result or raises ValueError/TypeError.
+"""Fuzzing ``nnfast.kernels``: each call returns its NumPy twin's result or a ValueError/TypeError.
 
 For every public op (``nnfast.kernels.__all__``) a builder draws a well-formed call: shapes
 with 0 and 1 in them, float32/float64, inputs in any layout (C, F, negative strides, strided
@@ -82,7 +82,8 @@ class Gen:
         v = self.values(shape, low, high) if values is None else np.asarray(values)
         with np.errstate(over="ignore", invalid="ignore"):
             a = v.astype(self.dtype)
-        layouts = [k for k in ("C", "C", "C", "F", "neg", "strided", "bcast", "list") if k not in avoid]
+        layouts = [k for k in ("C", "C", "C", "F", "neg", "strided", "bcast", "list")
+                   if k not in avoid]
         layout = layout or self.pick(layouts)
         return relayout(a, layout, self)
 
@@ -462,7 +463,8 @@ def build_elementwise_loss(gen, name):
     if name in ("sigmoid_cross_entropy", "binary_cross_entropy"):
         lo, hi = (-20, 20) if name == "sigmoid_cross_entropy" else (0, 1)
         shape, p, t = _pred_target(gen, lo, hi, 0, 1)
-        first, second = ("logits", "targets") if name == "sigmoid_cross_entropy" else ("probs", "targets")
+        first = "logits" if name == "sigmoid_cross_entropy" else "probs"
+        second = "targets"
     else:
         shape, p, t = _pred_target(gen, -5, 5, -5, 5)
         first, second = "pred", "target"
@@ -571,13 +573,15 @@ def build_scale_add(gen, name):
 def build_clip_value(gen, name):
     shape = gen.shape(gen.draw(st.integers(0, 3)))
     kw = {"grad": gen.inplace(shape), "clip_value": float(gen.pick([0.0, 0.5, 2.0, np.inf]))}
-    return Case(gen, name, kw, arrays=["grad"], inplace=["grad"], scalars=_hyper_scalars("clip_value"))
+    return Case(gen, name, kw, arrays=["grad"], inplace=["grad"],
+                scalars=_hyper_scalars("clip_value"))
 
 
 def build_clip_norm(gen, name):
     shape = gen.shape(gen.draw(st.integers(0, 3)))
     kw = {"grad": gen.inplace(shape), "max_norm": float(gen.pick([0.0, 0.5, 5.0, np.inf]))}
-    return Case(gen, name, kw, arrays=["grad"], inplace=["grad"], scalars=_hyper_scalars("max_norm"))
+    return Case(gen, name, kw, arrays=["grad"], inplace=["grad"],
+                scalars=_hyper_scalars("max_norm"))
 
 
 def _array_list(gen, inplace):
