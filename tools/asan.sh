@@ -29,13 +29,17 @@
 #                    pytest's captured output; any such file fails the run.
 # PYTHONMALLOC=malloc sends Python's small objects through malloc too, so ASan sees them.
 #
-# Environment: PYTHON (default: python on PATH, e.g. the project's .venv), ASAN_KEEP=1 keeps
-# the clone for inspection, ASAN_JOBS (default 2) parallel compile jobs.
+# Environment: PYTHON (default: the checkout's .venv/bin/python if there is one, else python
+# on PATH; it needs numpy, scipy, setuptools, pytest and hypothesis), ASAN_KEEP=1 keeps the
+# clone for inspection, ASAN_JOBS (default 2) parallel compile jobs.
 set -euo pipefail
 
-PYTHON=${PYTHON:-python}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO=$(git -C "$HERE" rev-parse --show-toplevel)
+if [[ -z "${PYTHON:-}" ]]; then  # the checkout's virtual environment, else python on PATH
+    PYTHON=python
+    [[ -x "$REPO/.venv/bin/python" ]] && PYTHON="$REPO/.venv/bin/python"
+fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nnfast-asan.XXXXXX")
 CLONE="$WORK/nnfast"
 REPORTS="$WORK/reports"
