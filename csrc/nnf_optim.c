@@ -8,9 +8,18 @@
  */
 #ifndef NNF_OPTIM_TEMPLATE
 
+#include <float.h>
 #include <math.h>
 
 #include "nnf_optim.h"
+
+/* Optimizer state (momentum buffers, Adam's moments, RMSprop's average) below the smallest
+ * normal number is stored as 0. A weight whose gradient is 0 (a dead ReLU unit) has its
+ * state decay geometrically into the subnormal range, where every multiply takes a microcode
+ * assist (~100x slower): measured, 784-256-128-10 on random labels, float32, batch 32, one
+ * thread: 47,800 samples/s in epoch 1, 10,600 from epoch 4 with 219,000 subnormal Adam first
+ * moments. Such a state's share of an update is below 1e-30 of the learning rate. */
+#define NNF_FLUSH(x) (NNF_FABS(x) < NNF_TINY ? (NNF_T)0 : (x))
 
 
 /* Relative cost per element for sizing thread teams (nnf_team_size: a team forms from
@@ -41,18 +50,26 @@ static size_t nnf_norm_block(size_t n)
 #define NNF_T float
 #define NNF_FN(name) name##_f32
 #define NNF_SQRT sqrtf
+#define NNF_FABS fabsf
+#define NNF_TINY FLT_MIN
 #include "nnf_optim.c"
 #undef NNF_T
 #undef NNF_FN
 #undef NNF_SQRT
+#undef NNF_FABS
+#undef NNF_TINY
 
 #define NNF_T double
 #define NNF_FN(name) name##_f64
 #define NNF_SQRT sqrt
+#define NNF_FABS fabs
+#define NNF_TINY DBL_MIN
 #include "nnf_optim.c"
 #undef NNF_T
 #undef NNF_FN
 #undef NNF_SQRT
+#undef NNF_FABS
+#undef NNF_TINY
 
 #else /* ---------------- template: one precision, NNF_T ---------------- */
 
@@ -73,7 +90,7 @@ NNF_CLONES static void NNF_FN(sgd_momentum_chunk)(NNF_T *NNF_RESTRICT p, const N
 {
     for (size_t i = lo; i < hi; i++) {
         NNF_T gi = has_wd ? g[i] + wd * p[i] : g[i];
-        NNF_T bi = mu * b[i] + gi;
+        NNF_T bi = NNF_FLUSH(mu * b[i] + gi);
         NNF_T di = nesterov ? gi + mu * bi : bi;
         b[i] = bi;
         p[i] = p[i] - lr * di;
@@ -104,7 +121,7 @@ NNF_CLONES static void NNF_FN(rmsprop_plain_chunk)(NNF_T *NNF_RESTRICT p, const 
 {
     for (size_t i = lo; i < hi; i++) {
         NNF_T gi = has_wd ? g[i] + wd * p[i] : g[i];
-        NNF_T vi = rho * v[i] + one_minus_rho * (gi * gi);
+        NNF_T vi = NNF_FLUSH(rho * v[i] + one_minus_rho * (gi * gi));
         v[i] = vi;
         p[i] = p[i] - lr * gi / (NNF_SQRT(vi) + eps);
     }
@@ -118,8 +135,8 @@ NNF_CLONES static void NNF_FN(rmsprop_momentum_chunk)(NNF_T *NNF_RESTRICT p, con
 {
     for (size_t i = lo; i < hi; i++) {
         NNF_T gi = has_wd ? g[i] + wd * p[i] : g[i];
-        NNF_T vi = rho * v[i] + one_minus_rho * (gi * gi);
-        NNF_T bi = mu * b[i] + gi / (NNF_SQRT(vi) + eps);
+        NNF_T vi = NNF_FLUSH(rho * v[i] + one_minus_rho * (gi * gi));
+        NNF_T bi = NNF_FLUSH(mu * b[i] + gi / (NNF_SQRT(vi) + eps));
         v[i] = vi;
         b[i] = bi;
         p[i] = p[i] - lr * bi;
@@ -171,8 +188,8 @@ NNF_CLONES static void NNF_FN(adam_chunk)(NNF_T *NNF_RESTRICT p, const NNF_T *NN
         NNF_T pi = p[i];
         NNF_T gi = has_wd ? g[i] + wd * pi : g[i];
         NNF_T mi = m[i];
-        mi = (from_m ? mi : gi) + w * (gi - mi);
-        NNF_T vi = b2 * v[i] + omb2 * (gi * gi);
+        mi = NNF_FLUSH((from_m ? mi : gi) + w * (gi - mi));
+        NNF_T vi = NNF_FLUSH(b2 * v[i] + omb2 * (gi * gi));
         m[i] = mi;
         v[i] = vi;
         p[i] = pi * decay - step_size * mi / (NNF_SQRT(vi) * ibc2 + eps);

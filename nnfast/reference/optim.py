@@ -60,6 +60,12 @@ def clip_by_global_norm(arrays, max_norm):
     return norm
 
 
+def _flush(x, like):
+    """State below ``like``'s smallest normal number is stored as 0, as the kernels do (a
+    decaying state never runs into slow subnormal arithmetic)."""
+    return np.where(np.abs(x) < np.finfo(like.dtype).tiny, 0.0, x)
+
+
 def sgd_update(param, grad, momentum_buffer=None, *, learning_rate, momentum=0.0,
                nesterov=False, weight_decay=0.0):
     """torch.optim.SGD: g += wd·p; b = μb + g; g = g + μb (Nesterov) or b; p -= lr·g."""
@@ -67,7 +73,7 @@ def sgd_update(param, grad, momentum_buffer=None, *, learning_rate, momentum=0.0
     if weight_decay != 0:
         g = g + weight_decay * p
     if momentum != 0:
-        b = momentum * _f64(momentum_buffer) + g
+        b = _flush(momentum * _f64(momentum_buffer) + g, momentum_buffer)
         momentum_buffer[...] = b
         g = g + momentum * b if nesterov else b
     param[...] = p - learning_rate * g
@@ -79,11 +85,11 @@ def rmsprop_update(param, grad, square_avg, momentum_buffer=None, *, learning_ra
     p, g = _f64(param), _f64(grad)
     if weight_decay != 0:
         g = g + weight_decay * p
-    v = rho * _f64(square_avg) + (1 - rho) * g * g
+    v = _flush(rho * _f64(square_avg) + (1 - rho) * g * g, square_avg)
     square_avg[...] = v
     avg = np.sqrt(v) + epsilon
     if momentum > 0:
-        b = momentum * _f64(momentum_buffer) + g / avg
+        b = _flush(momentum * _f64(momentum_buffer) + g / avg, momentum_buffer)
         momentum_buffer[...] = b
         param[...] = p - learning_rate * b
     else:
@@ -103,8 +109,8 @@ def adam_update(param, grad, m, v, *, step, learning_rate, beta_1=0.9, beta_2=0.
             p = p * (1 - learning_rate * weight_decay)
         else:
             g = g + weight_decay * p
-    m64 = beta_1 * _f64(m) + (1 - beta_1) * g
-    v64 = beta_2 * _f64(v) + (1 - beta_2) * g * g
+    m64 = _flush(beta_1 * _f64(m) + (1 - beta_1) * g, m)
+    v64 = _flush(beta_2 * _f64(v) + (1 - beta_2) * g * g, v)
     m[...] = m64
     v[...] = v64
     bias_correction1 = 1 - beta_1**step

@@ -144,6 +144,33 @@ def test_zero_dimensional_arrays_are_updated():
     assert float(p) == 0.0 and float(b) == 2.0
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_state_decaying_below_the_normal_range_is_stored_as_zero(dtype):
+    """A zero gradient lets a state decay geometrically; once below the smallest normal number
+    it is stored as 0 (kernel and reference alike), never as a slow subnormal."""
+    tiny = np.finfo(dtype).tiny
+    n = 37
+    state = np.full(n, 3 * tiny, dtype)
+    state[::2] = 1.0  # normal values decay as usual
+    zero = np.zeros(n, dtype)
+    cases = [
+        ("sgd", lambda m, p, b: m.sgd_update(p, zero, b, learning_rate=0.1, momentum=0.1)),
+        ("rmsprop", lambda m, p, b: m.rmsprop_update(p, zero, b, b.copy(), learning_rate=0.1,
+                                                     rho=0.1, momentum=0.1)),
+        ("adam", lambda m, p, b: m.adam_update(p, zero, b, b.copy(), step=3, learning_rate=0.1,
+                                               beta_1=0.1, beta_2=0.1)),
+    ]
+    for name, update in cases:
+        ours, theirs = state.copy(), state.copy()
+        p1, p2 = np.ones(n, dtype), np.ones(n, dtype)
+        update(K, p1, ours)
+        update(ref, p2, theirs)
+        assert np.all(ours[1::2] == 0), name
+        assert np.all(ours[::2] > 0.05), name
+        np.testing.assert_array_equal(ours == 0, theirs == 0, err_msg=name)
+        assert_close(p1, p2, err_msg=name)
+
+
 # ---- against torch.optim itself (float64, 5 steps) ----
 
 def _torch_steps(torch, make_opt, p0, grads):
