@@ -135,7 +135,10 @@ NNF_INLINE T SFX(f_relu)(T x) { return x < 0 ? (T)0 : x; }            /* nan sta
 NNF_INLINE T SFX(f_leaky_relu)(T x) { return x < 0 ? (T)NNF_LEAKY_RELU_ALPHA * x : x; }
 NNF_INLINE T SFX(f_elu)(T x) { return x < 0 ? (T)NNF_ELU_ALPHA * EXPM1(x) : x; }
 NNF_INLINE T SFX(f_tanh)(T x) { return TANH(x); }
-NNF_INLINE T SFX(f_gelu)(T x) { return x * NORMCDF(x); }
+/* Below -40, x·Phi(x) underflows to 0 in both precisions; testing first keeps -inf·0 (nan) and
+ * float32's clamped Phi (1.4e-45 for x <= -14.1) out of the product. nan stays nan. */
+#define NNF_GELU_ZERO_BELOW (-40)
+NNF_INLINE T SFX(f_gelu)(T x) { return x <= (T)NNF_GELU_ZERO_BELOW ? (T)0 : x * NORMCDF(x); }
 NNF_INLINE T SFX(f_softplus)(T x) { return SOFTPLUS(x); }
 
 /* sigmoid(x) and sigmoid(-x) from one exp(-|x|), never overflowing. */
@@ -164,7 +167,7 @@ NNF_INLINE T SFX(g_softplus)(T y, T g) { return g * -EXPM1(-y); }
 NNF_INLINE T SFX(g_gelu)(T x, T g)
 {
     T pdf = (T)0.39894228040143267794 * EXP((T)-0.5 * (x * x));
-    return g * (NORMCDF(x) + x * pdf);
+    return x <= (T)NNF_GELU_ZERO_BELOW ? g * (T)0 : g * (NORMCDF(x) + x * pdf);
 }
 /* swish' = sigmoid(x) (1 + x sigmoid(-x)) */
 NNF_INLINE T SFX(g_swish)(T x, T g)

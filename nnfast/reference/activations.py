@@ -90,7 +90,8 @@ def _forward64(x, name):
     if name == "tanh":
         return np.tanh(x)
     if name == "gelu":
-        return x * 0.5 * special.erfc(-x / np.sqrt(2.0))
+        # below -40 the product underflows to 0 in float64 (and x·Φ(x) would be -inf·0 at -inf)
+        return np.where(x <= -40.0, 0.0, x * 0.5 * special.erfc(-x / np.sqrt(2.0)))
     if name == "swish":
         return x * _sigmoid64(x)
     if name == "softplus":
@@ -145,7 +146,7 @@ def activation_backward(grad, activation, *, x=None, y=None, out=None):
         d = g * -np.expm1(-y64)
     elif name == "gelu":
         pdf = np.exp(-0.5 * x64 * x64) / np.sqrt(2.0 * np.pi)
-        d = g * (0.5 * special.erfc(-x64 / np.sqrt(2.0)) + x64 * pdf)
+        d = g * np.where(x64 <= -40.0, 0.0, 0.5 * special.erfc(-x64 / np.sqrt(2.0)) + x64 * pdf)
     elif name == "swish":
         d = g * _sigmoid64(x64) * (1.0 + x64 * _sigmoid64(-x64))
     else:  # softmax
