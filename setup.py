@@ -138,6 +138,8 @@ class BuildExt(build_ext):
                     "Install libomp (macOS: `brew install libomp`) or a compiler with OpenMP "
                     "for multi-core speed."
                 )
+        if ctype != "msvc":  # recorded for `nnfast info` (MSVC's command line quoting differs)
+            macros.append(("NNF_BUILD_FLAGS", '"' + " ".join(compile_args).replace('"', "") + '"'))
         for ext in self.extensions:
             ext.extra_compile_args = compile_args + ext.extra_compile_args
             ext.extra_link_args = link_args + ext.extra_link_args

@@ -376,6 +376,8 @@ class Plan:
         self._dscratch = np.zeros(2 * widest, np.float64)
         self._lbuf = np.zeros(cap, np.intp)
         self._key = self._layout_key()
+        self._norms = [l for l in layers if hasattr(l, "epsilon")]
+        self._key_norms = self._norm_key()
 
     def _layout_key(self):
         """What the C description depends on besides the model's shape: which layers are
@@ -388,6 +390,9 @@ class Plan:
                       for l in model._layers),
                 tuple(_strengths(s.regularizer) for s in model._store.slots),
                 None if spec is None else tuple(sorted(spec[0].items())))
+
+    def _norm_key(self):
+        return tuple(l.epsilon for l in self._norms)
 
     def runs_current_settings(self):
         """Whether the optimizer's current settings are ones the plan runs (no clipping)."""
@@ -563,7 +568,10 @@ class Plan:
             ``out``.
         """
         self._check_model()
-        if self._layout_key() != self._key:
+        # Inference reads only the norm layers' epsilon from the settings in _layout_key
+        # (trainable, regularizers and the optimizer do not change a forward pass): 5 us of
+        # the ~25 us of a batch-1 predict when checked in full.
+        if self._norms and self._norm_key() != self._key_norms:
             self._build_kernel()
         n = X.shape[0]
         rows = n if n < _PREDICT_CHUNK else _PREDICT_CHUNK

@@ -615,8 +615,10 @@ class Sequential:
         X = self._inputs(X)
         n = X.shape[0]
         result = np.empty((n, self.output_dim), self.dtype)
-        plan = self._training_plan(1) if self.compiled else None
-        if plan is not None:  # the forward pass in one C call
+        plan = self._plan  # inference needs no optimizer checks: any plan of these weights runs it
+        if plan is None or plan._store is not self._store:
+            plan = self._training_plan(1) if self.compiled else None
+        if plan is not None and self._use_plan:  # the forward pass in one C call
             return plan.predict(X, result)
         bs = min(bs, n)
         self._ensure_buffers(bs)

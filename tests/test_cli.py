@@ -256,3 +256,15 @@ def test_bench_quick_prints_the_ratio_table():
         assert ratio.endswith("x") and float(ratio[:-1]) > 0
         assert check == "ok", row                                     # nnfast agrees with NumPy
     assert "geometric mean speedup" in lines[-1]
+
+
+def test_info_reports_the_build(capsys):
+    from nnfast.cli import main
+
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    for key in ("openmp:", "build flags:", "isa selected:", "threads:", "blas:"):
+        assert key in out
+    flags = next(line for line in out.splitlines() if line.startswith("build flags:"))
+    assert "-O3" in flags or "not recorded" in flags
+    assert "-march=native" not in flags or "NNFAST_NATIVE" in __import__("os").environ

@@ -1,4 +1,12 @@
-"""What the compiled kernels were built with: OpenMP on/off, the ISA clones in use."""
+"""What the compiled kernels were built with: OpenMP on/off, the ISA clones in use, the flags."""
+
+cdef extern from *:
+    """
+    #ifndef NNF_BUILD_FLAGS
+    #define NNF_BUILD_FLAGS "not recorded"
+    #endif
+    """
+    const char *NNF_BUILD_FLAGS
 
 cdef extern from "nnf_common.h":
     int NNF_OPENMP
@@ -25,3 +33,8 @@ def isa_selected():
 def has_isa_clones():
     """True when hot loops were compiled for several ISAs with run-time dispatch."""
     return bool(NNF_HAVE_CLONES)
+
+
+def build_flags():
+    """The compiler flags setup.py added to every extension (GCC/clang builds record them)."""
+    return NNF_BUILD_FLAGS.decode()

@@ -27,6 +27,7 @@ def collect():
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "openmp": "on" if compiled.openmp_enabled() else "off (serial kernels)",
+        "build flags": compiled.build_flags(),
         "isa dispatch": "on" if compiled.has_isa_clones() else "off",
         "isa selected": compiled.isa_selected(),
         "threads": nf.get_num_threads(),
