@@ -27,6 +27,10 @@ except ImportError as exc:  # the compiled kernels are missing: say how to build
         "`pip install -e .` (or `python setup.py build_ext --inplace`)."
     ) from exc
 
+from nnfast import _blas  # noqa: E402
+
+_blas.select()  # NumPy's OpenBLAS for the GEMMs when its wheel has one (see nnfast._blas)
+
 from nnfast import kernels  # noqa: E402
 from nnfast import (  # noqa: E402
     activations, callbacks, initializers, layers, losses, metrics, optimizers, regularizers,

@@ -107,7 +107,7 @@ _BLAS_CONTROLLERS = None
 
 
 def _single_threaded_blas():
-    """Switch the BLAS behind scipy.linalg.cython_blas to one thread; None if impossible."""
+    """Switch the BLAS the GEMMs call (nnfast._blas) to one thread; None if impossible."""
     global _BLAS_CONTROLLERS
     if _BLAS_CONTROLLERS is None:
         try:
@@ -117,8 +117,10 @@ def _single_threaded_blas():
             blas = ThreadpoolController().select(user_api="blas").lib_controllers
         except Exception:  # threadpoolctl missing or failing: keep BLAS's own threads
             blas = []
-        scipy_own = [c for c in blas if "scipy" in c.filepath and "numpy" not in c.filepath]
-        _BLAS_CONTROLLERS = scipy_own or blas
+        from nnfast._blas import is_gemm_library
+
+        ours = [c for c in blas if is_gemm_library(c.filepath)]
+        _BLAS_CONTROLLERS = ours or blas
     if not _BLAS_CONTROLLERS:
         return None
     saved = _BlasThreads(_BLAS_CONTROLLERS)

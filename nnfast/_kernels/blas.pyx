@@ -1,4 +1,6 @@
-"""GEMM through SciPy's BLAS (``scipy.linalg.cython_blas``): no Python in the call, GIL released.
+# distutils: sources = csrc/nnf_gemm.c
+"""GEMM through SciPy's BLAS (``scipy.linalg.cython_blas``) or, after :func:`use_gemm64`, NumPy's
+ILP64 OpenBLAS (``nnfast._blas`` chooses at import): no Python in the call, GIL released.
 
 Operands are row-major; BLAS is column-major. A row-major ``r x c`` matrix with leading
 dimension ``ld`` *is* the column-major ``c x r`` matrix of its transpose, so
@@ -8,7 +10,34 @@ effective transpose flag and leading dimension (an F-ordered array is a transpos
 """
 
 from cython cimport floating
+from libc.stdint cimport intptr_t
 from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+ctypedef void (*sgemm_fn)(char *, char *, int *, int *, int *, float *, float *, int *, float *,
+                          int *, float *, float *, int *) noexcept nogil
+ctypedef void (*dgemm_fn)(char *, char *, int *, int *, int *, double *, double *, int *,
+                          double *, int *, double *, double *, int *) noexcept nogil
+
+cdef extern from "nnf_gemm.h" nogil:
+    void nnf_gemm_use64(void *sgemm64, void *dgemm64)
+    void nnf_sgemm_via64(char *, char *, int *, int *, int *, float *, float *, int *, float *,
+                         int *, float *, float *, int *)
+    void nnf_dgemm_via64(char *, char *, int *, int *, int *, double *, double *, int *,
+                         double *, int *, double *, double *, int *)
+
+# SciPy's GEMMs unless use_gemm64 switched them (once, at import).
+cdef sgemm_fn _sgemm = <sgemm_fn>sgemm
+cdef dgemm_fn _dgemm = <dgemm_fn>dgemm
+
+
+def use_gemm64(intptr_t sgemm64, intptr_t dgemm64):
+    """Route ``gemm`` to an ILP64 BLAS's ``?gemm_`` (addresses of both; 0, 0: SciPy's)."""
+    global _sgemm, _dgemm
+    if sgemm64 and dgemm64:
+        nnf_gemm_use64(<void *>sgemm64, <void *>dgemm64)
+        _sgemm, _dgemm = <sgemm_fn>nnf_sgemm_via64, <dgemm_fn>nnf_dgemm_via64
+    else:
+        _sgemm, _dgemm = <sgemm_fn>sgemm, <dgemm_fn>dgemm
 
 
 cdef inline void gemm_rowmajor(bint trans_a, bint trans_b, int m, int n, int k,
@@ -19,9 +48,9 @@ cdef inline void gemm_rowmajor(bint trans_a, bint trans_b, int m, int n, int k,
     cdef char ta = b'T' if trans_a else b'N'
     cdef char tb = b'T' if trans_b else b'N'
     if floating is float:
-        sgemm(&tb, &ta, &n, &m, &k, &alpha, <float *>b, &ldb, <float *>a, &lda, &beta, c, &ldc)
+        _sgemm(&tb, &ta, &n, &m, &k, &alpha, <float *>b, &ldb, <float *>a, &lda, &beta, c, &ldc)
     else:
-        dgemm(&tb, &ta, &n, &m, &k, &alpha, <double *>b, &ldb, <double *>a, &lda, &beta, c, &ldc)
+        _dgemm(&tb, &ta, &n, &m, &k, &alpha, <double *>b, &ldb, <double *>a, &lda, &beta, c, &ldc)
 
 
 def gemm(const floating[:, :] a, const floating[:, :] b, floating[:, ::1] c,

@@ -1,11 +1,12 @@
-# distutils: sources = csrc/nnf_mlp.c csrc/nnf_act.c csrc/nnf_loss.c csrc/nnf_optim.c csrc/nnf_norm.c
+# distutils: sources = csrc/nnf_mlp.c csrc/nnf_act.c csrc/nnf_loss.c csrc/nnf_optim.c csrc/nnf_norm.c csrc/nnf_gemm.c
 """The compiled whole-step training plan: many mini-batch steps, or a forward pass, in one call.
 
 ``MLPKernel`` holds the C description of a network (``nnf_mlp_plan``: layers, loss, optimizer,
 work-buffer offsets); ``train`` and ``predict`` run it with the GIL released over buffers the
 caller owns. ``nnfast/_plan.py`` builds the description from a compiled ``Sequential`` and has
 checked every size, dtype and offset: nothing is checked here. GEMMs go through SciPy's BLAS
-(``scipy.linalg.cython_blas``), passed to C as function pointers.
+(``scipy.linalg.cython_blas``) or, after :func:`use_gemm64`, NumPy's ILP64 OpenBLAS
+(``nnfast._blas`` chooses at import), passed to C as function pointers.
 """
 
 from cython cimport floating
@@ -76,6 +77,28 @@ _PLAN_FIELDS = ("cap", "in_dim", "out_dim", "xbuf", "tbuf", "wbuf", "loss", "los
 
 cdef size_t _offset(value):
     return NNF_MLP_NONE if value is None or value < 0 else <size_t>value
+
+
+cdef extern from "nnf_gemm.h" nogil:
+    void nnf_gemm_use64(void *sgemm64, void *dgemm64)
+    void nnf_sgemm_via64(char *, char *, int *, int *, int *, float *, float *, int *, float *,
+                         int *, float *, float *, int *)
+    void nnf_dgemm_via64(char *, char *, int *, int *, int *, double *, double *, int *,
+                         double *, int *, double *, double *, int *)
+
+# The GEMMs every plan calls: SciPy's unless use_gemm64 switched them (once, at import).
+cdef nnf_sgemm_fn _sgemm = <nnf_sgemm_fn>sgemm
+cdef nnf_dgemm_fn _dgemm = <nnf_dgemm_fn>dgemm
+
+
+def use_gemm64(intptr_t sgemm64, intptr_t dgemm64):
+    """Route the plans' GEMMs to an ILP64 BLAS's ``?gemm_`` (addresses of both; 0, 0: SciPy's)."""
+    global _sgemm, _dgemm
+    if sgemm64 and dgemm64:
+        nnf_gemm_use64(<void *>sgemm64, <void *>dgemm64)
+        _sgemm, _dgemm = nnf_sgemm_via64, nnf_dgemm_via64
+    else:
+        _sgemm, _dgemm = <nnf_sgemm_fn>sgemm, <nnf_dgemm_fn>dgemm
 
 
 cdef class MLPKernel:
@@ -179,12 +202,12 @@ def train(MLPKernel kernel, floating[::1] params, floating[::1] grads, floating[
     cdef int status
     with nogil:
         if floating is float:
-            status = nnf_mlp_train_f32(&kernel.plan, <nnf_sgemm_fn>sgemm, &params[0], &grads[0],
+            status = nnf_mlp_train_f32(&kernel.plan, _sgemm, &params[0], &grads[0],
                                        sp0, p1, p2, &work[0], &dscratch[0], lb, &X[0, 0], tp,
                                        lp, wp, op, n_rows, batch, first_batch, n_steps, iteration,
                                        &lrs[0], sp, &losses[0], cp, nthreads)
         else:
-            status = nnf_mlp_train_f64(&kernel.plan, <nnf_dgemm_fn>dgemm, &params[0], &grads[0],
+            status = nnf_mlp_train_f64(&kernel.plan, _dgemm, &params[0], &grads[0],
                                        sp0, p1, p2, &work[0], &dscratch[0], lb, &X[0, 0], tp,
                                        lp, wp, op, n_rows, batch, first_batch, n_steps, iteration,
                                        &lrs[0], sp, &losses[0], cp, nthreads)
@@ -201,10 +224,10 @@ def predict(MLPKernel kernel, const floating[::1] params, const floating[::1] st
     cdef const floating *sp0 = NULL if state is None or state.shape[0] == 0 else &state[0]
     with nogil:
         if floating is float:
-            nnf_mlp_predict_f32(&kernel.plan, <nnf_sgemm_fn>sgemm, &params[0], sp0, &buf_a[0],
+            nnf_mlp_predict_f32(&kernel.plan, _sgemm, &params[0], sp0, &buf_a[0],
                                 &buf_b[0], &buf_z[0], &buf_s[0], rows, &X[0, 0], n, &out[0, 0],
                                 nthreads)
         else:
-            nnf_mlp_predict_f64(&kernel.plan, <nnf_dgemm_fn>dgemm, &params[0], sp0, &buf_a[0],
+            nnf_mlp_predict_f64(&kernel.plan, _dgemm, &params[0], sp0, &buf_a[0],
                                 &buf_b[0], &buf_z[0], &buf_s[0], rows, &X[0, 0], n, &out[0, 0],
                                 nthreads)

@@ -30,6 +30,7 @@ def collect():
         "build flags": compiled.build_flags(),
         "isa dispatch": "on" if compiled.has_isa_clones() else "off",
         "isa selected": compiled.isa_selected(),
+        "gemm": nf._blas.in_use(),
         "threads": nf.get_num_threads(),
         "blas": [
             f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}, "

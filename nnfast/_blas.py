@@ -1,0 +1,80 @@
+"""Which BLAS the GEMMs use: NumPy's own OpenBLAS when its wheel carries one, else SciPy's.
+
+NumPy's and SciPy's wheels each bundle an OpenBLAS; NumPy's is built for 64-bit ints and exports
+``scipy_sgemm_64_``/``scipy_dgemm_64_``. On the GEMM shapes of a training step it measured
+faster here (784-256-128-10, one thread: 1.16x at batch 32 and 128, 1.03x at 512; OpenBLAS
+0.3.31 against SciPy's 0.3.30), so nnfast routes every GEMM (``nnfast.kernels.matmul``, the
+layers and the compiled plan alike, so all paths give the same bits) to it when it is found,
+once, at import. ``NNFAST_BLAS=scipy`` keeps SciPy's ``cython_blas``. Any other NumPy build
+(MKL, a system BLAS) keeps SciPy's.
+"""
+
+import ctypes
+import glob
+import os
+
+__all__ = ["select", "in_use"]
+
+_IN_USE = "scipy"
+_SYMBOLS = ("scipy_sgemm_64_", "scipy_dgemm_64_")
+
+
+def _numpy_openblas():
+    """Path of the OpenBLAS that NumPy's wheel ships (Linux/Windows: numpy.libs beside the
+    package; macOS: numpy/.dylibs), or None."""
+    import numpy
+
+    root = os.path.dirname(os.path.abspath(numpy.__file__))
+    patterns = [os.path.join(root, os.pardir, "numpy.libs", "libscipy_openblas64_*"),
+                os.path.join(root, ".dylibs", "libscipy_openblas64_*")]
+    for pattern in patterns:
+        found = sorted(glob.glob(pattern))
+        if found:
+            return os.path.normpath(found[0])
+    return None
+
+
+def _gemm64_addresses():
+    """``(sgemm address, dgemm address, library path)`` of NumPy's ILP64 OpenBLAS, or None."""
+    path = _numpy_openblas()
+    if path is None:
+        return None
+    try:
+        lib = ctypes.CDLL(path)
+        addresses = [ctypes.cast(getattr(lib, name), ctypes.c_void_p).value for name in _SYMBOLS]
+    except (OSError, AttributeError):
+        return None
+    if not all(addresses):
+        return None
+    return addresses[0], addresses[1], path
+
+
+def select():
+    """Choose the GEMM library (called once by ``import nnfast``); returns :func:`in_use`."""
+    global _IN_USE
+    from nnfast._kernels import blas, step
+
+    choice = os.environ.get("NNFAST_BLAS", "").strip().lower()
+    found = None if choice == "scipy" else _gemm64_addresses()
+    if found is None:
+        blas.use_gemm64(0, 0)
+        step.use_gemm64(0, 0)
+        _IN_USE = "scipy"
+    else:
+        blas.use_gemm64(found[0], found[1])
+        step.use_gemm64(found[0], found[1])
+        _IN_USE = f"numpy ({os.path.basename(found[2])})"
+    return _IN_USE
+
+
+def in_use():
+    """``"scipy"`` (SciPy's cython_blas) or ``"numpy (<library file>)"``."""
+    return _IN_USE
+
+
+def is_gemm_library(filepath):
+    """Whether a threadpoolctl library path is the BLAS the GEMMs call (for thread control)."""
+    name = os.path.basename(filepath or "")
+    if _IN_USE == "scipy":
+        return "scipy" in filepath and "numpy" not in filepath
+    return "openblas64" in name
