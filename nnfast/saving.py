@@ -22,7 +22,7 @@ True
 
 import json
 import os
-import tempfile
+import secrets
 
 import numpy as np
 
@@ -101,16 +101,22 @@ def save_model(model, path, metadata=None):
     text = json.dumps(config, allow_nan=False)
     arrays[_CONFIG_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     directory = os.path.dirname(os.path.abspath(path))
-    tmp = None
+    # The temporary name is known before the file exists, so a KeyboardInterrupt at any point
+    # (even inside the call that creates it) leaves nothing behind.
+    tmp = os.path.join(directory, f".nnfast-{secrets.token_hex(8)}.tmp")
+    fd = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".nnfast-", suffix=".tmp", dir=directory)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
         with os.fdopen(fd, "wb") as f:
+            fd = None  # the file object owns it now
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
-        if tmp is not None and os.path.exists(tmp):
+        if fd is not None:
+            os.close(fd)
+        if os.path.exists(tmp):
             os.unlink(tmp)
         if isinstance(exc, OSError):  # the disk said no: say which file (any old one is intact)
             reason = exc.strerror or str(exc)

@@ -655,10 +655,11 @@ def test_reduce_lr_matches_torch(values, patience, cooldown, factor, min_lr, min
     torch = torch_or_skip()
     p = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([p], lr=0.1)
-    # torch reduces after more than `patience` bad epochs, we after `patience` (as Keras)
+    # torch reduces after more than `patience` bad epochs, we after `patience` (as Keras);
+    # torch also skips reductions smaller than its eps (1e-8), which Keras and we do not
     ref = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, mode="min", factor=factor, patience=patience - 1, threshold=min_delta,
-        threshold_mode="abs", cooldown=cooldown, min_lr=min_lr)
+        threshold_mode="abs", cooldown=cooldown, min_lr=min_lr, eps=0.0)
     torch_lrs = []
     for v in values:
         torch_lrs.append(opt.param_groups[0]["lr"])
