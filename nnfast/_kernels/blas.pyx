@@ -18,12 +18,7 @@ ctypedef void (*sgemm_fn)(char *, char *, int *, int *, int *, float *, float *,
 ctypedef void (*dgemm_fn)(char *, char *, int *, int *, int *, double *, double *, int *,
                           double *, int *, double *, double *, int *) noexcept nogil
 
-cdef extern from "nnf_gemm.h" nogil:
-    void nnf_gemm_use64(void *sgemm64, void *dgemm64)
-    void nnf_sgemm_via64(char *, char *, int *, int *, int *, float *, float *, int *, float *,
-                         int *, float *, float *, int *)
-    void nnf_dgemm_via64(char *, char *, int *, int *, int *, double *, double *, int *,
-                         double *, int *, double *, double *, int *)
+from nnfast._kernels._gemm cimport nnf_dgemm_via64, nnf_gemm_use64, nnf_sgemm_via64
 
 # SciPy's GEMMs unless use_gemm64 switched them (once, at import).
 cdef sgemm_fn _sgemm = <sgemm_fn>sgemm

@@ -79,12 +79,7 @@ cdef size_t _offset(value):
     return NNF_MLP_NONE if value is None or value < 0 else <size_t>value
 
 
-cdef extern from "nnf_gemm.h" nogil:
-    void nnf_gemm_use64(void *sgemm64, void *dgemm64)
-    void nnf_sgemm_via64(char *, char *, int *, int *, int *, float *, float *, int *, float *,
-                         int *, float *, float *, int *)
-    void nnf_dgemm_via64(char *, char *, int *, int *, int *, double *, double *, int *,
-                         double *, int *, double *, double *, int *)
+from nnfast._kernels._gemm cimport nnf_dgemm_via64, nnf_gemm_use64, nnf_sgemm_via64
 
 # The GEMMs every plan calls: SciPy's unless use_gemm64 switched them (once, at import).
 cdef nnf_sgemm_fn _sgemm = <nnf_sgemm_fn>sgemm
