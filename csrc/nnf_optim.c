@@ -240,7 +240,10 @@ NNF_CLONES static double NNF_FN(sum_squares_chunk)(const NNF_T *NNF_RESTRICT x, 
     return s;
 }
 
-double NNF_FN(nnf_sum_squares)(size_t n, const NNF_T *NNF_RESTRICT x, int nthreads)
+/* Σ chunk(x, block) over the blocks of x (nnf_norm_block), blocks in parallel, summed in order:
+ * the result depends on n only, not on the thread count. */
+static double NNF_FN(blocked_sum)(size_t n, const NNF_T *NNF_RESTRICT x, int nthreads,
+                                  double (*chunk)(const NNF_T *NNF_RESTRICT, size_t, size_t))
 {
     double part[NNF_NORM_BLOCKS];
     const size_t block = nnf_norm_block(n);
@@ -250,13 +253,18 @@ double NNF_FN(nnf_sum_squares)(size_t n, const NNF_T *NNF_RESTRICT x, int nthrea
     NNF_PARALLEL_CHUNKS(nblocks, cost, nthreads, {
         for (size_t k = lo; k < hi; k++) {
             size_t end = (k + 1) * block < n ? (k + 1) * block : n;
-            part[k] = NNF_FN(sum_squares_chunk)(x, k * block, end);
+            part[k] = chunk(x, k * block, end);
         }
     });
     double s = 0.0;
     for (size_t k = 0; k < nblocks; k++)
         s += part[k];
     return s;
+}
+
+double NNF_FN(nnf_sum_squares)(size_t n, const NNF_T *NNF_RESTRICT x, int nthreads)
+{
+    return NNF_FN(blocked_sum)(n, x, nthreads, NNF_FN(sum_squares_chunk));
 }
 
 /* Σ |x| over [lo, hi) in double, lanes as in sum_squares_chunk. */
@@ -277,20 +285,7 @@ NNF_CLONES static double NNF_FN(sum_abs_chunk)(const NNF_T *NNF_RESTRICT x, size
 
 double NNF_FN(nnf_sum_abs)(size_t n, const NNF_T *NNF_RESTRICT x, int nthreads)
 {
-    double part[NNF_NORM_BLOCKS];
-    const size_t block = nnf_norm_block(n);
-    const size_t nblocks = (n + block - 1) / block;
-    const double cost = nblocks >= 32 ? NNF_OPTIM_COST_NORM * (double)block : 0.0;
-    NNF_PARALLEL_CHUNKS(nblocks, cost, nthreads, {
-        for (size_t k = lo; k < hi; k++) {
-            size_t end = (k + 1) * block < n ? (k + 1) * block : n;
-            part[k] = NNF_FN(sum_abs_chunk)(x, k * block, end);
-        }
-    });
-    double s = 0.0;
-    for (size_t k = 0; k < nblocks; k++)
-        s += part[k];
-    return s;
+    return NNF_FN(blocked_sum)(n, x, nthreads, NNF_FN(sum_abs_chunk));
 }
 
 /* Tasks [lo, hi) of nnf_sum_squares_many: (array, block) pairs numbered array after array. */
