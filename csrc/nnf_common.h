@@ -98,6 +98,60 @@ NNF_INLINE void nnf_chunk(size_t n, int t, int nt, size_t *lo, size_t *hi)
         }                                                                                 \
     } while (0)
 
+/* A spinning barrier for the threads of one parallel region. OpenMP's own barrier sleeps in the
+ * kernel under OMP_WAIT_POLICY=PASSIVE (nnfast's default, so that its pool never fights the
+ * BLAS pool), and one futex wake-up measured 20-60 us on the 2-core VMs here: more than a whole
+ * GEMM of a batch-32 step. Inside a region every thread is busy, so a short spin is cheap;
+ * after NNF_SPIN_LIMIT rounds a waiter yields the core (an oversubscribed machine).
+ * Zero-initialise it, share it among the team, and pass the team size to every wait. */
+typedef struct {
+    int arrived;
+    int generation;
+} nnf_spin_barrier;
+
+#ifndef NNF_SPIN_LIMIT
+#define NNF_SPIN_LIMIT 4000
+#endif
+
+#if defined(__GNUC__) && (defined(__linux__) || defined(__APPLE__))
+#include <sched.h>
+#if defined(__x86_64__) || defined(__i386__)
+#define NNF_CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define NNF_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define NNF_CPU_RELAX() ((void)0)
+#endif
+NNF_INLINE void nnf_barrier_wait(nnf_spin_barrier *b, int nthreads)
+{
+    if (nthreads <= 1)
+        return;
+    const int gen = __atomic_load_n(&b->generation, __ATOMIC_ACQUIRE);
+    if (__atomic_add_fetch(&b->arrived, 1, __ATOMIC_ACQ_REL) == nthreads) {
+        __atomic_store_n(&b->arrived, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&b->generation, gen + 1, __ATOMIC_RELEASE);
+        return;
+    }
+    unsigned spins = 0;
+    while (__atomic_load_n(&b->generation, __ATOMIC_ACQUIRE) == gen) {
+        if (spins < NNF_SPIN_LIMIT) {
+            spins++;
+            NNF_CPU_RELAX();
+        } else {
+            sched_yield();
+        }
+    }
+}
+#else
+NNF_INLINE void nnf_barrier_wait(nnf_spin_barrier *b, int nthreads)
+{
+    (void)b;
+    if (nthreads > 1) {
+        NNF_PRAGMA(omp barrier)
+    }
+}
+#endif
+
 /* Which instruction set the cloned kernels run with on this CPU (for `nnfast info`). */
 NNF_INLINE const char *nnf_isa_selected(void)
 {

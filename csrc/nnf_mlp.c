@@ -443,6 +443,7 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
 {
     const size_t L = p->n_layers, din = p->in_dim, k = p->out_dim;
     int status = 0;
+    nnf_spin_barrier team_barrier = {0, 0}; /* spinning: OpenMP's sleeps under PASSIVE */
     NNF_PRAGMA(omp parallel num_threads(nthreads))
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -485,7 +486,7 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                         wg[i] = W[idx[i]];
                     wb = wg;
                 }
-                NNF_PRAGMA(omp barrier)
+                nnf_barrier_wait(&team_barrier, nt);
             }
             /* -- forward -- */
             const T *h = xb;
@@ -513,7 +514,7 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                         }
                     }
                     if (via_z && code == NNF_ACT_SOFTMAX) {
-                        NNF_PRAGMA(omp barrier)
+                        nnf_barrier_wait(&team_barrier, nt);
                         if (r0 < r1)
                             SFX(nnf_softmax)(r1 - r0, d, target + r0 * d, y + r0 * d, 1);
                     }
@@ -530,7 +531,7 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                 } else if (r0 < r1) {
                     memcpy(y + r0 * d, h + r0 * d, (r1 - r0) * d * sizeof(T));
                 }
-                NNF_PRAGMA(omp barrier)
+                nnf_barrier_wait(&team_barrier, nt);
                 h = y;
             }
             /* -- loss and metric (thread 0) -- */
@@ -542,7 +543,7 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                 if (SFX(mlp_loss)(p, m, out, tb, lb, wb, work + last->dy, losses + s, 1) != 0)
                     status = -1;
             }
-            NNF_PRAGMA(omp barrier)
+            nnf_barrier_wait(&team_barrier, nt);
             if (status != 0)
                 break;
             /* -- backward -- */
@@ -562,7 +563,7 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                         if (r0 < r1)
                             SFX(nnf_softmax_backward)(r1 - r0, d, y + r0 * d, dy + r0 * d,
                                                       dy + r0 * d, 1);
-                        NNF_PRAGMA(omp barrier)
+                        nnf_barrier_wait(&team_barrier, nt);
                     } else if (Ly->act != NNF_ACT_LINEAR && c0 < c1) {
                         for (size_t r = 0; r < m; r++)
                             SFX(mlp_act_backward)(Ly->act, 1, c1 - c0, z ? z + r * d + c0 : NULL,
@@ -579,7 +580,7 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                     if (dx) {
                         size_t i0, i1;
                         SFX(mlp_cols)(Ly->in, t, nt, &i0, &i1);
-                        NNF_PRAGMA(omp barrier)
+                        nnf_barrier_wait(&team_barrier, nt);
                         if (i0 < i1)
                             SFX(mlp_gemm_ld)(gemm, 0, 1, m, i1 - i0, d, dy, d,
                                              params + Ly->w + i0 * d, d, dx + i0, Ly->in);
@@ -600,11 +601,11 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                     else
                         memcpy(dx + o, dy + o, cnt * sizeof(T));
                 }
-                NNF_PRAGMA(omp barrier)
+                nnf_barrier_wait(&team_barrier, nt);
             }
             /* -- regularizers: gradients by ranges, penalties on thread 0 -- */
             SFX(mlp_regularize)(p, params, grads, losses + s, t, nt, 1);
-            NNF_PRAGMA(omp barrier)
+            nnf_barrier_wait(&team_barrier, nt);
             /* -- the update: each thread a range of every run -- */
             for (size_t r = 0; r < p->n_runs; r++) {
                 size_t a, b, rlo = p->runs[2 * r], n = p->runs[2 * r + 1] - rlo;
@@ -618,7 +619,7 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                 SFX(mlp_update)(&part, params, grads, s1, s2, iteration + (long long)s + 1,
                                 lrs[s], 1);
             }
-            NNF_PRAGMA(omp barrier)
+            nnf_barrier_wait(&team_barrier, nt);
         }
     }
     return status;

@@ -7,15 +7,20 @@ faster here (784-256-128-10, one thread: 1.16x at batch 32 and 128, 1.03x at 512
 layers and the compiled plan alike, so all paths give the same bits) to it when it is found,
 once, at import. ``NNFAST_BLAS=scipy`` keeps SciPy's ``cython_blas``. Any other NumPy build
 (MKL, a system BLAS) keeps SciPy's.
+
+On a CPU with AVX-512, float32 GEMMs of at least 8 rows and 24 columns run in nnfast's own GEMM
+(``csrc/nnf_sgemm.c``) instead, the rest in that BLAS; ``NNFAST_GEMM=blas`` sends every GEMM to
+the BLAS (to compare the two).
 """
 
 import ctypes
 import glob
 import os
 
-__all__ = ["select", "in_use"]
+__all__ = ["select", "in_use", "own_sgemm", "set_threads"]
 
 _IN_USE = "scipy"
+_OWN_SGEMM = False
 _SYMBOLS = ("scipy_sgemm_64_", "scipy_dgemm_64_")
 
 
@@ -49,27 +54,42 @@ def _gemm64_addresses():
     return addresses[0], addresses[1], path
 
 
-def select():
-    """Choose the GEMM library (called once by ``import nnfast``); returns :func:`in_use`."""
-    global _IN_USE
+def select(own_sgemm=None):
+    """Choose the GEMM library (called once by ``import nnfast``); returns :func:`in_use`.
+
+    ``own_sgemm``: whether float32 GEMMs may run in nnfast's own GEMM (None: unless
+    ``NNFAST_GEMM=blas``); benchmarks call it again to compare the two in one process.
+    """
+    global _IN_USE, _OWN_SGEMM
     from nnfast._kernels import blas, step
 
     choice = os.environ.get("NNFAST_BLAS", "").strip().lower()
+    own = (os.environ.get("NNFAST_GEMM", "").strip().lower() != "blas" if own_sgemm is None
+           else bool(own_sgemm))
     found = None if choice == "scipy" else _gemm64_addresses()
-    if found is None:
-        blas.use_gemm64(0, 0)
-        step.use_gemm64(0, 0)
-        _IN_USE = "scipy"
-    else:
-        blas.use_gemm64(found[0], found[1])
-        step.use_gemm64(found[0], found[1])
-        _IN_USE = f"numpy ({os.path.basename(found[2])})"
+    s_addr, d_addr = (0, 0) if found is None else found[:2]
+    _OWN_SGEMM = blas.use_gemm64(s_addr, d_addr, own)
+    step.use_gemm64(s_addr, d_addr, own)
+    _IN_USE = "scipy" if found is None else f"numpy ({os.path.basename(found[2])})"
     return _IN_USE
 
 
 def in_use():
     """``"scipy"`` (SciPy's cython_blas) or ``"numpy (<library file>)"``."""
     return _IN_USE
+
+
+def own_sgemm():
+    """Whether float32 GEMMs run in nnfast's own AVX-512 GEMM (where their shape suits it)."""
+    return _OWN_SGEMM
+
+
+def set_threads(n):
+    """Let nnfast's own GEMM use ``n`` threads (called by ``nnfast.set_num_threads``)."""
+    from nnfast._kernels import blas, step
+
+    blas.set_gemm_threads(n)
+    step.set_gemm_threads(n)
 
 
 def is_gemm_library(filepath):

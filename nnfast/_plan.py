@@ -79,15 +79,26 @@ _PREDICT_CHUNK = 1024  # rows per forward pass in predict (the model's chunk)
 _ELEMENTWISE_THREADS = 1
 
 # With more than one thread, a chunk can run in ONE OpenMP region whose threads each call a
-# single-threaded BLAS on their share of every GEMM (csrc/nnf_mlp.c, mlp_train_team): one thread
-# pool, never woken per kernel. It needs threadpoolctl (to hold SciPy's BLAS at one thread during
-# the call) and spinning OpenMP barriers to pay. Measured on 2 cores against the serial path
-# (epoch times, interleaved medians): with spinning workers (OMP_WAIT_POLICY=ACTIVE)
-# 784-256-128-10 float32 batch 32: 1.13x faster, batch 128 and 512: equal, 30-64-64-1 batch 32:
-# 0.93x; with nnfast's default OMP_WAIT_POLICY=PASSIVE (each barrier a futex wake-up): 1.02x,
-# 0.98x, 0.95x, 1.01x. So the team runs only when the user asked for ACTIVE waiting, from
-# _TEAM_MIN_WORK multiply-adds per step (batch x Dense weights) up.
-_TEAM = os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "ACTIVE"
+# single-threaded GEMM on their share of every GEMM (csrc/nnf_mlp.c, mlp_train_team): one thread
+# pool, never woken per kernel, its barriers spinning (nnf_barrier_wait). It needs threadpoolctl
+# to hold the BLAS at one thread during the call. With nnfast's own float32 GEMM (AVX-512,
+# nnfast._blas.own_sgemm) it is the default: measured on 2 cores against the serial path with
+# OpenBLAS's two threads (784-256-128-10, epochs in alternating processes) 1.1-1.25x at batch 32
+# and 128, 0.95x at 512. With only the BLAS it measured no better than the serial path, so there
+# it runs when the user asked for ACTIVE waiting. NNFAST_TEAM=0/1 overrides (for comparisons).
+# It starts from _TEAM_MIN_WORK multiply-adds per step (batch x Dense weights).
+_TEAM = {"0": False, "1": True}.get(os.environ.get("NNFAST_TEAM", "").strip())  # None: choose
+_TEAM_ACTIVE = os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "ACTIVE"
+
+
+def _team_wanted():
+    if _TEAM is not None:
+        return _TEAM
+    from nnfast import _blas
+
+    return _TEAM_ACTIVE or _blas.own_sgemm()
+
+
 _TEAM_MIN_WORK = 2_000_000
 
 
@@ -505,7 +516,8 @@ class Plan:
         opt = model.optimizer
         store = model._store
         nthreads = _threads.num_threads()
-        team = _TEAM and nthreads > 1 and batch_size * self._n_weights >= _TEAM_MIN_WORK
+        team = (nthreads > 1 and batch_size * self._n_weights >= _TEAM_MIN_WORK
+                and _team_wanted())
         blas = _single_threaded_blas() if team else None
         nthreads = nthreads if blas is not None else _ELEMENTWISE_THREADS
         if self._dscratch.shape[0] < 2 * self._widest * nthreads:

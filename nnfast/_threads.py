@@ -50,6 +50,9 @@ def set_num_threads(n):
         raise ValueError(f"set_num_threads: expected n >= 1, received n={n}")
     _num_threads = n
     _limit_blas(n)
+    from nnfast import _blas
+
+    _blas.set_threads(n)
 
 
 def get_num_threads():

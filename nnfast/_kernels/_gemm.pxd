@@ -1,5 +1,5 @@
-# The C side of nnf_gemm.h (GEMM through NumPy's ILP64 OpenBLAS), cimported by blas.pyx and
-# step.pyx: the one place these signatures are declared.
+# The C side of nnf_gemm.h (GEMM through NumPy's ILP64 OpenBLAS) and nnf_sgemm.h (nnfast's own
+# float32 GEMM), cimported by blas.pyx and step.pyx: the one place these signatures are declared.
 
 cdef extern from "nnf_gemm.h" nogil:
     void nnf_gemm_use64(void *sgemm64, void *dgemm64)
@@ -7,3 +7,14 @@ cdef extern from "nnf_gemm.h" nogil:
                          int *, float *, float *, int *)
     void nnf_dgemm_via64(char *, char *, int *, int *, int *, double *, double *, int *,
                          double *, int *, double *, double *, int *)
+
+
+cdef extern from "nnf_sgemm.h" nogil:
+    ctypedef void (*nnf_sgemm_fortran_fn)(char *, char *, int *, int *, int *, float *, float *,
+                                          int *, float *, int *, float *, float *, int *)
+    int nnf_sgemm_available()
+    void nnf_sgemm_set_fallback(nnf_sgemm_fortran_fn blas, int enabled)
+    void nnf_sgemm_set_threads(int nthreads)
+    void nnf_sgemm_dispatch(char *, char *, int *, int *, int *, float *, float *, int *,
+                            float *, int *, float *, float *, int *)
+    int nnf_sgemm_takes(size_t m, size_t n, size_t k)

@@ -1,4 +1,4 @@
-# distutils: sources = csrc/nnf_gemm.c
+# distutils: sources = csrc/nnf_gemm.c csrc/nnf_sgemm.c
 """GEMM through SciPy's BLAS (``scipy.linalg.cython_blas``) or, after :func:`use_gemm64`, NumPy's
 ILP64 OpenBLAS (``nnfast._blas`` chooses at import): no Python in the call, GIL released.
 
@@ -18,21 +18,45 @@ ctypedef void (*sgemm_fn)(char *, char *, int *, int *, int *, float *, float *,
 ctypedef void (*dgemm_fn)(char *, char *, int *, int *, int *, double *, double *, int *,
                           double *, int *, double *, double *, int *) noexcept nogil
 
-from nnfast._kernels._gemm cimport nnf_dgemm_via64, nnf_gemm_use64, nnf_sgemm_via64
+from nnfast._kernels._gemm cimport (nnf_dgemm_via64, nnf_gemm_use64, nnf_sgemm_available,
+                                    nnf_sgemm_dispatch, nnf_sgemm_fortran_fn,
+                                    nnf_sgemm_set_fallback, nnf_sgemm_set_threads,
+                                    nnf_sgemm_takes, nnf_sgemm_via64)
 
 # SciPy's GEMMs unless use_gemm64 switched them (once, at import).
 cdef sgemm_fn _sgemm = <sgemm_fn>sgemm
 cdef dgemm_fn _dgemm = <dgemm_fn>dgemm
 
 
-def use_gemm64(intptr_t sgemm64, intptr_t dgemm64):
-    """Route ``gemm`` to an ILP64 BLAS's ``?gemm_`` (addresses of both; 0, 0: SciPy's)."""
+def use_gemm64(intptr_t sgemm64, intptr_t dgemm64, bint own_sgemm=False):
+    """Route ``gemm`` to an ILP64 BLAS's ``?gemm_`` (addresses of both; 0, 0: SciPy's), float32
+    through nnfast's own GEMM first when ``own_sgemm`` and the CPU has it (returns whether)."""
     global _sgemm, _dgemm
+    cdef sgemm_fn blas_s
     if sgemm64 and dgemm64:
         nnf_gemm_use64(<void *>sgemm64, <void *>dgemm64)
-        _sgemm, _dgemm = <sgemm_fn>nnf_sgemm_via64, <dgemm_fn>nnf_dgemm_via64
+        blas_s, _dgemm = <sgemm_fn>nnf_sgemm_via64, <dgemm_fn>nnf_dgemm_via64
     else:
-        _sgemm, _dgemm = <sgemm_fn>sgemm, <dgemm_fn>dgemm
+        blas_s, _dgemm = <sgemm_fn>sgemm, <dgemm_fn>dgemm
+    own_sgemm = own_sgemm and nnf_sgemm_available()
+    nnf_sgemm_set_fallback(<nnf_sgemm_fortran_fn>blas_s, own_sgemm)
+    _sgemm = <sgemm_fn>nnf_sgemm_dispatch if own_sgemm else blas_s
+    return bool(own_sgemm)
+
+
+def own_sgemm_available():
+    """Whether this build and CPU can run nnfast's own float32 GEMM (AVX-512F)."""
+    return bool(nnf_sgemm_available())
+
+
+def own_sgemm_takes(size_t m, size_t n, size_t k):
+    """Whether a row-major float32 ``m x k @ k x n`` product runs in nnfast's own GEMM now."""
+    return bool(nnf_sgemm_takes(m, n, k))
+
+
+def set_gemm_threads(int nthreads):
+    """Threads nnfast's own GEMM may use outside a parallel region."""
+    nnf_sgemm_set_threads(nthreads)
 
 
 cdef inline void gemm_rowmajor(bint trans_a, bint trans_b, int m, int n, int k,

@@ -1,4 +1,4 @@
-# distutils: sources = csrc/nnf_mlp.c csrc/nnf_act.c csrc/nnf_loss.c csrc/nnf_optim.c csrc/nnf_norm.c csrc/nnf_gemm.c
+# distutils: sources = csrc/nnf_mlp.c csrc/nnf_act.c csrc/nnf_loss.c csrc/nnf_optim.c csrc/nnf_norm.c csrc/nnf_gemm.c csrc/nnf_sgemm.c
 """The compiled whole-step training plan: many mini-batch steps, or a forward pass, in one call.
 
 ``MLPKernel`` holds the C description of a network (``nnf_mlp_plan``: layers, loss, optimizer,
@@ -79,21 +79,35 @@ cdef size_t _offset(value):
     return NNF_MLP_NONE if value is None or value < 0 else <size_t>value
 
 
-from nnfast._kernels._gemm cimport nnf_dgemm_via64, nnf_gemm_use64, nnf_sgemm_via64
+from nnfast._kernels._gemm cimport (nnf_dgemm_via64, nnf_gemm_use64, nnf_sgemm_available,
+                                    nnf_sgemm_dispatch, nnf_sgemm_fortran_fn,
+                                    nnf_sgemm_set_fallback, nnf_sgemm_set_threads,
+                                    nnf_sgemm_via64)
 
 # The GEMMs every plan calls: SciPy's unless use_gemm64 switched them (once, at import).
 cdef nnf_sgemm_fn _sgemm = <nnf_sgemm_fn>sgemm
 cdef nnf_dgemm_fn _dgemm = <nnf_dgemm_fn>dgemm
 
 
-def use_gemm64(intptr_t sgemm64, intptr_t dgemm64):
-    """Route the plans' GEMMs to an ILP64 BLAS's ``?gemm_`` (addresses of both; 0, 0: SciPy's)."""
+def use_gemm64(intptr_t sgemm64, intptr_t dgemm64, bint own_sgemm=False):
+    """Route the plans' GEMMs to an ILP64 BLAS's ``?gemm_`` (addresses of both; 0, 0: SciPy's),
+    float32 ones through nnfast's own GEMM first when ``own_sgemm`` and the CPU has it."""
     global _sgemm, _dgemm
+    cdef nnf_sgemm_fn blas_s
     if sgemm64 and dgemm64:
         nnf_gemm_use64(<void *>sgemm64, <void *>dgemm64)
-        _sgemm, _dgemm = nnf_sgemm_via64, nnf_dgemm_via64
+        blas_s, _dgemm = nnf_sgemm_via64, nnf_dgemm_via64
     else:
-        _sgemm, _dgemm = <nnf_sgemm_fn>sgemm, <nnf_dgemm_fn>dgemm
+        blas_s, _dgemm = <nnf_sgemm_fn>sgemm, <nnf_dgemm_fn>dgemm
+    own_sgemm = own_sgemm and nnf_sgemm_available()
+    nnf_sgemm_set_fallback(<nnf_sgemm_fortran_fn>blas_s, own_sgemm)
+    _sgemm = <nnf_sgemm_fn>nnf_sgemm_dispatch if own_sgemm else blas_s
+    return bool(own_sgemm)
+
+
+def set_gemm_threads(int nthreads):
+    """Threads nnfast's own GEMM may use outside a parallel region."""
+    nnf_sgemm_set_threads(nthreads)
 
 
 cdef class MLPKernel:

@@ -31,6 +31,7 @@ def collect():
         "isa dispatch": "on" if compiled.has_isa_clones() else "off",
         "isa selected": compiled.isa_selected(),
         "gemm": nf._blas.in_use(),
+        "own float32 gemm": "AVX-512 (csrc/nnf_sgemm.c)" if nf._blas.own_sgemm() else "off",
         "threads": nf.get_num_threads(),
         "blas": [
             f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}, "

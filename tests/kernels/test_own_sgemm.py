@@ -1,0 +1,160 @@
+"""nnfast's own float32 GEMM (csrc/nnf_sgemm.c) against float64 NumPy.
+
+Sizes straddle its 12-row blocks, 32-column panels, 256-deep k-blocks and 1 MiB packed-B
+blocks; every transpose combination and strided operand; alpha/beta; and the property the
+training team relies on: a block of C's columns computed alone equals the same columns of the
+whole product, bit for bit. Runs at one thread, where the own GEMM takes every shape of at
+least 8 rows and 24 columns (on a CPU without AVX-512 the same checks exercise the BLAS).
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+import nnfast as nf
+from nnfast import _blas
+from nnfast._kernels import blas as _kblas
+from helpers import threads
+
+OWN = _blas.own_sgemm()
+
+# (m, k, n): ragged row blocks, one or several panels with a ragged last one, k past 256 and
+# 512 (two and three k-blocks), n*k past 256 Ki floats (two packed column blocks).
+SHAPES = [(8, 1, 24), (12, 256, 32), (13, 257, 33), (25, 7, 65), (37, 513, 100),
+          (128, 784, 256), (61, 1000, 300), (100, 30, 31)]
+
+
+def _operands(m, k, n, ta, tb, seed=0):
+    rng = np.random.default_rng(seed + m * 7 + k * 3 + n)
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+    return a, b
+
+
+def _reference(a, b, ta, tb):
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    return (a64.T if ta else a64) @ (b64.T if tb else b64)
+
+
+def _gemm(a, b, c, ta, tb, alpha=1.0, beta=0.0):
+    """c := alpha op(a) op(b) + beta c through the kernel layer (row-major operands)."""
+    k = a.shape[0] if ta else a.shape[1]
+    _kblas.gemm(a, b, c, ta, tb, k, a.strides[0] // 4, b.strides[0] // 4, alpha, beta)
+    return c
+
+
+def _tol(k):
+    return 4e-6 * max(1.0, k) ** 0.5
+
+
+def test_the_own_gemm_is_used_where_the_cpu_has_it():
+    assert OWN == (_kblas.own_sgemm_available()
+                   and os.environ.get("NNFAST_GEMM", "").lower() != "blas")
+    with threads(1):
+        assert _kblas.own_sgemm_takes(128, 256, 784) == OWN
+        assert not _kblas.own_sgemm_takes(1, 256, 784)   # batch-1 rows: padding, the BLAS
+        assert not _kblas.own_sgemm_takes(128, 10, 128)  # 10 columns of a 32-wide panel
+    with threads(2):  # a lone caller with two threads: OpenBLAS's pool for the big ones
+        assert not _kblas.own_sgemm_takes(128, 256, 784)
+        assert _kblas.own_sgemm_takes(16, 32, 64) == OWN  # too small to split
+
+
+@pytest.mark.parametrize("m,k,n", SHAPES)
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_matches_float64_reference(m, k, n, ta, tb):
+    a, b = _operands(m, k, n, ta, tb)
+    expected = _reference(a, b, ta, tb)
+    with threads(1):
+        got = nf.kernels.matmul(a, b, transpose_a=ta, transpose_b=tb)
+    scale = np.abs(expected).max() + 1.0
+    np.testing.assert_allclose(got, expected, rtol=0, atol=_tol(k) * scale)
+
+
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_strided_operands(ta, tb):
+    """Leading dimensions wider than the rows (views into bigger arrays). (A C wider than its
+    columns is what the training team writes; tests/test_plan.py checks that path.)"""
+    m, k, n = 29, 300, 70
+    a_big, b_big = _operands(m + 5, k + 9, n + 11, ta, tb, seed=1)
+    a = a_big[:k, :m] if ta else a_big[:m, :k]
+    b = b_big[:n, :k] if tb else b_big[:k, :n]
+    c = np.full((m, n), 7.0, np.float32)
+    with threads(1):
+        _gemm(a, b, c, ta, tb)
+    expected = _reference(a, b, ta, tb)
+    np.testing.assert_allclose(c, expected, rtol=0, atol=_tol(k) * (np.abs(expected).max() + 1))
+
+
+@pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (0.5, 0.0), (1.0, 1.0), (-2.0, 0.25),
+                                        (0.0, 3.0), (0.0, 0.0)])
+def test_alpha_beta(alpha, beta):
+    m, k, n = 40, 600, 50
+    a, b = _operands(m, k, n, False, False, seed=2)
+    c0 = np.random.default_rng(9).standard_normal((m, n)).astype(np.float32)
+    with threads(1):
+        got = _gemm(a, b, c0.copy(), False, False, alpha, beta)
+    expected = alpha * _reference(a, b, False, False) + beta * c0.astype(np.float64)
+    np.testing.assert_allclose(got, expected, rtol=0,
+                               atol=_tol(k) * (np.abs(expected).max() + 1))
+
+
+def test_beta_zero_never_reads_c():
+    a, b = _operands(30, 40, 64, False, False, seed=3)
+    c = np.full((30, 64), np.nan, np.float32)
+    with threads(1):
+        _gemm(a, b, c, False, False, 1.0, 0.0)
+    assert np.isfinite(c).all()
+
+
+def test_nan_and_inf_propagate():
+    a, b = _operands(24, 50, 40, False, False, seed=4)
+    a[3, 7] = np.nan
+    b[9, 33] = np.inf
+    with threads(1):
+        got = nf.kernels.matmul(a, b)
+    assert np.isnan(got[3]).all()
+    col = got[:, 33]
+    assert np.isnan(col[3]) and not np.isfinite(np.delete(col, 3)).any()
+
+
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_column_blocks_equal_the_whole_product_bit_for_bit(ta, tb):
+    """The training team gives each thread a block of C's columns (a view of B)."""
+    m, k, n = 50, 700, 200
+    a, b = _operands(m, k, n, ta, tb, seed=5)
+    with threads(1):
+        whole = nf.kernels.matmul(a, b, transpose_a=ta, transpose_b=tb)
+        for c0, c1 in [(0, 96), (96, 200), (16, 57), (160, 200)]:
+            bb = b[c0:c1] if tb else b[:, c0:c1]
+            part = nf.kernels.matmul(a, bb, transpose_a=ta, transpose_b=tb)
+            np.testing.assert_array_equal(part, whole[:, c0:c1])
+
+
+def test_same_bits_as_one_thread_when_called_with_two():
+    """With two threads the big products go to the BLAS; results agree to rounding."""
+    a, b = _operands(128, 784, 256, False, False, seed=6)
+    with threads(1):
+        one = nf.kernels.matmul(a, b)
+    with threads(2):
+        two = nf.kernels.matmul(a, b)
+    np.testing.assert_allclose(one, two, rtol=0, atol=_tol(784) * (np.abs(one).max() + 1))
+
+
+@pytest.mark.skipif(not OWN, reason="own GEMM off (no AVX-512, or NNFAST_GEMM=blas)")
+def test_blas_switch_round_trip():
+    a, b = _operands(64, 128, 96, False, False, seed=7)
+    with threads(1):
+        own = nf.kernels.matmul(a, b)
+        try:
+            _blas.select(own_sgemm=False)
+            assert not _blas.own_sgemm()
+            assert not _kblas.own_sgemm_takes(64, 96, 128)
+            theirs = nf.kernels.matmul(a, b)
+        finally:
+            _blas.select()
+    assert _blas.own_sgemm()
+    np.testing.assert_allclose(own, theirs, rtol=0, atol=_tol(128) * (np.abs(own).max() + 1))
