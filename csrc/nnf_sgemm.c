@@ -111,6 +111,26 @@ static void pack_a_strip(int trans_a, const float *a, size_t lda, size_t i0, siz
 /* C tile (mr x 32, columns masked by m0/m1) := alpha * A_strip B_panel + beta * C, where
  * A_strip[ii, p] = a[ii*rs + p*cs]. beta == 0 never reads C. Always inlined into the two
  * layouts below so that rs or cs is a compile-time 1. */
+#ifndef NNF_SGEMM_PREFETCH
+#define NNF_SGEMM_PREFETCH 1
+#endif
+#if NNF_SGEMM_PREFETCH
+/* One software prefetch per k-step, PF_AHEAD k-steps ahead: for a row-major strip the rows
+ * take turns (row p mod 16, when < 12: one line of each row per 16 k-steps), for a strip
+ * contiguous along the rows the line PF_AHEAD k-steps on. */
+#define PF_AHEAD 32
+#define NNF_UK_PREFETCH(RS, CS)                                                                \
+    if ((CS) == 1) {                                                                           \
+        const size_t r_ = p & 15;                                                              \
+        if (r_ < MR)                                                                           \
+            _mm_prefetch((const char *)(a + r_ * (RS) + p + PF_AHEAD), _MM_HINT_T0);           \
+    } else {                                                                                   \
+        _mm_prefetch((const char *)(ap + PF_AHEAD / 4 * (CS)), _MM_HINT_T0);                   \
+    }
+#else
+#define NNF_UK_PREFETCH(RS, CS)
+#endif
+
 #define NNF_UK_BODY(RS, CS)                                                                    \
     __m512 acc0[MR], acc1[MR];                                                                 \
     for (int ii = 0; ii < MR; ii++) {                                                          \
@@ -120,6 +140,7 @@ static void pack_a_strip(int trans_a, const float *a, size_t lda, size_t i0, siz
     for (size_t p = 0; p < kc; p++) {                                                          \
         const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);                    \
         const float *ap = a + p * (CS);                                                        \
+        NNF_UK_PREFETCH(RS, CS)                                                                \
         _Pragma("GCC unroll 12") for (int ii = 0; ii < MR; ii++)                               \
         {                                                                                      \
             const __m512 av = _mm512_set1_ps(ap[ii * (RS)]);                                   \
@@ -276,9 +297,57 @@ int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
     return 0;
 }
 
+/* ---- one row: y := x W ------------------------------------------------------------------ */
+
+/* y[j0 : j0 + 16*V] of y := x W, V vectors in registers over every k (V a constant). */
+#define NNF_ROW_BLOCK(V)                                                                       \
+    for (; j0 + 16 * (V) <= out; j0 += 16 * (V)) {                                             \
+        __m512 acc[V];                                                                         \
+        for (int j = 0; j < (V); j++)                                                          \
+            acc[j] = _mm512_setzero_ps();                                                      \
+        const float *wk = w + j0;                                                              \
+        for (size_t k = 0; k < in; k++, wk += ldw) {                                           \
+            const __m512 xk = _mm512_set1_ps(x[k]);                                            \
+            _Pragma("GCC unroll 16") for (int j = 0; j < (V); j++)                             \
+                acc[j] = _mm512_fmadd_ps(xk, _mm512_loadu_ps(wk + 16 * j), acc[j]);            \
+        }                                                                                      \
+        _Pragma("GCC unroll 16") for (int j = 0; j < (V); j++)                                 \
+            _mm512_storeu_ps(y + j0 + 16 * j, acc[j]);                                         \
+    }
+
+/* y (1 x out) := x (1 x in) W[:, :out], W row-major with row stride ldw: blocks of 256, 128,
+ * 64 and 16 columns, each held in registers over all of k (one contiguous run of W per k), the
+ * last partial vector masked. Every y element is one multiply-add chain over k in order. */
+NNF_AVX512 int nnf_sgemm_row(const float *x, const float *w, float *y, size_t in, size_t ldw,
+                             size_t out)
+{
+    if (!nnf_sgemm_available())
+        return -1;
+    size_t j0 = 0;
+    NNF_ROW_BLOCK(16)
+    NNF_ROW_BLOCK(8)
+    NNF_ROW_BLOCK(4)
+    NNF_ROW_BLOCK(1)
+    if (j0 < out) {
+        const __mmask16 mk = (__mmask16)((1u << (out - j0)) - 1u);
+        __m512 acc = _mm512_setzero_ps();
+        const float *wk = w + j0;
+        for (size_t k = 0; k < in; k++, wk += ldw)
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), _mm512_maskz_loadu_ps(mk, wk), acc);
+        _mm512_mask_storeu_ps(y + j0, mk, acc);
+    }
+    return 0;
+}
+
 #else /* !NNF_SGEMM_BUILT */
 
 int nnf_sgemm_available(void) { return 0; }
+
+int nnf_sgemm_row(const float *x, const float *w, float *y, size_t in, size_t ldw, size_t out)
+{
+    (void)x; (void)w; (void)y; (void)in; (void)ldw; (void)out;
+    return -1;
+}
 
 int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
               const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,

@@ -33,6 +33,10 @@ int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
               const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
               size_t ldc);
 
+/* y (1 x out) := x (1 x in) W[:, :out] (row stride ldw): the batch-1 forward's row kernel.
+ * Returns 0, or -1 when the kernel is unavailable (the caller keeps its own loop). */
+int nnf_sgemm_row(const float *x, const float *w, float *y, size_t in, size_t ldw, size_t out);
+
 /* ?gemm_ (column-major, every argument by pointer) on top of nnf_sgemm, for shapes where it
  * beats the BLAS recorded by nnf_sgemm_set_fallback; other shapes go to that BLAS. */
 typedef void (*nnf_sgemm_fortran_fn)(char *transa, char *transb, int *m, int *n, int *k,

@@ -12,13 +12,15 @@ of trainable parameters when some layers are frozen.
 >>> from nnfast._params import ParamStore, WeightSpec
 >>> store = ParamStore(np.float32)
 >>> views = store.build([[WeightSpec("w", (2, 3)), WeightSpec("b", (3,))]])
->>> store.params.shape, views[0]["w"].base is store.params
+>>> store.params.shape, np.shares_memory(views[0]["w"], store.params)
 ((9,), True)
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from nnfast._memory import aligned_zeros
 
 __all__ = ["WeightSpec", "StateSpec", "ParamStore"]
 
@@ -99,15 +101,15 @@ class ParamStore:
                 size = int(np.prod(s.shape, dtype=np.int64))
                 self.slots.append(Slot(i, s.name, pos, pos + size, tuple(s.shape), s.regularizer))
                 pos += size
-        self.params = np.zeros(pos, self.dtype)
-        self.grads = np.zeros(pos, self.dtype)
+        self.params = aligned_zeros(pos, self.dtype)
+        self.grads = aligned_zeros(pos, self.dtype)
         self.state_slots, pos = [], 0
         for i, specs in enumerate(state_specs):
             for s in specs:
                 size = int(np.prod(s.shape, dtype=np.int64))
                 self.state_slots.append(Slot(i, s.name, pos, pos + size, tuple(s.shape)))
                 pos += size
-        self.state = np.zeros(pos, self.dtype)
+        self.state = aligned_zeros(pos, self.dtype)
         for slot, spec in zip(self.state_slots, (s for specs in state_specs for s in specs)):
             self.state[slot.lo:slot.hi] = spec.fill
         return self._views(self.params, self.slots, len(weight_specs))

@@ -48,6 +48,8 @@ import weakref
 
 import numpy as np
 
+from nnfast._memory import aligned_empty, aligned_zeros
+
 from nnfast import _threads, losses as losses_mod, optimizers as opt_mod, regularizers as reg_mod
 from nnfast._kernels import step as _step
 from nnfast.layers import Activation, BatchNormalization, Dense, Dropout, LayerNormalization
@@ -385,7 +387,7 @@ class Plan:
         self._widest = plan["widest"] = widest
         self._last_y = descs[-1]["y"]
         self._kernel = _step.MLPKernel(descs, plan, [tuple(r) for r in store.trainable_runs(trainable)])
-        self._work = np.zeros(max(1, pos), self.dtype)
+        self._work = aligned_zeros(max(1, pos), self.dtype)
         self._dscratch = np.zeros(2 * widest, np.float64)
         self._lbuf = np.zeros(cap, np.intp)
         self._key = self._layout_key()
@@ -591,7 +593,7 @@ class Plan:
         rows = n if n < _PREDICT_CHUNK else _PREDICT_CHUNK
         if rows > self._predict_rows:
             size = rows * self._widest
-            self._pa, self._pb, self._pz = (np.empty(size, self.dtype) for _ in range(3))
+            self._pa, self._pb, self._pz = (aligned_empty(size, self.dtype) for _ in range(3))
             self._ps = np.empty(2 * rows, self.dtype)  # layer norm's row statistics
             self._predict_rows = rows
         if X.shape[1] != self.in_dim or out.shape[0] != n or out.shape[1] != self.out_dim \

@@ -21,6 +21,8 @@ import numbers
 
 import numpy as np
 
+from nnfast._memory import aligned_zeros
+
 from nnfast import kernels as K, schedules
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "get", "serialize", "deserialize"]
@@ -114,7 +116,7 @@ class Optimizer:
     # --- state and binding ---------------------------------------------------------------
     def build(self, size, dtype):
         """Allocate the state buffers (zeros) for ``size`` flat parameters; resets iterations."""
-        self.slots = {n: np.zeros(size, dtype) for n in self._active_slots()}
+        self.slots = {n: aligned_zeros(size, dtype) for n in self._active_slots()}
         self.iterations = 0
         self._bound = None
 
