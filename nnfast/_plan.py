@@ -299,6 +299,7 @@ class Plan:
         self._seeds = np.zeros(1, np.uint64)
         self._labels_ok = None
         self._predict_rows = 0
+        self._forward = None  # _step.Forward bound to the buffers below (rebound on change)
         self._key = None
         self._store, self._optimizer = model._store, model.optimizer
         self._build_kernel()
@@ -387,6 +388,7 @@ class Plan:
         self._widest = plan["widest"] = widest
         self._last_y = descs[-1]["y"]
         self._kernel = _step.MLPKernel(descs, plan, [tuple(r) for r in store.trainable_runs(trainable)])
+        self._forward = None
         self._work = aligned_zeros(max(1, pos), self.dtype)
         self._dscratch = np.zeros(2 * widest, np.float64)
         self._lbuf = np.zeros(cap, np.intp)
@@ -596,11 +598,16 @@ class Plan:
             self._pa, self._pb, self._pz = (aligned_empty(size, self.dtype) for _ in range(3))
             self._ps = np.empty(2 * rows, self.dtype)  # layer norm's row statistics
             self._predict_rows = rows
+            self._forward = None
         if X.shape[1] != self.in_dim or out.shape[0] != n or out.shape[1] != self.out_dim \
                 or n < 1:
             raise ValueError(f"Expected X (n >= 1, {self.in_dim}) and out (n, {self.out_dim}), "
                              f"received: X.shape={X.shape}, out.shape={out.shape}")
         store = self.model._store
-        _step.predict(self._kernel, store.params, store.state, self._pa, self._pb, self._pz,
-                      self._ps, rows, X, out, 1)
-        return out
+        forward = self._forward
+        if forward is None or forward.params is not store.params \
+                or forward.state is not store.state:
+            forward = self._forward = _step.Forward(self._kernel, store.params, store.state,
+                                                    self._pa, self._pb, self._pz, self._ps,
+                                                    self._predict_rows)
+        return forward(X, out)
