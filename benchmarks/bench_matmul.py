@@ -48,6 +48,43 @@ def test_dense_forward(benchmark, impl):
         benchmark(_numpy_dense_relu, x, w, b)
 
 
+# The GEMMs of a 784-256-128-10 training step, as one thread of nnfast's training team runs
+# them (half of each product's columns): (m, k, n, transpose_a, transpose_b).
+TEAM_SHAPES = [(128, 784, 128, False, False), (784, 128, 128, True, False),
+               (128, 128, 128, False, True), (128, 256, 64, False, False),
+               (256, 128, 64, True, False), (512, 784, 128, False, False),
+               (784, 512, 128, True, False), (512, 128, 128, False, True)]
+
+
+def bench_one_thread():
+    """nnfast's own GEMM against OpenBLAS, both on one thread (where the own GEMM runs)."""
+    from threadpoolctl import threadpool_limits
+
+    before = nf.get_num_threads()
+    nf.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            for m, k, n, ta, tb in TEAM_SHAPES:
+                rng = np.random.default_rng(0)
+                a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+                b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+                a_op, b_op = (a.T if ta else a), (b.T if tb else b)
+                out = np.empty((m, n), np.float32)
+                cands = {
+                    "numpy.matmul (OpenBLAS, 1 thr)": lambda: np.matmul(a_op, b_op, out=out),
+                    "nnfast matmul (own GEMM, 1 thr)": lambda: nf.kernels.matmul(
+                        a, b, transpose_a=ta, transpose_b=tb, out=out),
+                }
+                rows = compare(cands, min_time=0.05)
+                flops = 2 * m * k * n
+                title = (f"one thread: {m}x{k}x{n} {'T' if ta else 'N'}{'T' if tb else 'N'} "
+                         f"float32 (OpenBLAS {flops / rows[0][1] / 1e9:.0f}, nnfast "
+                         f"{flops / rows[1][1] / 1e9:.0f} GFLOP/s)")
+                print(format_rows(title, rows))
+    finally:
+        nf.set_num_threads(before)
+
+
 def main():
     try:
         import torch
@@ -77,6 +114,7 @@ def main():
             tb = torch.from_numpy(b)
             cands["torch relu(addmm)"] = lambda: torch.relu(torch.addmm(tb, tx, tw))
         print(format_rows(f"dense_forward relu {m}x{k}x{n} float32", compare(cands)))
+    bench_one_thread()
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import nnfast as nf  # noqa: E402
+from nnfast import _blas  # noqa: E402
 from _timing import compare, format_rows  # noqa: E402
 from peers import NumpyMLP, sklearn_trainer, torch_trainer  # noqa: E402
 
@@ -72,6 +73,18 @@ def training_candidates(sizes, X, y, batch_size, *, binary=False, dtype="float32
     fast = nnfast_model(sizes, binary, dtype)
     fast.fit(X[:4 * batch_size], y[:4 * batch_size], epochs=1, batch_size=batch_size, verbose=0)
     cands["nnfast fit"] = lambda: fast.fit(X, y, epochs=1, batch_size=batch_size, verbose=0)
+    if _blas.own_sgemm() and np.dtype(dtype) == np.float32:
+        # The same fit with every GEMM in OpenBLAS (no own GEMM, so no thread team): what
+        # nnfast's own GEMM is worth, in the same process.
+        other = nnfast_model(sizes, binary, dtype)
+
+        def openblas_fit():
+            _blas.select(own_sgemm=False)
+            try:
+                other.fit(X, y, epochs=1, batch_size=batch_size, verbose=0)
+            finally:
+                _blas.select()
+        cands["nnfast fit, OpenBLAS GEMM"] = openblas_fit
     if python_path:
         slow = nnfast_model(sizes, binary, dtype)
         slow._use_plan = False  # Sequential.fit through the layers' Python objects
@@ -158,10 +171,15 @@ def _environment():
 
     from nnfast import _plan
 
-    team = "on" if _plan._TEAM else "off (OMP_WAIT_POLICY is not ACTIVE)"
-    lines = [f"nnfast threads: {nf.get_num_threads()} (plan: BLAS at that count, element-wise "
-             f"kernels on 1 thread; one-region thread team {team}); "
-             f"os.cpu_count()={os.cpu_count()}"]
+    if _plan._team_wanted():
+        plan = ("one OpenMP region per chunk of steps, each thread its share of every GEMM in "
+                "nnfast's own GEMM" if _blas.own_sgemm() else
+                "one OpenMP region per chunk of steps, single-threaded BLAS in each thread")
+    else:
+        plan = "BLAS at that count, element-wise kernels on 1 thread"
+    lines = [f"nnfast threads: {nf.get_num_threads()} (training plan with 2+ threads: {plan}); "
+             f"own float32 GEMM: {'AVX-512' if _blas.own_sgemm() else 'off'}; "
+             f"GEMM library: {_blas.in_use()}; os.cpu_count()={os.cpu_count()}"]
     for var in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
                 "MKL_NUM_THREADS"):
         lines.append(f"  {var}={os.environ.get(var, '(unset)')}")

@@ -267,10 +267,12 @@ class Sequential:
     # --- data --------------------------------------------------------------------------
     def _inputs(self, X, name="X"):
         if type(X) is np.ndarray and X.dtype == np.float32 == self.dtype and X.ndim == 2 \
-                and X.shape[0] > 0 and X.shape[1] == self.input_dim and X.flags.c_contiguous \
-                and math.isfinite(X.sum(dtype=np.float64)):
-            # The common case in ~2 us (a batch-1 predict is ~15 us): a sum is finite only if
-            # every element is, and float32 values cannot overflow a float64 sum.
+                and 0 < X.size <= 16384 and X.shape[1] == self.input_dim \
+                and X.flags.c_contiguous and math.isfinite(X.sum(dtype=np.float64)):
+            # Small inputs (a batch-1 predict is ~15 us) in ~2 us: a sum is finite only if every
+            # element is, and float32 values cannot overflow a float64 sum. (Past a few
+            # thousand elements np.isfinite below is the faster check: 4 ms against 13 ms on
+            # 16,384 x 784.)
             return X
         if X is None:
             raise TypeError(f"Expected {name} to be an array of shape (n_samples, n_features), received: None")
