@@ -3,8 +3,8 @@
 NumPy aligns its allocations to 16 bytes. The flat parameter, gradient and optimizer-state
 buffers, the plan's work space and the predict buffers are read 64 bytes (one AVX-512 vector)
 at a time; a vector that straddles two cache lines costs two loads. Measured: the batch-1
-forward of 784-256-128-10 (its 800 KB first kernel streamed from L2) 13 us with the buffer at
-16 mod 64 bytes, 7 us aligned.
+forward call of 784-256-128-10 (its 800 KB first kernel streamed from L2) 18.9 us with the
+parameter buffer at 16 mod 64 bytes, 14.8 us aligned.
 """
 
 import numpy as np
