@@ -178,7 +178,7 @@ def _environment():
     else:
         plan = "BLAS at that count, element-wise kernels on 1 thread"
     lines = [f"nnfast threads: {nf.get_num_threads()} (training plan with 2+ threads: {plan}); "
-             f"own float32 GEMM: {'AVX-512' if _blas.own_sgemm() else 'off'}; "
+             f"own float32 GEMM: {_blas.own_sgemm_isa() or 'off'}; "
              f"GEMM library: {_blas.in_use()}; os.cpu_count()={os.cpu_count()}"]
     for var in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
                 "MKL_NUM_THREADS"):

@@ -1,15 +1,17 @@
 /* nnf_sgemm.c -- see nnf_sgemm.h.
  *
- * Loop nest (BLIS names): jc over column blocks of NC, B[:, jc block] packed into 32-column
- * panels (k x 32 floats each, zero-padded past n) shared by the team; pc over k-blocks of at
- * most KC, so the MR x kc strip of A that a micro-kernel reuses across panels stays in L1;
- * then the (row block, panel) tiles of C, panel-major: the kc x 32 panel stays in L1 while the
+ * Loop nest (BLIS names): jc over column blocks of NC, B[:, jc block] packed into NR-column
+ * panels (k x NR floats each, zero-padded past n); pc over k-blocks of at most KC_MAX; then
+ * the (row block, panel) tiles of C, panel-major: the kc x NR panel stays in L1 while the
  * micro-kernel walks down the row blocks (measured 1.1-1.3x over row-block-major, whose panels
  * stream from L2).
  *
  * A full row block reads A in place: transposed A (weight gradients, X^T dY) is contiguous
- * along the 12 rows, row-major A (forward, dY W^T) is 12 row streams. The last, ragged row
+ * along the MR rows, row-major A (forward, dY W^T) is MR row streams. The last, ragged row
  * block is copied into a zero-padded strip first, so no load reaches past A's last element.
+ *
+ * Two instances of the loops and kernels (nnf_sgemm_isa.h): AVX-512F with 12 x 32 tiles and
+ * AVX2 + FMA with 6 x 16 tiles, chosen at run time.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +25,6 @@
 #define NNF_SGEMM_BUILT 0
 #endif
 
-#define MR 12
-#define NR 32
 #ifndef KC_MAX
 #define KC_MAX 256
 #endif
@@ -39,150 +39,44 @@ static int nnf_sgemm_nthreads = 1;
 #if NNF_SGEMM_BUILT
 
 #include <immintrin.h>
+#include <math.h>
 
 #define NNF_AVX512 __attribute__((target("avx512f")))
+#define NNF_AVX2 __attribute__((target("avx2,fma")))
 
-int nnf_sgemm_available(void)
+/* 2: AVX-512F, 1: AVX2 + FMA, 0: neither (checked once). */
+static int cpu_level(void)
 {
     static int cached = -1;
     if (cached < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        cached = __builtin_cpu_supports("avx512f")                                      ? 2
+                 : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1
+                                                                                   : 0;
     }
     return cached;
 }
 
-/* ---- packing ----------------------------------------------------------------------------- */
+/* The level nnf_sgemm runs at: the CPU's, or lower when nnf_sgemm_set_isa asked for it. */
+static int nnf_sgemm_level = -1;
 
-/* Panel of op(B) rows [0, k), columns [j0, j0 + nr), nr <= NR, as k x NR floats. */
-NNF_AVX512 static void pack_b_panel(int trans_b, size_t k, const float *b, size_t ldb, size_t j0,
-                                    size_t nr, float *NNF_RESTRICT dst)
+static int sgemm_level(void)
 {
-    if (!trans_b) {
-        const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1u);
-        const __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr > 16 ? (1u << (nr - 16)) - 1u : 0);
-        const float *src = b + j0;
-        for (size_t p = 0; p < k; p++, src += ldb, dst += NR) {
-            _mm512_store_ps(dst, _mm512_maskz_loadu_ps(m0, src));
-            _mm512_store_ps(dst + 16, _mm512_maskz_loadu_ps(m1, src + 16));
-        }
-        return;
-    }
-    /* op(B)[p, j] = B[j*ldb + p]: 16 x 16 blocks transposed through registers. */
-    const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5,
-                                                            4, 3, 2, 1, 0),
-                                           _mm512_set1_epi32((int)ldb));
-    for (size_t half = 0; half < 2; half++) {
-        size_t jbase = j0 + 16 * half;
-        size_t cols = nr > 16 * half ? nr - 16 * half : 0;
-        if (cols > 16)
-            cols = 16;
-        float *d = dst + 16 * half;
-        if (cols == 16 && ldb <= (size_t)(INT32_MAX / 16)) {
-            const float *src = b + jbase * ldb;
-            for (size_t p = 0; p < k; p++)
-                _mm512_store_ps(d + p * NR, _mm512_i32gather_ps(idx, src + p, 4));
-        } else {
-            for (size_t p = 0; p < k; p++) {
-                for (size_t jj = 0; jj < 16; jj++)
-                    d[p * NR + jj] = jj < cols ? b[(jbase + jj) * ldb + p] : 0.0f;
-            }
-        }
-    }
+    if (nnf_sgemm_level < 0)
+        nnf_sgemm_level = cpu_level();
+    return nnf_sgemm_level;
 }
 
-/* MR x kc strip of op(A) (rows [i0, i0 + mr), k-range [p0, p0 + kc)) as kc x MR floats, rows
- * past mr zero. */
-static void pack_a_strip(int trans_a, const float *a, size_t lda, size_t i0, size_t mr,
-                         size_t p0, size_t kc, float *NNF_RESTRICT dst)
+int nnf_sgemm_available(void) { return sgemm_level() > 0; }
+
+int nnf_sgemm_isa(void) { return sgemm_level(); }
+
+int nnf_sgemm_set_isa(int level)
 {
-    for (size_t p = 0; p < kc; p++) {
-        for (size_t ii = 0; ii < MR; ii++) {
-            float v = 0.0f;
-            if (ii < mr)
-                v = trans_a ? a[(p0 + p) * lda + i0 + ii] : a[(i0 + ii) * lda + p0 + p];
-            dst[p * MR + ii] = v;
-        }
-    }
+    const int cpu = cpu_level();
+    nnf_sgemm_level = level < 0 || level > cpu ? cpu : level;
+    return nnf_sgemm_level;
 }
-
-/* ---- micro-kernel ------------------------------------------------------------------------ */
-
-/* C tile (mr x 32, columns masked by m0/m1) := alpha * A_strip B_panel + beta * C, where
- * A_strip[ii, p] = a[ii*rs + p*cs]. beta == 0 never reads C. Always inlined into the two
- * layouts below so that rs or cs is a compile-time 1. */
-#ifndef NNF_SGEMM_PREFETCH
-#define NNF_SGEMM_PREFETCH 1
-#endif
-#if NNF_SGEMM_PREFETCH
-/* One software prefetch per k-step, PF_AHEAD k-steps ahead: for a row-major strip the rows
- * take turns (row p mod 16, when < 12: one line of each row per 16 k-steps), for a strip
- * contiguous along the rows the line PF_AHEAD k-steps on. */
-#define PF_AHEAD 32
-#define NNF_UK_PREFETCH(RS, CS)                                                                \
-    if ((CS) == 1) {                                                                           \
-        const size_t r_ = p & 15;                                                              \
-        if (r_ < MR)                                                                           \
-            _mm_prefetch((const char *)(a + r_ * (RS) + p + PF_AHEAD), _MM_HINT_T0);           \
-    } else {                                                                                   \
-        _mm_prefetch((const char *)(ap + PF_AHEAD / 4 * (CS)), _MM_HINT_T0);                   \
-    }
-#else
-#define NNF_UK_PREFETCH(RS, CS)
-#endif
-
-#define NNF_UK_BODY(RS, CS)                                                                    \
-    __m512 acc0[MR], acc1[MR];                                                                 \
-    for (int ii = 0; ii < MR; ii++) {                                                          \
-        acc0[ii] = _mm512_setzero_ps();                                                        \
-        acc1[ii] = _mm512_setzero_ps();                                                        \
-    }                                                                                          \
-    for (size_t p = 0; p < kc; p++) {                                                          \
-        const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);                    \
-        const float *ap = a + p * (CS);                                                        \
-        NNF_UK_PREFETCH(RS, CS)                                                                \
-        _Pragma("GCC unroll 12") for (int ii = 0; ii < MR; ii++)                               \
-        {                                                                                      \
-            const __m512 av = _mm512_set1_ps(ap[ii * (RS)]);                                   \
-            acc0[ii] = _mm512_fmadd_ps(av, b0, acc0[ii]);                                      \
-            acc1[ii] = _mm512_fmadd_ps(av, b1, acc1[ii]);                                      \
-        }                                                                                      \
-        bp += NR;                                                                              \
-    }                                                                                          \
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                        \
-    for (int ii = 0; ii < MR; ii++) {                                                          \
-        if ((size_t)ii >= mr)                                                                  \
-            break;                                                                             \
-        float *cr = c + (size_t)ii * ldc;                                                      \
-        __m512 r0 = alpha == 1.0f ? acc0[ii] : _mm512_mul_ps(va, acc0[ii]);                    \
-        __m512 r1 = alpha == 1.0f ? acc1[ii] : _mm512_mul_ps(va, acc1[ii]);                    \
-        if (beta != 0.0f) {                                                                    \
-            r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), r0);                       \
-            r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), r1);                  \
-        }                                                                                      \
-        _mm512_mask_storeu_ps(cr, m0, r0);                                                     \
-        _mm512_mask_storeu_ps(cr + 16, m1, r1);                                                \
-    }
-
-/* A strip contiguous along the rows (packed strips, transposed A): a[ii + p*cs]. */
-NNF_AVX512 static void ukernel_rows_contig(size_t kc, const float *NNF_RESTRICT a, size_t cs,
-                                           const float *NNF_RESTRICT bp, float *c, size_t ldc,
-                                           size_t mr, __mmask16 m0, __mmask16 m1, float alpha,
-                                           float beta)
-{
-    NNF_UK_BODY(1, cs)
-}
-
-/* A strip in row-major A: a[ii*rs + p]. */
-NNF_AVX512 static void ukernel_rows_strided(size_t kc, const float *NNF_RESTRICT a, size_t rs,
-                                            const float *NNF_RESTRICT bp, float *c, size_t ldc,
-                                            size_t mr, __mmask16 m0, __mmask16 m1, float alpha,
-                                            float beta)
-{
-    NNF_UK_BODY(rs, 1)
-}
-
-/* ---- driver ------------------------------------------------------------------------------ */
 
 /* Grow-only, 64-byte-aligned buffer of the calling thread (packed B). */
 static float *thread_buffer(size_t floats)
@@ -205,45 +99,38 @@ typedef struct {
     const float *a, *b;
     size_t lda, ldb, ldc;
     float *c;
-    size_t nc;   /* columns per packed block (multiple of NR) */
+    size_t nc;   /* columns per packed block (a multiple of 32, so of either NR) */
     size_t kc;   /* k per block */
     float *pack; /* k x nc floats */
 } gemm_job;
 
-/* Tiles [t0, t1) (panel-major) of the block of columns [jc, jc + ncur), k-blocks in order. */
-NNF_AVX512 static void run_tiles(const gemm_job *J, size_t jc, size_t ncur, size_t t0, size_t t1)
-{
-    const size_t rowblocks = (J->m + MR - 1) / MR;
-    float strip[KC_MAX * MR] __attribute__((aligned(64)));
-    for (size_t p0 = 0; p0 < J->k; p0 += J->kc) {
-        const size_t kc = J->k - p0 < J->kc ? J->k - p0 : J->kc;
-        const float beta = p0 == 0 ? J->beta : 1.0f;
-        int strip_packed = 0; /* the ragged last row block, packed for this k-block */
-        for (size_t t = t0; t < t1; t++) {
-            const size_t jp = t / rowblocks, ib = t % rowblocks;
-            const size_t i0 = ib * MR, mr = J->m - i0 < MR ? J->m - i0 : MR;
-            const size_t j0 = jp * NR, nr = ncur - j0 < NR ? ncur - j0 : NR;
-            const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1u);
-            const __mmask16 m1 =
-                (__mmask16)(nr >= 32 ? 0xFFFF : nr > 16 ? (1u << (nr - 16)) - 1u : 0);
-            const float *bp = J->pack + jp * NR * J->k + p0 * NR;
-            float *c = J->c + i0 * J->ldc + jc + j0;
-            if (mr < MR) {
-                if (!strip_packed) {
-                    pack_a_strip(J->trans_a, J->a, J->lda, i0, mr, p0, kc, strip);
-                    strip_packed = 1;
-                }
-                ukernel_rows_contig(kc, strip, MR, bp, c, J->ldc, mr, m0, m1, J->alpha, beta);
-            } else if (J->trans_a) {
-                ukernel_rows_contig(kc, J->a + p0 * J->lda + i0, J->lda, bp, c, J->ldc, mr, m0,
-                                    m1, J->alpha, beta);
-            } else {
-                ukernel_rows_strided(kc, J->a + i0 * J->lda + p0, J->lda, bp, c, J->ldc, mr, m0,
-                                     m1, J->alpha, beta);
-            }
-        }
-    }
-}
+#define PF_AHEAD 32
+
+/* AVX-512F: 12 x 32 tiles (24 zmm accumulators). */
+#define ISA(name) name##_avx512
+#define ISA_TARGET NNF_AVX512
+#define ISA_AVX512 1
+#define MR 12
+#define NR 32
+#include "nnf_sgemm_isa.h"
+#undef ISA
+#undef ISA_TARGET
+#undef ISA_AVX512
+#undef MR
+#undef NR
+
+/* AVX2 + FMA: 6 x 16 tiles (12 ymm accumulators). */
+#define ISA(name) name##_avx2
+#define ISA_TARGET NNF_AVX2
+#define ISA_AVX512 0
+#define MR 6
+#define NR 16
+#include "nnf_sgemm_isa.h"
+#undef ISA
+#undef ISA_TARGET
+#undef ISA_AVX512
+#undef MR
+#undef NR
 
 /* C := beta * C (k == 0 or alpha == 0: no product to add). */
 static void scale_c(size_t m, size_t n, float beta, float *c, size_t ldc)
@@ -262,7 +149,8 @@ int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
               const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
               size_t ldc)
 {
-    if (!nnf_sgemm_available())
+    const int level = sgemm_level();
+    if (level == 0)
         return -1;
     if (m == 0 || n == 0)
         return 0;
@@ -274,26 +162,18 @@ int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
     /* k-blocks of equal size, at most KC_MAX: a fixed function of k alone. */
     const size_t kblocks = (k + KC_MAX - 1) / KC_MAX;
     J.kc = (k + kblocks - 1) / kblocks;
-    size_t nc = (PANEL_FLOATS_MAX / k) / NR * NR;
-    if (nc < NR)
-        nc = NR;
-    const size_t npad = (n + NR - 1) / NR * NR;
+    size_t nc = (PANEL_FLOATS_MAX / k) / 32 * 32;
+    if (nc < 32)
+        nc = 32;
+    const size_t npad = (n + 31) / 32 * 32;
     J.nc = nc < npad ? nc : npad;
     J.pack = thread_buffer(k * J.nc);
     if (J.pack == NULL)
         return -1;
-
-    const size_t rowblocks = (m + MR - 1) / MR;
-    for (size_t jc = 0; jc < n; jc += J.nc) {
-        const size_t ncur = n - jc < J.nc ? n - jc : J.nc;
-        const size_t panels = (ncur + NR - 1) / NR;
-        for (size_t jp = 0; jp < panels; jp++) {
-            const size_t j0 = jp * NR;
-            pack_b_panel(trans_b, k, b, ldb, jc + j0, ncur - j0 < NR ? ncur - j0 : NR,
-                         J.pack + jp * NR * k);
-        }
-        run_tiles(&J, jc, ncur, 0, rowblocks * panels);
-    }
+    if (level == 2)
+        sgemm_run_avx512(&J);
+    else
+        sgemm_run_avx2(&J);
     return 0;
 }
 
@@ -321,7 +201,7 @@ int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
 NNF_AVX512 int nnf_sgemm_row(const float *x, const float *w, float *y, size_t in, size_t ldw,
                              size_t out)
 {
-    if (!nnf_sgemm_available())
+    if (cpu_level() < 2)
         return -1;
     size_t j0 = 0;
     NNF_ROW_BLOCK(16)
@@ -342,6 +222,14 @@ NNF_AVX512 int nnf_sgemm_row(const float *x, const float *w, float *y, size_t in
 #else /* !NNF_SGEMM_BUILT */
 
 int nnf_sgemm_available(void) { return 0; }
+
+int nnf_sgemm_isa(void) { return 0; }
+
+int nnf_sgemm_set_isa(int level)
+{
+    (void)level;
+    return 0;
+}
 
 int nnf_sgemm_row(const float *x, const float *w, float *y, size_t in, size_t ldw, size_t out)
 {

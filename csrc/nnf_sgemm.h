@@ -4,14 +4,15 @@
  * (batch 32-512 rows, 10-1024 columns; measured 44-120 GFLOP/s of ~165), because at these sizes
  * its packing, its blocking for large matrices and its thread start-up are a large part of each
  * call. nnf_sgemm is a BLIS-style GEMM cut to those sizes: B is packed once per call into
- * 32-column panels, A is read where it lies (row-major or transposed; only a ragged last row
- * block is copied), and a 12x32 AVX-512 micro-kernel keeps the whole C tile in registers.
+ * panels of 32 (AVX-512) or 16 (AVX2) columns, A is read where it lies (row-major or
+ * transposed; only a ragged last row block is copied), and a 12x32 (6x16) micro-kernel keeps
+ * the whole C tile in registers.
  *
  * Results do not depend on how the caller splits the columns among threads: every C element is
  * one fused multiply-add chain over k in order, in the same fixed k-blocks.
  *
- * The kernel needs AVX-512F at run time and GCC or clang on x86-64 at build time; elsewhere
- * nnf_sgemm_available() is 0 and the callers keep their BLAS.
+ * The kernel needs AVX-512F (12 x 32 tiles) or AVX2 + FMA (6 x 16) at run time and GCC or clang
+ * on x86-64 at build time; elsewhere nnf_sgemm_available() is 0 and the callers keep their BLAS.
  */
 #ifndef NNF_SGEMM_H
 #define NNF_SGEMM_H
@@ -24,6 +25,13 @@ extern "C" {
 
 /* 1 when this build and this CPU run nnfast's kernel (checked once), else 0. */
 int nnf_sgemm_available(void);
+
+/* The instruction set nnf_sgemm runs with: 2 AVX-512F, 1 AVX2 + FMA, 0 none. */
+int nnf_sgemm_isa(void);
+
+/* Run at most `level` (2, 1 or 0; -1: the CPU's best), for tests and comparisons; returns the
+ * level now in use. */
+int nnf_sgemm_set_isa(int level);
 
 /* Row-major C[m x n] := alpha * op(A) op(B) + beta * C, op(A) m x k, op(B) k x n:
  * op(A)[i, p] = trans_a ? A[p*lda + i] : A[i*lda + p], likewise B with ldb. beta == 0 never

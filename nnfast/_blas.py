@@ -8,16 +8,16 @@ layers and the compiled plan alike, so all paths give the same bits) to it when 
 once, at import. ``NNFAST_BLAS=scipy`` keeps SciPy's ``cython_blas``. Any other NumPy build
 (MKL, a system BLAS) keeps SciPy's.
 
-On a CPU with AVX-512, float32 GEMMs of at least 8 rows and 24 columns run in nnfast's own GEMM
-(``csrc/nnf_sgemm.c``) instead, the rest in that BLAS; ``NNFAST_GEMM=blas`` sends every GEMM to
-the BLAS (to compare the two).
+On a CPU with AVX-512 or AVX2 + FMA, float32 GEMMs of at least 8 rows and 24 columns that run
+on one thread run in nnfast's own GEMM (``csrc/nnf_sgemm.c``) instead, the rest in that BLAS;
+``NNFAST_GEMM=blas`` sends every GEMM to the BLAS (to compare the two).
 """
 
 import ctypes
 import glob
 import os
 
-__all__ = ["select", "in_use", "own_sgemm", "set_threads"]
+__all__ = ["select", "in_use", "own_sgemm", "own_sgemm_isa", "set_threads"]
 
 _IN_USE = "scipy"
 _OWN_SGEMM = False
@@ -59,17 +59,19 @@ def select(own_sgemm=None):
 
     ``own_sgemm``: whether float32 GEMMs may run in nnfast's own GEMM (None: unless
     ``NNFAST_GEMM=blas``); benchmarks call it again to compare the two in one process.
+    ``NNFAST_GEMM=avx2`` runs the own GEMM's AVX2 kernel even on an AVX-512 CPU (tests).
     """
     global _IN_USE, _OWN_SGEMM
     from nnfast._kernels import blas, step
 
     choice = os.environ.get("NNFAST_BLAS", "").strip().lower()
-    own = (os.environ.get("NNFAST_GEMM", "").strip().lower() != "blas" if own_sgemm is None
-           else bool(own_sgemm))
+    gemm = os.environ.get("NNFAST_GEMM", "").strip().lower()
+    own = gemm != "blas" if own_sgemm is None else bool(own_sgemm)
+    isa = 1 if gemm == "avx2" else -1
     found = None if choice == "scipy" else _gemm64_addresses()
     s_addr, d_addr = (0, 0) if found is None else found[:2]
-    _OWN_SGEMM = blas.use_gemm64(s_addr, d_addr, own)
-    step.use_gemm64(s_addr, d_addr, own)
+    _OWN_SGEMM = blas.use_gemm64(s_addr, d_addr, own, isa)
+    step.use_gemm64(s_addr, d_addr, own, isa)
     _IN_USE = "scipy" if found is None else f"numpy ({os.path.basename(found[2])})"
     return _IN_USE
 
@@ -80,8 +82,17 @@ def in_use():
 
 
 def own_sgemm():
-    """Whether float32 GEMMs run in nnfast's own AVX-512 GEMM (where their shape suits it)."""
+    """Whether float32 GEMMs run in nnfast's own GEMM (where their shape suits it)."""
     return _OWN_SGEMM
+
+
+def own_sgemm_isa():
+    """``"AVX-512"`` or ``"AVX2"``: the own GEMM's kernel; None when it is off."""
+    from nnfast._kernels import blas
+
+    if not _OWN_SGEMM:
+        return None
+    return {2: "AVX-512", 1: "AVX2"}.get(blas.own_sgemm_isa())
 
 
 def set_threads(n):

@@ -83,12 +83,14 @@ _ELEMENTWISE_THREADS = 1
 # With more than one thread, a chunk can run in ONE OpenMP region whose threads each call a
 # single-threaded GEMM on their share of every GEMM (csrc/nnf_mlp.c, mlp_train_team): one thread
 # pool, never woken per kernel, its barriers spinning (nnf_barrier_wait). It needs threadpoolctl
-# to hold the BLAS at one thread during the call. With nnfast's own float32 GEMM (AVX-512,
-# nnfast._blas.own_sgemm) it is the default: measured on 2 cores against the serial path with
-# OpenBLAS's two threads (784-256-128-10, epochs in alternating processes) 1.1-1.25x at batch 32
-# and 128, 0.95x at 512. With only the BLAS it measured no better than the serial path, so there
-# it runs when the user asked for ACTIVE waiting. NNFAST_TEAM=0/1 overrides (for comparisons).
-# It starts from _TEAM_MIN_WORK multiply-adds per step (batch x Dense weights).
+# to hold the BLAS at one thread during the call. With nnfast's own float32 GEMM on AVX-512
+# (nnfast._blas.own_sgemm_isa) it is the default: measured on 2 cores against the serial path
+# with OpenBLAS's two threads (784-256-128-10, one process, interleaved) 1.39x / 1.24x at batch
+# 32 / 128, within noise at 512. With the own GEMM's AVX2 kernel (measured here on the AVX-512
+# machine with both it and OpenBLAS held to AVX2: 1.15x / 1.0x / 0.94x) and with only the BLAS
+# (no better than the serial path) it runs when the user asked for ACTIVE waiting.
+# NNFAST_TEAM=0/1 overrides. It starts from _TEAM_MIN_WORK multiply-adds per step (batch x
+# Dense weights).
 _TEAM = {"0": False, "1": True}.get(os.environ.get("NNFAST_TEAM", "").strip())  # None: choose
 _TEAM_ACTIVE = os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "ACTIVE"
 
@@ -98,7 +100,7 @@ def _team_wanted():
         return _TEAM
     from nnfast import _blas
 
-    return _TEAM_ACTIVE or _blas.own_sgemm()
+    return _TEAM_ACTIVE or _blas.own_sgemm_isa() == "AVX-512"
 
 
 _TEAM_MIN_WORK = 2_000_000

@@ -13,6 +13,8 @@ cdef extern from "nnf_sgemm.h" nogil:
     ctypedef void (*nnf_sgemm_fortran_fn)(char *, char *, int *, int *, int *, float *, float *,
                                           int *, float *, int *, float *, float *, int *)
     int nnf_sgemm_available()
+    int nnf_sgemm_isa()
+    int nnf_sgemm_set_isa(int level)
     void nnf_sgemm_set_fallback(nnf_sgemm_fortran_fn blas, int enabled)
     void nnf_sgemm_set_threads(int nthreads)
     void nnf_sgemm_dispatch(char *, char *, int *, int *, int *, float *, float *, int *,

@@ -19,6 +19,7 @@ ctypedef void (*dgemm_fn)(char *, char *, int *, int *, int *, double *, double 
                           double *, int *, double *, double *, int *) noexcept nogil
 
 from nnfast._kernels._gemm cimport (nnf_dgemm_via64, nnf_gemm_use64, nnf_sgemm_available,
+                                    nnf_sgemm_isa, nnf_sgemm_set_isa,
                                     nnf_sgemm_dispatch, nnf_sgemm_fortran_fn,
                                     nnf_sgemm_set_fallback, nnf_sgemm_set_threads,
                                     nnf_sgemm_takes, nnf_sgemm_via64)
@@ -28,7 +29,7 @@ cdef sgemm_fn _sgemm = <sgemm_fn>sgemm
 cdef dgemm_fn _dgemm = <dgemm_fn>dgemm
 
 
-def use_gemm64(intptr_t sgemm64, intptr_t dgemm64, bint own_sgemm=False):
+def use_gemm64(intptr_t sgemm64, intptr_t dgemm64, bint own_sgemm=False, int isa=-1):
     """Route ``gemm`` to an ILP64 BLAS's ``?gemm_`` (addresses of both; 0, 0: SciPy's), float32
     through nnfast's own GEMM first when ``own_sgemm`` and the CPU has it (returns whether)."""
     global _sgemm, _dgemm
@@ -38,6 +39,7 @@ def use_gemm64(intptr_t sgemm64, intptr_t dgemm64, bint own_sgemm=False):
         blas_s, _dgemm = <sgemm_fn>nnf_sgemm_via64, <dgemm_fn>nnf_dgemm_via64
     else:
         blas_s, _dgemm = <sgemm_fn>sgemm, <dgemm_fn>dgemm
+    nnf_sgemm_set_isa(isa)  # -1: the CPU's best; 1: AVX2 even on an AVX-512 CPU (tests)
     own_sgemm = own_sgemm and nnf_sgemm_available()
     nnf_sgemm_set_fallback(<nnf_sgemm_fortran_fn>blas_s, own_sgemm)
     _sgemm = <sgemm_fn>nnf_sgemm_dispatch if own_sgemm else blas_s
@@ -45,8 +47,13 @@ def use_gemm64(intptr_t sgemm64, intptr_t dgemm64, bint own_sgemm=False):
 
 
 def own_sgemm_available():
-    """Whether this build and CPU can run nnfast's own float32 GEMM (AVX-512F)."""
+    """Whether this build and CPU can run nnfast's own float32 GEMM (AVX-512F or AVX2+FMA)."""
     return bool(nnf_sgemm_available())
+
+
+def own_sgemm_isa():
+    """The instruction set of nnfast's own GEMM: 2 AVX-512F, 1 AVX2 + FMA, 0 none."""
+    return nnf_sgemm_isa()
 
 
 def own_sgemm_takes(size_t m, size_t n, size_t k):

@@ -80,6 +80,7 @@ cdef size_t _offset(value):
 
 
 from nnfast._kernels._gemm cimport (nnf_dgemm_via64, nnf_gemm_use64, nnf_sgemm_available,
+                                    nnf_sgemm_set_isa,
                                     nnf_sgemm_dispatch, nnf_sgemm_fortran_fn,
                                     nnf_sgemm_set_fallback, nnf_sgemm_set_threads,
                                     nnf_sgemm_via64)
@@ -89,7 +90,7 @@ cdef nnf_sgemm_fn _sgemm = <nnf_sgemm_fn>sgemm
 cdef nnf_dgemm_fn _dgemm = <nnf_dgemm_fn>dgemm
 
 
-def use_gemm64(intptr_t sgemm64, intptr_t dgemm64, bint own_sgemm=False):
+def use_gemm64(intptr_t sgemm64, intptr_t dgemm64, bint own_sgemm=False, int isa=-1):
     """Route the plans' GEMMs to an ILP64 BLAS's ``?gemm_`` (addresses of both; 0, 0: SciPy's),
     float32 ones through nnfast's own GEMM first when ``own_sgemm`` and the CPU has it."""
     global _sgemm, _dgemm
@@ -99,6 +100,7 @@ def use_gemm64(intptr_t sgemm64, intptr_t dgemm64, bint own_sgemm=False):
         blas_s, _dgemm = nnf_sgemm_via64, nnf_dgemm_via64
     else:
         blas_s, _dgemm = <nnf_sgemm_fn>sgemm, <nnf_dgemm_fn>dgemm
+    nnf_sgemm_set_isa(isa)  # -1: the CPU's best; 1: AVX2 even on an AVX-512 CPU (tests)
     own_sgemm = own_sgemm and nnf_sgemm_available()
     nnf_sgemm_set_fallback(<nnf_sgemm_fortran_fn>blas_s, own_sgemm)
     _sgemm = <nnf_sgemm_fn>nnf_sgemm_dispatch if own_sgemm else blas_s

@@ -31,8 +31,8 @@ def collect():
         "isa dispatch": "on" if compiled.has_isa_clones() else "off",
         "isa selected": compiled.isa_selected(),
         "gemm": nf._blas.in_use(),
-        "own gemm": ("float32, AVX-512 (csrc/nnf_sgemm.c)" if nf._blas.own_sgemm()
-                     else "off (no AVX-512, or NNFAST_GEMM=blas)"),
+        "own gemm": (f"float32, {nf._blas.own_sgemm_isa()} (csrc/nnf_sgemm.c)"
+                     if nf._blas.own_sgemm() else "off (no AVX2/AVX-512, or NNFAST_GEMM=blas)"),
         "threads": nf.get_num_threads(),
         "blas": [
             f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}, "

@@ -4,7 +4,9 @@ Sizes straddle its 12-row blocks, 32-column panels, 256-deep k-blocks and 1 MiB 
 blocks; every transpose combination and strided operand; alpha/beta; and the property the
 training team relies on: a block of C's columns computed alone equals the same columns of the
 whole product, bit for bit. Runs at one thread, where the own GEMM takes every shape of at
-least 8 rows and 24 columns (on a CPU without AVX-512 the same checks exercise the BLAS).
+least 8 rows and 24 columns, once per kernel this CPU has (AVX-512's 12x32 tiles and AVX2's
+6x16: on an AVX-512 CPU ``NNFAST_GEMM=avx2`` selects the second); on a CPU with neither the
+same checks exercise the BLAS.
 """
 
 import os
@@ -18,6 +20,21 @@ from nnfast._kernels import blas as _kblas
 from helpers import threads
 
 OWN = _blas.own_sgemm()
+KERNELS = ["best", "avx2"] if _blas.own_sgemm_isa() == "AVX-512" else ["best"]
+
+
+@pytest.fixture(params=KERNELS, autouse=True)
+def kernel(request, monkeypatch):
+    """Every test once per own-GEMM kernel the CPU can run."""
+    if request.param == "avx2":
+        monkeypatch.setenv("NNFAST_GEMM", "avx2")
+        _blas.select()
+        assert _blas.own_sgemm_isa() == "AVX2"
+    try:
+        yield request.param
+    finally:
+        monkeypatch.undo()
+        _blas.select()
 
 # (m, k, n): ragged row blocks, one or several panels with a ragged last one, k past 256 and
 # 512 (two and three k-blocks), n*k past 256 Ki floats (two packed column blocks).

@@ -1,0 +1,274 @@
+/* nnf_sgemm_isa.h -- the instruction-set-specific half of nnf_sgemm.c, included once per ISA.
+ *
+ * The includer defines:
+ *   ISA(name)    the function name for this ISA (name##_avx512, name##_avx2)
+ *   ISA_TARGET   the target attribute of every function here
+ *   ISA_AVX512   1 for AVX-512F (16-float vectors, masks), 0 for AVX2+FMA (8-float vectors)
+ *   MR, NR       the micro-kernel's rows and columns (NR = two vectors)
+ * and gemm_job, KC_MAX. Both instances compute every C element as the same fused multiply-add
+ * chain; only the tile shape (and so the padding) differs.
+ */
+
+#if ISA_AVX512
+#define V __m512
+#define VW 16
+#define V_ZERO() _mm512_setzero_ps()
+#define V_LOAD(p) _mm512_load_ps(p)
+#define V_LOADU(p) _mm512_loadu_ps(p)
+#define V_STORE(p, v) _mm512_store_ps((p), (v))
+#define V_STOREU(p, v) _mm512_storeu_ps((p), (v))
+#define V_SET1(x) _mm512_set1_ps(x)
+#define V_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define V_MUL(a, b) _mm512_mul_ps((a), (b))
+#else
+#define V __m256
+#define VW 8
+#define V_ZERO() _mm256_setzero_ps()
+#define V_LOAD(p) _mm256_load_ps(p)
+#define V_LOADU(p) _mm256_loadu_ps(p)
+#define V_STORE(p, v) _mm256_store_ps((p), (v))
+#define V_STOREU(p, v) _mm256_storeu_ps((p), (v))
+#define V_SET1(x) _mm256_set1_ps(x)
+#define V_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define V_MUL(a, b) _mm256_mul_ps((a), (b))
+#endif
+
+/* ---- packing ----------------------------------------------------------------------------- */
+
+/* Panel of op(B) rows [0, k), columns [j0, j0 + nr), nr <= NR, as k x NR floats (zero past nr). */
+ISA_TARGET static void ISA(pack_b_panel)(int trans_b, size_t k, const float *b, size_t ldb,
+                                         size_t j0, size_t nr, float *NNF_RESTRICT dst)
+{
+    if (!trans_b) {
+        const float *src = b + j0;
+#if ISA_AVX512
+        const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1u);
+        const __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr > 16 ? (1u << (nr - 16)) - 1u : 0);
+        for (size_t p = 0; p < k; p++, src += ldb, dst += NR) {
+            _mm512_store_ps(dst, _mm512_maskz_loadu_ps(m0, src));
+            _mm512_store_ps(dst + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+        }
+#else
+        if (nr == NR) {
+            for (size_t p = 0; p < k; p++, src += ldb, dst += NR) {
+                V_STORE(dst, V_LOADU(src));
+                V_STORE(dst + VW, V_LOADU(src + VW));
+            }
+        } else {
+            for (size_t p = 0; p < k; p++, src += ldb, dst += NR)
+                for (size_t jj = 0; jj < NR; jj++)
+                    dst[jj] = jj < nr ? src[jj] : 0.0f;
+        }
+#endif
+        return;
+    }
+    /* op(B)[p, j] = B[j*ldb + p]: a gather of one vector's columns per k. */
+#if ISA_AVX512
+    const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5,
+                                                            4, 3, 2, 1, 0),
+                                           _mm512_set1_epi32((int)ldb));
+#else
+    const __m256i idx = _mm256_mullo_epi32(_mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0),
+                                           _mm256_set1_epi32((int)ldb));
+#endif
+    for (size_t half = 0; half < 2; half++) {
+        size_t jbase = j0 + VW * half;
+        size_t cols = nr > VW * half ? nr - VW * half : 0;
+        if (cols > VW)
+            cols = VW;
+        float *d = dst + VW * half;
+        if (cols == VW && ldb <= (size_t)(INT32_MAX / VW)) {
+            const float *src = b + jbase * ldb;
+            for (size_t p = 0; p < k; p++)
+#if ISA_AVX512
+                V_STORE(d + p * NR, _mm512_i32gather_ps(idx, src + p, 4));
+#else
+                V_STORE(d + p * NR, _mm256_i32gather_ps(src + p, idx, 4));
+#endif
+        } else {
+            for (size_t p = 0; p < k; p++) {
+                for (size_t jj = 0; jj < VW; jj++)
+                    d[p * NR + jj] = jj < cols ? b[(jbase + jj) * ldb + p] : 0.0f;
+            }
+        }
+    }
+}
+
+/* MR x kc strip of op(A) (rows [i0, i0 + mr), k-range [p0, p0 + kc)) as kc x MR floats, rows
+ * past mr zero. */
+static void ISA(pack_a_strip)(int trans_a, const float *a, size_t lda, size_t i0, size_t mr,
+                              size_t p0, size_t kc, float *NNF_RESTRICT dst)
+{
+    for (size_t p = 0; p < kc; p++) {
+        for (size_t ii = 0; ii < MR; ii++) {
+            float v = 0.0f;
+            if (ii < mr)
+                v = trans_a ? a[(p0 + p) * lda + i0 + ii] : a[(i0 + ii) * lda + p0 + p];
+            dst[p * MR + ii] = v;
+        }
+    }
+}
+
+/* ---- micro-kernel ------------------------------------------------------------------------ */
+
+/* The C tile's rows: r0/r1 := alpha * acc; then C := beta * C + r (beta == 0 never reads C),
+ * columns [0, nr). The AVX2 tail goes through a scalar fmaf: the same rounding as the vector. */
+#if ISA_AVX512
+#define ISA_STORE_ROW(cr, r0, r1)                                                              \
+    do {                                                                                       \
+        if (beta != 0.0f) {                                                                    \
+            r0 = V_FMA(vb, _mm512_maskz_loadu_ps(m0, cr), r0);                                 \
+            r1 = V_FMA(vb, _mm512_maskz_loadu_ps(m1, cr + 16), r1);                            \
+        }                                                                                      \
+        _mm512_mask_storeu_ps(cr, m0, r0);                                                     \
+        _mm512_mask_storeu_ps(cr + 16, m1, r1);                                                \
+    } while (0)
+#define ISA_STORE_SETUP                                                                        \
+    const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1u);                     \
+    const __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr > 16 ? (1u << (nr - 16)) - 1u : 0);
+#else
+#define ISA_STORE_ROW(cr, r0, r1)                                                              \
+    do {                                                                                       \
+        if (nr == NR) {                                                                        \
+            if (beta != 0.0f) {                                                                \
+                r0 = V_FMA(vb, V_LOADU(cr), r0);                                               \
+                r1 = V_FMA(vb, V_LOADU(cr + VW), r1);                                          \
+            }                                                                                  \
+            V_STOREU(cr, r0);                                                                  \
+            V_STOREU(cr + VW, r1);                                                             \
+        } else {                                                                               \
+            float tmp_[NR];                                                                    \
+            V_STOREU(tmp_, r0);                                                                \
+            V_STOREU(tmp_ + VW, r1);                                                           \
+            for (size_t j_ = 0; j_ < nr; j_++)                                                 \
+                cr[j_] = beta != 0.0f ? fmaf(beta, cr[j_], tmp_[j_]) : tmp_[j_];               \
+        }                                                                                      \
+    } while (0)
+#define ISA_STORE_SETUP
+#endif
+
+/* One software prefetch per k-step, PF_AHEAD k-steps ahead: for a row-major strip the rows
+ * take turns (row p mod 16, when < MR: one line of each row per 16 k-steps), for a strip
+ * contiguous along the rows the line PF_AHEAD/4 k-steps on. */
+#define ISA_PREFETCH(RS, CS)                                                                   \
+    if ((CS) == 1) {                                                                           \
+        const size_t r_ = p & 15;                                                              \
+        if (r_ < MR)                                                                           \
+            _mm_prefetch((const char *)(a + r_ * (RS) + p + PF_AHEAD), _MM_HINT_T0);           \
+    } else {                                                                                   \
+        _mm_prefetch((const char *)(ap + PF_AHEAD / 4 * (CS)), _MM_HINT_T0);                   \
+    }
+
+/* C tile (mr x nr) := alpha * A_strip B_panel + beta * C, A_strip[ii, p] = a[ii*rs + p*cs];
+ * expanded into the two layouts below so that rs or cs is a compile-time 1. */
+#define ISA_UK_BODY(RS, CS)                                                                    \
+    V acc0[MR], acc1[MR];                                                                      \
+    for (int ii = 0; ii < MR; ii++) {                                                          \
+        acc0[ii] = V_ZERO();                                                                   \
+        acc1[ii] = V_ZERO();                                                                   \
+    }                                                                                          \
+    for (size_t p = 0; p < kc; p++) {                                                          \
+        const V b0 = V_LOAD(bp), b1 = V_LOAD(bp + VW);                                         \
+        const float *ap = a + p * (CS);                                                        \
+        ISA_PREFETCH(RS, CS)                                                                   \
+        _Pragma("GCC unroll 12") for (int ii = 0; ii < MR; ii++)                               \
+        {                                                                                      \
+            const V av = V_SET1(ap[ii * (RS)]);                                                \
+            acc0[ii] = V_FMA(av, b0, acc0[ii]);                                                \
+            acc1[ii] = V_FMA(av, b1, acc1[ii]);                                                \
+        }                                                                                      \
+        bp += NR;                                                                              \
+    }                                                                                          \
+    const V va = V_SET1(alpha), vb = V_SET1(beta);                                             \
+    (void)vb;                                                                                  \
+    ISA_STORE_SETUP                                                                            \
+    for (int ii = 0; ii < MR; ii++) {                                                          \
+        if ((size_t)ii >= mr)                                                                  \
+            break;                                                                             \
+        float *cr = c + (size_t)ii * ldc;                                                      \
+        V r0 = alpha == 1.0f ? acc0[ii] : V_MUL(va, acc0[ii]);                                 \
+        V r1 = alpha == 1.0f ? acc1[ii] : V_MUL(va, acc1[ii]);                                 \
+        ISA_STORE_ROW(cr, r0, r1);                                                             \
+    }
+
+/* A strip contiguous along the rows (packed strips, transposed A): a[ii + p*cs]. */
+ISA_TARGET static void ISA(ukernel_rows_contig)(size_t kc, const float *NNF_RESTRICT a, size_t cs,
+                                                const float *NNF_RESTRICT bp, float *c,
+                                                size_t ldc, size_t mr, size_t nr, float alpha,
+                                                float beta)
+{
+    ISA_UK_BODY(1, cs)
+}
+
+/* A strip in row-major A: a[ii*rs + p]. */
+ISA_TARGET static void ISA(ukernel_rows_strided)(size_t kc, const float *NNF_RESTRICT a,
+                                                 size_t rs, const float *NNF_RESTRICT bp,
+                                                 float *c, size_t ldc, size_t mr, size_t nr,
+                                                 float alpha, float beta)
+{
+    ISA_UK_BODY(rs, 1)
+}
+
+/* ---- the loops --------------------------------------------------------------------------- */
+
+/* Tiles (panel-major) of the block of columns [jc, jc + ncur), k-blocks in order. */
+ISA_TARGET static void ISA(run_tiles)(const gemm_job *J, size_t jc, size_t ncur)
+{
+    const size_t rowblocks = (J->m + MR - 1) / MR, panels = (ncur + NR - 1) / NR;
+    float strip[KC_MAX * MR] __attribute__((aligned(64)));
+    for (size_t p0 = 0; p0 < J->k; p0 += J->kc) {
+        const size_t kc = J->k - p0 < J->kc ? J->k - p0 : J->kc;
+        const float beta = p0 == 0 ? J->beta : 1.0f;
+        int strip_packed = 0; /* the ragged last row block, packed for this k-block */
+        for (size_t t = 0; t < rowblocks * panels; t++) {
+            const size_t jp = t / rowblocks, ib = t % rowblocks;
+            const size_t i0 = ib * MR, mr = J->m - i0 < MR ? J->m - i0 : MR;
+            const size_t j0 = jp * NR, nr = ncur - j0 < NR ? ncur - j0 : NR;
+            const float *bp = J->pack + jp * NR * J->k + p0 * NR;
+            float *c = J->c + i0 * J->ldc + jc + j0;
+            if (mr < MR) {
+                if (!strip_packed) {
+                    ISA(pack_a_strip)(J->trans_a, J->a, J->lda, i0, mr, p0, kc, strip);
+                    strip_packed = 1;
+                }
+                ISA(ukernel_rows_contig)(kc, strip, MR, bp, c, J->ldc, mr, nr, J->alpha, beta);
+            } else if (J->trans_a) {
+                ISA(ukernel_rows_contig)(kc, J->a + p0 * J->lda + i0, J->lda, bp, c, J->ldc, mr,
+                                         nr, J->alpha, beta);
+            } else {
+                ISA(ukernel_rows_strided)(kc, J->a + i0 * J->lda + p0, J->lda, bp, c, J->ldc, mr,
+                                          nr, J->alpha, beta);
+            }
+        }
+    }
+}
+
+/* The whole product: column blocks of J->nc, each packed into J->pack, then its tiles. */
+ISA_TARGET static void ISA(sgemm_run)(gemm_job *J)
+{
+    for (size_t jc = 0; jc < J->n; jc += J->nc) {
+        const size_t ncur = J->n - jc < J->nc ? J->n - jc : J->nc;
+        const size_t panels = (ncur + NR - 1) / NR;
+        for (size_t jp = 0; jp < panels; jp++) {
+            const size_t j0 = jp * NR;
+            ISA(pack_b_panel)(J->trans_b, J->k, J->b, J->ldb, jc + j0,
+                              ncur - j0 < NR ? ncur - j0 : NR, J->pack + jp * NR * J->k);
+        }
+        ISA(run_tiles)(J, jc, ncur);
+    }
+}
+
+#undef V
+#undef VW
+#undef V_ZERO
+#undef V_LOAD
+#undef V_LOADU
+#undef V_STORE
+#undef V_STOREU
+#undef V_SET1
+#undef V_FMA
+#undef V_MUL
+#undef ISA_STORE_ROW
+#undef ISA_STORE_SETUP
+#undef ISA_PREFETCH
+#undef ISA_UK_BODY
