@@ -441,8 +441,11 @@ NNF_INLINE void SFX(mlp_cols)(size_t d, int t, int nt, size_t *c0, size_t *c1)
  * BLAS call); element-wise work split by rows or by the same columns; the optimizer by ranges of
  * each trainable run; barriers between dependent stages. One thread pool, never woken per kernel.
  * The loss, the metric and dropout masks run on thread 0 (dropout's counter-based bits are
- * indexed from the start of the array). Every result element is computed by the same
- * operations as in the serial path. */
+ * indexed from the start of the array). A Dense layer of at most 16 units (one column block:
+ * the output layer of a classifier) is split by rows instead of columns, so that thread 0 does
+ * not run it alone. Every result element is computed by the same operations as in the serial
+ * path, but for what a BLAS rounds differently on a block of rows than on the whole (nnfast's
+ * own GEMM does not). */
 static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads,
                                T *state, T *s1, T *s2, T *work, double *dscratch, intptr_t *lbuf, const T *X,
                                const T *Tg, const intptr_t *labels, const T *W,
@@ -510,12 +513,18 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                     int code = Ly->act;
                     int via_z = code != NNF_ACT_LINEAR && Ly->keeps_z;
                     T *target = via_z ? work + Ly->z : y;
-                    size_t c0, c1;
-                    SFX(mlp_cols)(d, t, nt, &c0, &c1);
-                    if (c0 < c1) {
-                        SFX(mlp_gemm_ld)(gemm, 0, 0, m, c1 - c0, Ly->in, h, Ly->in, Wt + c0, d,
-                                         target + c0, d);
-                        for (size_t r = 0; r < m; r++) {
+                    /* columns [c0, c1) of rows [q0, q1): a layer of one 16-column block (the
+                     * output layer of a classifier) is split by rows instead */
+                    size_t c0 = 0, c1 = d, q0 = r0, q1 = r1;
+                    if (d > 16) {
+                        SFX(mlp_cols)(d, t, nt, &c0, &c1);
+                        q0 = 0;
+                        q1 = m;
+                    }
+                    if (c0 < c1 && q0 < q1) {
+                        SFX(mlp_gemm_ld)(gemm, 0, 0, q1 - q0, c1 - c0, Ly->in, h + q0 * Ly->in,
+                                         Ly->in, Wt + c0, d, target + q0 * d + c0, d);
+                        for (size_t r = q0; r < q1; r++) {
                             T *tr = target + r * d + c0;
                             SFX(nnf_bias_act)(via_z ? NNF_ACT_LINEAR : code, 1, c1 - c0, tr,
                                               b ? b + c0 : NULL, 1);
@@ -566,13 +575,23 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                 T *y = work + Ly->y, *dy = work + Ly->dy;
                 T *dx = Ly->dx ? work + p->layers[i - 1].dy : NULL;
                 if (Ly->kind == NNF_MLP_DENSE) {
-                    size_t c0, c1;
-                    SFX(mlp_cols)(d, t, nt, &c0, &c1);
+                    /* As in the forward pass, a layer of one 16-column block is split by
+                     * rows: the derivative by rows of dy, then (after a barrier) the kernel
+                     * gradient by rows of dW; its bias gradient on thread 0. */
+                    const int narrow = d <= 16;
+                    size_t c0 = 0, c1 = d;
+                    if (!narrow)
+                        SFX(mlp_cols)(d, t, nt, &c0, &c1);
                     const T *z = Ly->z == NNF_MLP_NONE ? NULL : work + Ly->z;
                     if (Ly->act == NNF_ACT_SOFTMAX) {
                         if (r0 < r1)
                             SFX(nnf_softmax_backward)(r1 - r0, d, y + r0 * d, dy + r0 * d,
                                                       dy + r0 * d, 1);
+                        nnf_barrier_wait(&team_barrier, nt);
+                    } else if (Ly->act != NNF_ACT_LINEAR && narrow) {
+                        for (size_t r = r0; r < r1; r++)
+                            SFX(mlp_act_backward)(Ly->act, 1, d, z ? z + r * d : NULL, y + r * d,
+                                                  dy + r * d, dy + r * d, 1);
                         nnf_barrier_wait(&team_barrier, nt);
                     } else if (Ly->act != NNF_ACT_LINEAR && c0 < c1) {
                         for (size_t r = 0; r < m; r++)
@@ -580,7 +599,15 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                                                   y + r * d + c0, dy + r * d + c0,
                                                   dy + r * d + c0, 1);
                     }
-                    if (Ly->grad && c0 < c1) {
+                    if (Ly->grad && narrow) {
+                        size_t g0, g1;
+                        SFX(mlp_cols)(Ly->in, t, nt, &g0, &g1);
+                        if (g0 < g1)
+                            SFX(mlp_gemm_ld)(gemm, 1, 0, g1 - g0, d, m, hin + g0, Ly->in, dy, d,
+                                             grads + Ly->w + g0 * d, d);
+                        if (t == 0 && Ly->b != NNF_MLP_NONE)
+                            SFX(mlp_bias_grad)(m, d, d, dy, grads + Ly->b, scratch);
+                    } else if (Ly->grad && c0 < c1) {
                         SFX(mlp_gemm_ld)(gemm, 1, 0, Ly->in, c1 - c0, m, hin, Ly->in, dy + c0, d,
                                          grads + Ly->w + c0, d);
                         if (Ly->b != NNF_MLP_NONE)
