@@ -576,3 +576,25 @@ def test_stale_plan_raises():
     m.build()
     with pytest.raises(ValueError, match="built again"):
         plan.predict(Xc, np.empty((20, 3), np.float32))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ["relu", "tanh", "linear"])
+def test_team_splits_wide_layers_by_columns_and_narrow_ones_by_rows(dtype, activation, monkeypatch):
+    """Layers wider than one 16-column block are split by columns in the team, narrower ones by
+    rows (with a barrier after their derivative): both against the layers' Python path."""
+    monkeypatch.setattr(nnfast._plan, "_TEAM", True)
+    monkeypatch.setattr(nnfast._plan, "_TEAM_MIN_WORK", 0)
+    X, y = data(n=150, d=37, k=4, seed=9)
+    layers = lambda: [nf.layers.Dense(40, activation=activation),  # noqa: E731
+                      nf.layers.Dense(13, activation=activation),
+                      nf.layers.Dense(33, activation="relu"),
+                      nf.layers.Dense(4, activation="softmax")]
+    with threads(2):
+        a, b = twins(layers, "sparse_categorical_crossentropy", lambda: nf.optimizers.Adam(1e-2),
+                     dtype, d=37)
+        hist = a.fit(X, y, epochs=2, batch_size=48, verbose=0)
+        ours = plan_fit(b, X, y, epochs=2, batch_size=48)
+    np.testing.assert_allclose(ours["loss"], hist.history["loss"], **TOL[dtype])
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wb, wa, **TOL[dtype])
