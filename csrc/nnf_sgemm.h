@@ -56,8 +56,9 @@ void nnf_sgemm_set_threads(int nthreads);
 void nnf_sgemm_dispatch(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
                         float *a, int *lda, float *b, int *ldb, float *beta, float *c, int *ldc);
 
-/* Whether nnf_sgemm_dispatch would run nnfast's kernel for this row-major shape. */
-int nnf_sgemm_takes(size_t m, size_t n, size_t k);
+/* Whether nnf_sgemm_dispatch would run nnfast's kernel for this row-major product (op(B)
+ * transposed when trans_b). */
+int nnf_sgemm_takes(int trans_b, size_t m, size_t n, size_t k);
 
 #ifdef __cplusplus
 }

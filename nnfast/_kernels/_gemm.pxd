@@ -19,4 +19,7 @@ cdef extern from "nnf_sgemm.h" nogil:
     void nnf_sgemm_set_threads(int nthreads)
     void nnf_sgemm_dispatch(char *, char *, int *, int *, int *, float *, float *, int *,
                             float *, int *, float *, float *, int *)
-    int nnf_sgemm_takes(size_t m, size_t n, size_t k)
+    int nnf_sgemm_takes(int trans_b, size_t m, size_t n, size_t k)
+    int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                  const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
+                  size_t ldc)

@@ -22,7 +22,7 @@ from nnfast._kernels._gemm cimport (nnf_dgemm_via64, nnf_gemm_use64, nnf_sgemm_a
                                     nnf_sgemm_isa, nnf_sgemm_set_isa,
                                     nnf_sgemm_dispatch, nnf_sgemm_fortran_fn,
                                     nnf_sgemm_set_fallback, nnf_sgemm_set_threads,
-                                    nnf_sgemm_takes, nnf_sgemm_via64)
+                                    nnf_sgemm, nnf_sgemm_takes, nnf_sgemm_via64)
 
 # SciPy's GEMMs unless use_gemm64 switched them (once, at import).
 cdef sgemm_fn _sgemm = <sgemm_fn>sgemm
@@ -56,9 +56,24 @@ def own_sgemm_isa():
     return nnf_sgemm_isa()
 
 
-def own_sgemm_takes(size_t m, size_t n, size_t k):
+def own_sgemm_takes(size_t m, size_t n, size_t k, bint transpose_b=False):
     """Whether a row-major float32 ``m x k @ k x n`` product runs in nnfast's own GEMM now."""
-    return bool(nnf_sgemm_takes(m, n, k))
+    return bool(nnf_sgemm_takes(transpose_b, m, n, k))
+
+
+def own_sgemm(const float[:, :] a, const float[:, :] b, float[:, ::1] c, bint trans_a,
+              bint trans_b, size_t k, size_t lda, size_t ldb, float alpha=1.0, float beta=0.0):
+    """``c := alpha op(a) op(b) + beta c`` in nnfast's own GEMM whatever the shape (tests: the
+    dispatcher sends small products to the BLAS); the caller has checked the operands, as for
+    :func:`gemm`. Returns False when the kernel is unavailable."""
+    cdef size_t m = c.shape[0], n = c.shape[1]
+    cdef int status
+    if m == 0 or n == 0:
+        return True
+    with nogil:
+        status = nnf_sgemm(trans_a, trans_b, m, n, k, alpha, &a[0, 0], lda, &b[0, 0], ldb, beta,
+                           &c[0, 0], n)
+    return status == 0
 
 
 def set_gemm_threads(int nthreads):

@@ -55,10 +55,19 @@ def _reference(a, b, ta, tb):
 
 
 def _gemm(a, b, c, ta, tb, alpha=1.0, beta=0.0):
-    """c := alpha op(a) op(b) + beta c through the kernel layer (row-major operands)."""
+    """c := alpha op(a) op(b) + beta c in the own GEMM whatever the shape (the dispatcher would
+    send small products to the BLAS), or through the kernel layer where there is none."""
     k = a.shape[0] if ta else a.shape[1]
-    _kblas.gemm(a, b, c, ta, tb, k, a.strides[0] // 4, b.strides[0] // 4, alpha, beta)
+    lda, ldb = a.strides[0] // 4, b.strides[0] // 4
+    if not (OWN and _kblas.own_sgemm(a, b, c, ta, tb, k, lda, ldb, alpha, beta)):
+        _kblas.gemm(a, b, c, ta, tb, k, lda, ldb, alpha, beta)
     return c
+
+
+def _product(a, b, ta, tb):
+    m = a.shape[1] if ta else a.shape[0]
+    n = b.shape[0] if tb else b.shape[1]
+    return _gemm(a, b, np.empty((m, n), np.float32), ta, tb)
 
 
 def _tol(k):
@@ -72,9 +81,11 @@ def test_the_own_gemm_is_used_where_the_cpu_has_it():
         assert _kblas.own_sgemm_takes(128, 256, 784) == OWN
         assert not _kblas.own_sgemm_takes(1, 256, 784)   # batch-1 rows: padding, the BLAS
         assert not _kblas.own_sgemm_takes(128, 10, 128)  # 10 columns of a 32-wide panel
+        assert not _kblas.own_sgemm_takes(32, 64, 64)    # OpenBLAS's small-matrix kernels...
+        assert _kblas.own_sgemm_takes(32, 64, 64, transpose_b=True) == OWN  # ...but not NT
     with threads(2):  # a lone caller with two threads: OpenBLAS's pool for the big ones
         assert not _kblas.own_sgemm_takes(128, 256, 784)
-        assert _kblas.own_sgemm_takes(16, 32, 64) == OWN  # too small to split
+        assert _kblas.own_sgemm_takes(16, 32, 64, transpose_b=True) == OWN  # too small to split
 
 
 @pytest.mark.parametrize("m,k,n", SHAPES)
@@ -83,8 +94,7 @@ def test_the_own_gemm_is_used_where_the_cpu_has_it():
 def test_matches_float64_reference(m, k, n, ta, tb):
     a, b = _operands(m, k, n, ta, tb)
     expected = _reference(a, b, ta, tb)
-    with threads(1):
-        got = nf.kernels.matmul(a, b, transpose_a=ta, transpose_b=tb)
+    got = _product(a, b, ta, tb)
     scale = np.abs(expected).max() + 1.0
     np.testing.assert_allclose(got, expected, rtol=0, atol=_tol(k) * scale)
 
@@ -130,8 +140,7 @@ def test_nan_and_inf_propagate():
     a, b = _operands(24, 50, 40, False, False, seed=4)
     a[3, 7] = np.nan
     b[9, 33] = np.inf
-    with threads(1):
-        got = nf.kernels.matmul(a, b)
+    got = _product(a, b, False, False)
     assert np.isnan(got[3]).all()
     col = got[:, 33]
     assert np.isnan(col[3]) and not np.isfinite(np.delete(col, 3)).any()
@@ -143,12 +152,23 @@ def test_column_blocks_equal_the_whole_product_bit_for_bit(ta, tb):
     """The training team gives each thread a block of C's columns (a view of B)."""
     m, k, n = 50, 700, 200
     a, b = _operands(m, k, n, ta, tb, seed=5)
-    with threads(1):
-        whole = nf.kernels.matmul(a, b, transpose_a=ta, transpose_b=tb)
-        for c0, c1 in [(0, 96), (96, 200), (16, 57), (160, 200)]:
-            bb = b[c0:c1] if tb else b[:, c0:c1]
-            part = nf.kernels.matmul(a, bb, transpose_a=ta, transpose_b=tb)
-            np.testing.assert_array_equal(part, whole[:, c0:c1])
+    whole = _product(a, b, ta, tb)
+    for c0, c1 in [(0, 96), (96, 200), (16, 57), (160, 200), (3, 5)]:
+        bb = b[c0:c1] if tb else b[:, c0:c1]
+        np.testing.assert_array_equal(_product(a, bb, ta, tb), whole[:, c0:c1])
+
+
+@pytest.mark.parametrize("m,k,n,tb", [(128, 784, 256, False), (32, 64, 64, False),
+                                      (32, 64, 64, True), (5, 300, 40, False)])
+def test_dispatch_through_matmul(m, k, n, tb):
+    """nnfast.kernels.matmul picks the own GEMM or the BLAS by shape; both agree with float64."""
+    a, b = _operands(m, k, n, False, tb, seed=8)
+    expected = _reference(a, b, False, tb)
+    for nt in (1, 2):
+        with threads(nt):
+            got = nf.kernels.matmul(a, b, transpose_b=tb)
+        np.testing.assert_allclose(got, expected, rtol=0,
+                                   atol=_tol(k) * (np.abs(expected).max() + 1))
 
 
 def test_same_bits_as_one_thread_when_called_with_two():
@@ -163,13 +183,14 @@ def test_same_bits_as_one_thread_when_called_with_two():
 
 @pytest.mark.skipif(not OWN, reason="own GEMM off (no AVX-512, or NNFAST_GEMM=blas)")
 def test_blas_switch_round_trip():
-    a, b = _operands(64, 128, 96, False, False, seed=7)
+    a, b = _operands(128, 128, 96, False, False, seed=7)
     with threads(1):
+        assert _kblas.own_sgemm_takes(128, 96, 128)
         own = nf.kernels.matmul(a, b)
         try:
             _blas.select(own_sgemm=False)
             assert not _blas.own_sgemm()
-            assert not _kblas.own_sgemm_takes(64, 96, 128)
+            assert not _kblas.own_sgemm_takes(128, 96, 128)
             theirs = nf.kernels.matmul(a, b)
         finally:
             _blas.select()
