@@ -8,8 +8,9 @@ layers and the compiled plan alike, so all paths give the same bits) to it when 
 once, at import. ``NNFAST_BLAS=scipy`` keeps SciPy's ``cython_blas``. Any other NumPy build
 (MKL, a system BLAS) keeps SciPy's.
 
-On a CPU with AVX-512 or AVX2 + FMA, float32 GEMMs of at least 8 rows and 24 columns that run
-on one thread run in nnfast's own GEMM (``csrc/nnf_sgemm.c``) instead, the rest in that BLAS;
+On a CPU with AVX-512 or AVX2 + FMA, float32 GEMMs of at least 8 rows and 24 columns (and a
+million multiply-adds unless B is transposed) that run on one thread run in nnfast's own GEMM
+(``csrc/nnf_sgemm.c``; ``nnf_sgemm_takes`` is the rule) instead, the rest in that BLAS;
 ``NNFAST_GEMM=blas`` sends every GEMM to the BLAS (to compare the two).
 """
 
