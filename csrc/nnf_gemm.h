@@ -28,6 +28,14 @@ typedef void (*nnf_dgemm64_fn)(char *transa, char *transb, int64_t *m, int64_t *
 /* Record the ILP64 sgemm and dgemm (both non-NULL); called once, before any GEMM runs. */
 void nnf_gemm_use64(void *sgemm64, void *dgemm64);
 
+/* The GEMMs one extension calls: the ILP64 pair when both addresses are given (recorded as by
+ * nnf_gemm_use64), else `sgemm_lp64`/`dgemm_lp64` (SciPy's); float32 through nnfast's own GEMM
+ * first (nnf_sgemm_dispatch) when `own_sgemm` and the CPU runs it, `isa` as for
+ * nnf_sgemm_set_isa. Writes both function pointers; returns whether the own GEMM is on. Each
+ * extension that compiles these files holds its own copy of this state, so each calls it. */
+int nnf_gemm_choose(void *sgemm64, void *dgemm64, void *sgemm_lp64, void *dgemm_lp64,
+                    int own_sgemm, int isa, void **sgemm_out, void **dgemm_out);
+
 /* ?gemm_ with 32-bit ints, forwarded to the recorded ILP64 functions. */
 void nnf_sgemm_via64(char *transa, char *transb, int *m, int *n, int *k, float *alpha, float *a,
                      int *lda, float *b, int *ldb, float *beta, float *c, int *ldc);

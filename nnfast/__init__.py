@@ -30,7 +30,6 @@ except ImportError as exc:  # the compiled kernels are missing: say how to build
 from nnfast import _blas  # noqa: E402
 
 _blas.select()  # NumPy's OpenBLAS for the GEMMs when its wheel has one (see nnfast._blas)
-_blas.set_threads(get_num_threads())
 
 from nnfast import kernels  # noqa: E402
 from nnfast import (  # noqa: E402

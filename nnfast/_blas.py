@@ -18,6 +18,8 @@ import ctypes
 import glob
 import os
 
+from nnfast import _threads
+
 __all__ = ["select", "in_use", "own_sgemm", "own_sgemm_isa", "set_threads"]
 
 _IN_USE = "scipy"
@@ -73,6 +75,7 @@ def select(own_sgemm=None):
     s_addr, d_addr = (0, 0) if found is None else found[:2]
     _OWN_SGEMM = blas.use_gemm64(s_addr, d_addr, own, isa)
     step.use_gemm64(s_addr, d_addr, own, isa)
+    set_threads(_threads.num_threads())
     _IN_USE = "scipy" if found is None else f"numpy ({os.path.basename(found[2])})"
     return _IN_USE
 

@@ -9,24 +9,20 @@ parameter buffer at 16 mod 64 bytes, 14.8 us aligned.
 
 import numpy as np
 
-__all__ = ["aligned_zeros", "aligned_empty"]
+__all__ = ["aligned_zeros"]
 
 ALIGNMENT = 64
 
 
-def aligned_empty(n, dtype, alignment=ALIGNMENT):
-    """A 1-D array of ``n`` elements whose data starts on an ``alignment``-byte boundary.
+def aligned_zeros(n, dtype, alignment=ALIGNMENT):
+    """A zero-filled 1-D array of ``n`` elements whose data starts on an ``alignment``-byte
+    boundary.
 
-    Its memory is a ``bytearray`` (zero-filled), so views of the array keep ``.base`` pointing
-    at the array itself, as for an ordinary one.
+    Its memory is a ``bytearray``, so views of the array keep ``.base`` pointing at the array
+    itself, as for an ordinary one.
     """
     dtype = np.dtype(dtype)
     n = int(n)
     raw = bytearray(n * dtype.itemsize + alignment)
     address = np.frombuffer(raw, np.uint8).ctypes.data
     return np.frombuffer(raw, dtype, count=n, offset=-address % alignment)
-
-
-def aligned_zeros(n, dtype, alignment=ALIGNMENT):
-    """Like :func:`aligned_empty`: its memory starts zero-filled."""
-    return aligned_empty(n, dtype, alignment)

@@ -48,10 +48,10 @@ import weakref
 
 import numpy as np
 
-from nnfast._memory import aligned_empty, aligned_zeros
-
-from nnfast import _threads, losses as losses_mod, optimizers as opt_mod, regularizers as reg_mod
+from nnfast import _blas, _threads
+from nnfast import losses as losses_mod, optimizers as opt_mod, regularizers as reg_mod
 from nnfast._kernels import step as _step
+from nnfast._memory import aligned_zeros
 from nnfast.layers import Activation, BatchNormalization, Dense, Dropout, LayerNormalization
 
 __all__ = ["Plan", "compile_plan"]
@@ -98,8 +98,6 @@ _TEAM_ACTIVE = os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "ACTIVE"
 def _team_wanted():
     if _TEAM is not None:
         return _TEAM
-    from nnfast import _blas
-
     return _TEAM_ACTIVE or _blas.own_sgemm_isa() == "AVX-512"
 
 
@@ -132,9 +130,7 @@ def _single_threaded_blas():
             blas = ThreadpoolController().select(user_api="blas").lib_controllers
         except Exception:  # threadpoolctl missing or failing: keep BLAS's own threads
             blas = []
-        from nnfast._blas import is_gemm_library
-
-        ours = [c for c in blas if is_gemm_library(c.filepath)]
+        ours = [c for c in blas if _blas.is_gemm_library(c.filepath)]
         _BLAS_CONTROLLERS = ours or blas
     if not _BLAS_CONTROLLERS:
         return None
@@ -597,7 +593,7 @@ class Plan:
         rows = n if n < _PREDICT_CHUNK else _PREDICT_CHUNK
         if rows > self._predict_rows:
             size = rows * self._widest
-            self._pa, self._pb, self._pz = (aligned_empty(size, self.dtype) for _ in range(3))
+            self._pa, self._pb, self._pz = (aligned_zeros(size, self.dtype) for _ in range(3))
             self._ps = np.empty(2 * rows, self.dtype)  # layer norm's row statistics
             self._predict_rows = rows
             self._forward = None

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nnfast as nf
-from nnfast._memory import aligned_empty, aligned_zeros
+from nnfast._memory import aligned_zeros
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.intp])
@@ -23,7 +23,7 @@ def test_aligned_zero_filled_and_views_keep_their_base(dtype, n):
 
 def test_aligned_to_other_boundaries():
     for alignment in (16, 128, 4096):
-        assert aligned_empty(33, np.float32, alignment).ctypes.data % alignment == 0
+        assert aligned_zeros(33, np.float32, alignment).ctypes.data % alignment == 0
 
 
 def test_model_buffers_start_on_cache_lines():

@@ -18,11 +18,8 @@ ctypedef void (*sgemm_fn)(char *, char *, int *, int *, int *, float *, float *,
 ctypedef void (*dgemm_fn)(char *, char *, int *, int *, int *, double *, double *, int *,
                           double *, int *, double *, double *, int *) noexcept nogil
 
-from nnfast._kernels._gemm cimport (nnf_dgemm_via64, nnf_gemm_use64, nnf_sgemm_available,
-                                    nnf_sgemm_isa, nnf_sgemm_set_isa,
-                                    nnf_sgemm_dispatch, nnf_sgemm_fortran_fn,
-                                    nnf_sgemm_set_fallback, nnf_sgemm_set_threads,
-                                    nnf_sgemm, nnf_sgemm_takes, nnf_sgemm_via64)
+from nnfast._kernels._gemm cimport (nnf_gemm_choose, nnf_sgemm, nnf_sgemm_available,
+                                    nnf_sgemm_isa, nnf_sgemm_set_threads, nnf_sgemm_takes)
 
 # SciPy's GEMMs unless use_gemm64 switched them (once, at import).
 cdef sgemm_fn _sgemm = <sgemm_fn>sgemm
@@ -31,19 +28,15 @@ cdef dgemm_fn _dgemm = <dgemm_fn>dgemm
 
 def use_gemm64(intptr_t sgemm64, intptr_t dgemm64, bint own_sgemm=False, int isa=-1):
     """Route ``gemm`` to an ILP64 BLAS's ``?gemm_`` (addresses of both; 0, 0: SciPy's), float32
-    through nnfast's own GEMM first when ``own_sgemm`` and the CPU has it (returns whether)."""
+    through nnfast's own GEMM first when ``own_sgemm`` and the CPU has it (returns whether;
+    ``isa`` 1 forces its AVX2 kernel, for tests)."""
     global _sgemm, _dgemm
-    cdef sgemm_fn blas_s
-    if sgemm64 and dgemm64:
-        nnf_gemm_use64(<void *>sgemm64, <void *>dgemm64)
-        blas_s, _dgemm = <sgemm_fn>nnf_sgemm_via64, <dgemm_fn>nnf_dgemm_via64
-    else:
-        blas_s, _dgemm = <sgemm_fn>sgemm, <dgemm_fn>dgemm
-    nnf_sgemm_set_isa(isa)  # -1: the CPU's best; 1: AVX2 even on an AVX-512 CPU (tests)
-    own_sgemm = own_sgemm and nnf_sgemm_available()
-    nnf_sgemm_set_fallback(<nnf_sgemm_fortran_fn>blas_s, own_sgemm)
-    _sgemm = <sgemm_fn>nnf_sgemm_dispatch if own_sgemm else blas_s
-    return bool(own_sgemm)
+    cdef void *s
+    cdef void *d
+    own = nnf_gemm_choose(<void *>sgemm64, <void *>dgemm64, <void *>sgemm, <void *>dgemm,
+                          own_sgemm, isa, &s, &d)
+    _sgemm, _dgemm = <sgemm_fn>s, <dgemm_fn>d
+    return bool(own)
 
 
 def own_sgemm_available():

@@ -79,11 +79,7 @@ cdef size_t _offset(value):
     return NNF_MLP_NONE if value is None or value < 0 else <size_t>value
 
 
-from nnfast._kernels._gemm cimport (nnf_dgemm_via64, nnf_gemm_use64, nnf_sgemm_available,
-                                    nnf_sgemm_set_isa,
-                                    nnf_sgemm_dispatch, nnf_sgemm_fortran_fn,
-                                    nnf_sgemm_set_fallback, nnf_sgemm_set_threads,
-                                    nnf_sgemm_via64)
+from nnfast._kernels._gemm cimport nnf_gemm_choose, nnf_sgemm_set_threads
 
 # The GEMMs every plan calls: SciPy's unless use_gemm64 switched them (once, at import).
 cdef nnf_sgemm_fn _sgemm = <nnf_sgemm_fn>sgemm
@@ -91,20 +87,15 @@ cdef nnf_dgemm_fn _dgemm = <nnf_dgemm_fn>dgemm
 
 
 def use_gemm64(intptr_t sgemm64, intptr_t dgemm64, bint own_sgemm=False, int isa=-1):
-    """Route the plans' GEMMs to an ILP64 BLAS's ``?gemm_`` (addresses of both; 0, 0: SciPy's),
-    float32 ones through nnfast's own GEMM first when ``own_sgemm`` and the CPU has it."""
+    """Route the plans' GEMMs as :func:`nnfast._kernels.blas.use_gemm64` routes ``gemm`` (this
+    extension holds its own copy of the choice)."""
     global _sgemm, _dgemm
-    cdef nnf_sgemm_fn blas_s
-    if sgemm64 and dgemm64:
-        nnf_gemm_use64(<void *>sgemm64, <void *>dgemm64)
-        blas_s, _dgemm = nnf_sgemm_via64, nnf_dgemm_via64
-    else:
-        blas_s, _dgemm = <nnf_sgemm_fn>sgemm, <nnf_dgemm_fn>dgemm
-    nnf_sgemm_set_isa(isa)  # -1: the CPU's best; 1: AVX2 even on an AVX-512 CPU (tests)
-    own_sgemm = own_sgemm and nnf_sgemm_available()
-    nnf_sgemm_set_fallback(<nnf_sgemm_fortran_fn>blas_s, own_sgemm)
-    _sgemm = <nnf_sgemm_fn>nnf_sgemm_dispatch if own_sgemm else blas_s
-    return bool(own_sgemm)
+    cdef void *s
+    cdef void *d
+    own = nnf_gemm_choose(<void *>sgemm64, <void *>dgemm64, <void *>sgemm, <void *>dgemm,
+                          own_sgemm, isa, &s, &d)
+    _sgemm, _dgemm = <nnf_sgemm_fn>s, <nnf_dgemm_fn>d
+    return bool(own)
 
 
 def set_gemm_threads(int nthreads):
