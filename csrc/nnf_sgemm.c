@@ -25,7 +25,7 @@
 #define NNF_SGEMM_BUILT 0
 #endif
 
-#ifndef KC_MAX
+#ifndef KC_MAX /* k per block: 256 measured level with 128 and ahead of 384 (cache reuse of the panel) */
 #define KC_MAX 256
 #endif
 #define PANEL_FLOATS_MAX (256 * 1024) /* packed B block: at most 1 MiB, half of L2 */
