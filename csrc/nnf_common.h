@@ -54,18 +54,46 @@ static inline int omp_get_max_threads(void) { return 1; }
 #define NNF_HAVE_CLONES 0
 #endif
 
-/* Work (elements x relative cost) below which a loop stays on the calling thread. */
+/* Work (elements x relative cost, 1 = a relu element, ~0.08 ns) below which a loop stays on
+ * the calling thread. Under nnfast's OMP_WAIT_POLICY=PASSIVE every parallel region wakes
+ * sleeping threads, and what that costs depends on the machine: ~70 us on the 2-vCPU VMs here
+ * (a fused bias + relu over 32,768 floats: 3.6 us on one thread, 70 us on two), a few us on
+ * bare metal. So the threshold is measured: nnfast/_threads.py times an empty region at
+ * import and exports NNFAST_PAR_MIN_WORK, read once per file here; NNF_PAR_MIN_WORK is the
+ * floor and the value without it. */
 #ifndef NNF_PAR_MIN_WORK
 #define NNF_PAR_MIN_WORK 32768
 #endif
 
+#if defined(__GNUC__)
+#include <stdlib.h>
+NNF_INLINE double nnf_par_min_work(void)
+{
+    static long long cached = 0; /* 0: not read yet; every thread would store the same value */
+    long long v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v == 0) {
+        const char *s = getenv("NNFAST_PAR_MIN_WORK");
+        v = s != NULL ? atoll(s) : 0;
+        if (v < NNF_PAR_MIN_WORK)
+            v = NNF_PAR_MIN_WORK;
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return (double)v;
+}
+#else
+NNF_INLINE double nnf_par_min_work(void) { return (double)NNF_PAR_MIN_WORK; }
+#endif
+
 /* Threads for a loop of `work` units: 1 when small, else at most `nthreads`,
- * and never so many that a thread gets less than NNF_PAR_MIN_WORK / 2. */
+ * and never so many that a thread gets less than half the threshold. */
 NNF_INLINE int nnf_team_size(double work, int nthreads)
 {
-    if (!NNF_OPENMP || nthreads <= 1 || work < (double)NNF_PAR_MIN_WORK)
+    if (!NNF_OPENMP || nthreads <= 1)
         return 1;
-    double most = work / (0.5 * (double)NNF_PAR_MIN_WORK);
+    const double min_work = nnf_par_min_work();
+    if (work < min_work)
+        return 1;
+    double most = work / (0.5 * min_work);
     return most < (double)nthreads ? (int)most : nthreads;
 }
 

@@ -10,6 +10,20 @@ from nnfast._kernels import threads as _compiled
 
 _num_threads = None
 
+# Below how much work (csrc/nnf_common.h's units: 1 = one relu element, ~0.08 ns) a kernel
+# stays on one thread: the loop must outlast the wake-up of the sleeping OpenMP team
+# (OMP_WAIT_POLICY=PASSIVE). That wake-up is measured once per process tree, the first time
+# more than one thread is in use: ~70-150 us on the 2-vCPU VMs nnfast is developed on when the
+# other vCPU is idle (a fused bias + relu over 32,768 floats: 3.6 us on one thread, 70 us on
+# two; 262,144 floats: 30 us against 150 us), a few us on bare metal or while another thread
+# keeps the core awake (then the floor, 262,144 units, holds). The C kernels read the result
+# from NNFAST_PAR_MIN_WORK; a user's own setting wins (floor 32,768).
+_UNIT_NS = 0.08
+_MEASURED_RANGE = (262_144, 1 << 24)
+_FLOOR = 32_768  # csrc/nnf_common.h's NNF_PAR_MIN_WORK
+_PAR_ENV = "NNFAST_PAR_MIN_WORK"
+region_cost_ns = None  # the measured wake-up (None: not measured)
+
 
 def _default_threads():
     env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
@@ -20,11 +34,32 @@ def _default_threads():
     return 1
 
 
+def _calibrate_parallel_threshold(nthreads):
+    """Export NNFAST_PAR_MIN_WORK from the measured cost of waking a team of ``nthreads``."""
+    global region_cost_ns
+    if (region_cost_ns is not None or nthreads < 2 or os.environ.get(_PAR_ENV, "").strip()
+            or not _compiled.openmp_enabled()):
+        return
+    region_cost_ns = _compiled.region_cost_ns(nthreads)
+    lo, hi = _MEASURED_RANGE
+    os.environ[_PAR_ENV] = str(int(min(max(region_cost_ns / _UNIT_NS, lo), hi)))
+
+
+def parallel_threshold():
+    """The work below which kernels run on one thread (NNFAST_PAR_MIN_WORK, floor 32,768)."""
+    try:
+        value = int(os.environ.get(_PAR_ENV, "0"))
+    except ValueError:
+        value = 0
+    return max(value, _FLOOR)
+
+
 def num_threads():
     """The thread count the kernels use now (fast: called on every kernel launch)."""
     global _num_threads
     if _num_threads is None:
         _num_threads = _default_threads()
+        _calibrate_parallel_threshold(_num_threads)
     return _num_threads
 
 
@@ -49,6 +84,7 @@ def set_num_threads(n):
     if n < 1:
         raise ValueError(f"set_num_threads: expected n >= 1, received n={n}")
     _num_threads = n
+    _calibrate_parallel_threshold(n)
     _limit_blas(n)
     from nnfast import _blas
 

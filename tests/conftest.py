@@ -5,6 +5,11 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
+# Kernels go parallel from 32,768 work units in the tests, whatever waking a thread team costs
+# on this machine (nnfast measures that at import and would raise the threshold), so that the
+# thread-count tests exercise the multi-threaded paths at test sizes. Set before nnfast loads.
+os.environ["NNFAST_PAR_MIN_WORK"] = "32768"
+
 settings.register_profile(
     "ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )

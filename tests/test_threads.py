@@ -58,3 +58,75 @@ def test_build_introspection_is_consistent():
 def test_info_command_prints_build_and_threads():
     out = subprocess.run([sys.executable, "-m", "nnfast", "info"], capture_output=True, text=True, check=True)
     assert "openmp:" in out.stdout and "threads:" in out.stdout and "isa selected:" in out.stdout
+
+
+def _fresh_threshold(**env):
+    """NNFAST_PAR_MIN_WORK and the measured wake-up as a new interpreter sees them."""
+    import os
+
+    base = {k: v for k, v in os.environ.items() if k != "NNFAST_PAR_MIN_WORK"}
+    code = ("import os, nnfast._threads as t; "
+            "print(os.environ.get('NNFAST_PAR_MIN_WORK'), t.region_cost_ns, t.parallel_threshold())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**base, **env}, check=True)
+    return out.stdout.split()
+
+
+def test_parallel_threshold_is_measured_at_import():
+    exported, cost, threshold = _fresh_threshold(OMP_NUM_THREADS="2")
+    if not compiled.openmp_enabled():
+        assert exported == "None" and cost == "None"
+        return
+    assert float(cost) > 0
+    # the wake-up divided by a relu element's ~0.08 ns, kept within [262144, 2**24]
+    expected = min(max(float(cost) / 0.08, 262144), 1 << 24)
+    assert int(exported) == int(threshold) == int(expected)
+
+
+def test_parallel_threshold_respects_the_users_setting():
+    exported, cost, threshold = _fresh_threshold(NNFAST_PAR_MIN_WORK="500000")
+    assert exported == threshold == "500000" and cost == "None"
+    # below the floor: the floor
+    assert _fresh_threshold(NNFAST_PAR_MIN_WORK="10")[2] == "32768"
+
+
+def test_one_thread_measures_nothing():
+    exported, cost, _ = _fresh_threshold(OMP_NUM_THREADS="1")
+    assert exported == "None" and cost == "None"
+
+
+def test_a_later_second_thread_measures_then():
+    import os
+
+    base = {k: v for k, v in os.environ.items() if k != "NNFAST_PAR_MIN_WORK"}
+    code = ("import os, nnfast as nf, nnfast._threads as t; a = t.region_cost_ns; "
+            "nf.set_num_threads(2); print(a, t.region_cost_ns is not None, "
+            "os.environ.get('NNFAST_PAR_MIN_WORK') is not None)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**base, "OMP_NUM_THREADS": "1"}, check=True).stdout.split()
+    assert out == (["None", "True", "True"] if compiled.openmp_enabled()
+                   else ["None", "False", "False"])
+
+
+def test_region_cost_is_zero_for_one_thread():
+    assert compiled.region_cost_ns(1) == 0.0
+
+
+@pytest.mark.parametrize("threshold", ["32768", "100000000"])
+def test_kernels_agree_whatever_the_threshold(threshold):
+    # the same bits from one thread and from a team: elementwise kernels and the reductions
+    code = ("import numpy as np, nnfast as nf; rng = np.random.default_rng(0); "
+            "x = rng.standard_normal((700, 300)).astype(np.float32); "
+            "b = rng.standard_normal(300).astype(np.float32); "
+            "y = nf.kernels.dense_forward(x, np.eye(300, dtype=np.float32), b, 'gelu'); "
+            "l, d = nf.kernels.softmax_cross_entropy(x, rng.integers(0, 300, 700)); "
+            "print(float(np.float64(y.sum())), l, float(nf.kernels.global_norm([x, d])))")
+    import os
+
+    env = {**os.environ, "NNFAST_PAR_MIN_WORK": threshold}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True).stdout
+    env1 = {**env, "OMP_NUM_THREADS": "1"}
+    out1 = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env1,
+                          check=True).stdout
+    assert out == out1

@@ -8,6 +8,49 @@ cdef extern from *:
     """
     const char *NNF_BUILD_FLAGS
 
+cdef extern from *:
+    """
+    #include <time.h>
+    #include "nnf_common.h"
+
+    /* Median nanoseconds of `repeats` empty parallel regions of `nthreads` threads, each after
+     * a 200 us pause (the team's threads asleep, as between two kernels with Python between
+     * them), after one region that starts the team: what waking the team costs an OpenMP
+     * kernel. 0 without OpenMP. */
+    static double nnf_region_cost_ns(int nthreads, int repeats)
+    {
+    #if NNF_OPENMP
+        double t[64];
+        if (repeats > 64)
+            repeats = 64;
+        if (repeats < 1 || nthreads < 2)
+            return 0.0;
+        NNF_PRAGMA(omp parallel num_threads(nthreads))
+        { (void)omp_get_thread_num(); }
+        for (int r = 0; r < repeats; r++) {
+            struct timespec a, b, pause = {0, 200000};
+            nanosleep(&pause, NULL);
+            clock_gettime(CLOCK_MONOTONIC, &a);
+            NNF_PRAGMA(omp parallel num_threads(nthreads))
+            { (void)omp_get_thread_num(); }
+            clock_gettime(CLOCK_MONOTONIC, &b);
+            t[r] = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+        }
+        for (int i = 1; i < repeats; i++) /* insertion sort: a handful of values */
+            for (int j = i; j > 0 && t[j - 1] > t[j]; j--) {
+                double x = t[j]; t[j] = t[j - 1]; t[j - 1] = x;
+            }
+        return t[repeats / 2];
+    #else
+        (void)nthreads;
+        (void)repeats;
+        return 0.0;
+    #endif
+    }
+    """
+    double nnf_region_cost_ns(int nthreads, int repeats) nogil
+
+
 cdef extern from "nnf_common.h":
     int NNF_OPENMP
     int NNF_HAVE_CLONES
@@ -23,6 +66,14 @@ def openmp_enabled():
 def openmp_max_threads():
     """OpenMP's default team size (OMP_NUM_THREADS or the core count); 1 without OpenMP."""
     return omp_get_max_threads()
+
+
+def region_cost_ns(int nthreads, int repeats=9):
+    """Median ns of an empty OpenMP parallel region of ``nthreads`` (its wake-up cost)."""
+    cdef double cost
+    with nogil:
+        cost = nnf_region_cost_ns(nthreads, repeats)
+    return cost
 
 
 def isa_selected():
