@@ -28,6 +28,7 @@ import numpy as np
 
 from nnfast import activations as activations_mod, losses as losses_mod
 from nnfast import metrics as metrics_mod, optimizers as optimizers_mod
+from nnfast._ops._validate import all_finite as _all_finite
 from nnfast._params import ParamStore
 from nnfast.layers import Layer
 
@@ -266,13 +267,10 @@ class Sequential:
 
     # --- data --------------------------------------------------------------------------
     def _inputs(self, X, name="X"):
-        if type(X) is np.ndarray and X.dtype == np.float32 == self.dtype and X.ndim == 2 \
-                and 0 < X.size <= 16384 and X.shape[1] == self.input_dim \
-                and X.flags.c_contiguous and math.isfinite(X.sum(dtype=np.float64)):
-            # Small inputs (a batch-1 predict is ~15 us) in ~2 us: a sum is finite only if every
-            # element is, and float32 values cannot overflow a float64 sum. (Past a few
-            # thousand elements np.isfinite below is the faster check: 4 ms against 13 ms on
-            # 16,384 x 784.)
+        if type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2 and X.shape[0] \
+                and X.shape[1] == self.input_dim and X.flags.c_contiguous and _all_finite(X):
+            # The common case without a copy or a temporary: ~1 us for a batch-1 predict (of
+            # ~15 us), 120 us for 1024 x 784 float32 where np.isfinite(X).all() took 200 us.
             return X
         if X is None:
             raise TypeError(f"Expected {name} to be an array of shape (n_samples, n_features), received: None")
@@ -289,7 +287,7 @@ class Sequential:
             raise ValueError(f"Expected {name} with {dim} features (input_dim), received: "
                              f"{name}.shape={X.shape}")
         X = np.ascontiguousarray(X, dtype=self.dtype)
-        if not np.isfinite(X).all():
+        if not _all_finite(X):
             raise ValueError(f"Expected {name} to be finite, received: {name} with NaN or inf values")
         return X
 

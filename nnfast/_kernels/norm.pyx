@@ -1,5 +1,6 @@
-# distutils: sources = csrc/nnf_norm.c
-"""Batch/layer normalization, inverted dropout and row gather: thin nogil calls into nnf_norm.c.
+# distutils: sources = csrc/nnf_norm.c csrc/nnf_check.c
+"""Batch/layer normalization, inverted dropout, row gather and the inputs' finiteness check: thin
+nogil calls into nnf_norm.c and nnf_check.c.
 
 Every function trusts its arguments: the ops layer (``nnfast._ops.norm``) has checked dtypes,
 shapes, contiguity, index ranges and aliasing, and has handled what must not reach C (for
@@ -8,6 +9,11 @@ instance a batch-norm forward over zero rows). Outputs are C-contiguous arrays p
 
 from cython cimport floating
 from libc.stdint cimport int64_t, uint64_t
+
+
+cdef extern from "nnf_check.h" nogil:
+    int nnf_all_finite_f32(const float *x, size_t n, int nthreads)
+    int nnf_all_finite_f64(const double *x, size_t n, int nthreads)
 
 
 cdef extern from "nnf_norm.h" nogil:
@@ -212,3 +218,24 @@ def first_out_of_range(const int64_t[::1] idx, int64_t n):
                 bad = i
                 break
     return bad
+
+
+def all_finite_f32(const float[::1] x, int nthreads):
+    """Whether ``x`` holds no NaN and no infinity (one typed function per dtype: a fused one's
+    dispatch would cost as much as the check of a batch-1 input)."""
+    cdef size_t n = x.shape[0]
+    cdef int ok = 1
+    if n:
+        with nogil:
+            ok = nnf_all_finite_f32(&x[0], n, nthreads)
+    return ok != 0
+
+
+def all_finite_f64(const double[::1] x, int nthreads):
+    """Whether ``x`` holds no NaN and no infinity."""
+    cdef size_t n = x.shape[0]
+    cdef int ok = 1
+    if n:
+        with nogil:
+            ok = nnf_all_finite_f64(&x[0], n, nthreads)
+    return ok != 0

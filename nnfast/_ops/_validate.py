@@ -9,7 +9,11 @@ import numbers
 
 import numpy as np
 
+from nnfast import _threads
+from nnfast._kernels.norm import all_finite_f32 as _all_finite_f32, all_finite_f64 as _all_finite_f64
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_F32, _F64 = FLOAT_DTYPES
 
 
 def _fmt_dtype(dt):
@@ -176,3 +180,14 @@ def labels_array(labels, name, n, n_classes):
                 f"Expected {name} in [0, {n_classes}), received: a label {bad}"
             )
     return np.ascontiguousarray(lab, dtype=np.intp)
+
+
+def all_finite(x):
+    """Whether the array ``x`` holds no NaN and no infinity, in one pass without temporaries
+    for C-contiguous float32/float64 arrays (csrc/nnf_check.c), else through NumPy."""
+    if x.flags.c_contiguous:
+        if x.dtype == _F32:
+            return _all_finite_f32(x.reshape(-1), _threads.num_threads())
+        if x.dtype == _F64:
+            return _all_finite_f64(x.reshape(-1), _threads.num_threads())
+    return bool(np.isfinite(x).all())
