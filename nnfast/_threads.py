@@ -19,7 +19,7 @@ _num_threads = None
 # keeps the core awake (then the floor, 262,144 units, holds). The C kernels read the result
 # from NNFAST_PAR_MIN_WORK; a user's own setting wins (floor 32,768).
 _UNIT_NS = 0.08
-_MEASURED_RANGE = (262_144, 1 << 24)
+_MEASURED_RANGE = (262_144, 1 << 22)  # 1 << 22: ~0.34 ms of work, a 10M relu stays parallel
 _FLOOR = 32_768  # csrc/nnf_common.h's NNF_PAR_MIN_WORK
 _PAR_ENV = "NNFAST_PAR_MIN_WORK"
 region_cost_ns = None  # the measured wake-up (None: not measured)

@@ -78,8 +78,8 @@ def test_parallel_threshold_is_measured_at_import():
         assert exported == "None" and cost == "None"
         return
     assert float(cost) > 0
-    # the wake-up divided by a relu element's ~0.08 ns, kept within [262144, 2**24]
-    expected = min(max(float(cost) / 0.08, 262144), 1 << 24)
+    # the wake-up divided by a relu element's ~0.08 ns, kept within [262144, 2**22]
+    expected = min(max(float(cost) / 0.08, 262144), 1 << 22)
     assert int(exported) == int(threshold) == int(expected)
 
 
