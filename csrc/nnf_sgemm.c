@@ -1,14 +1,16 @@
 /* nnf_sgemm.c -- see nnf_sgemm.h.
  *
  * Loop nest (BLIS names): jc over column blocks of NC, B[:, jc block] packed into NR-column
- * panels (k x NR floats each, zero-padded past n); pc over k-blocks of at most KC_MAX; then
- * the (row block, panel) tiles of C, panel-major: the kc x NR panel stays in L1 while the
- * micro-kernel walks down the row blocks (measured 1.1-1.3x over row-block-major, whose panels
- * stream from L2).
+ * panels (k x NR floats each, zero-padded past n); pc over k-blocks of at most KC_MAX; ic over
+ * groups of rows (one group under 2 * NNF_SGEMM_MC rows); then the group's (row block, panel)
+ * tiles of C, panel-major: the kc x NR panel stays in L1 while the micro-kernel walks down the
+ * row blocks (measured 1.1-1.3x over row-block-major, whose panels stream from L2), and the
+ * group's slice of A stays in L2 across the panels.
  *
  * A full row block reads A in place: transposed A (weight gradients, X^T dY) is contiguous
  * along the MR rows, row-major A (forward, dY W^T) is MR row streams. The last, ragged row
  * block is copied into a zero-padded strip first, so no load reaches past A's last element.
+ * In groups of rows, transposed A is copied into strips per group (its k-steps lie lda apart).
  *
  * Two instances of the loops and kernels (nnf_sgemm_isa.h): AVX-512F with 12 x 32 tiles and
  * AVX2 + FMA with 6 x 16 tiles, chosen at run time.
@@ -101,8 +103,17 @@ typedef struct {
     float *c;
     size_t nc;   /* columns per packed block (a multiple of 32, so of either NR) */
     size_t kc;   /* k per block */
-    float *pack; /* k x nc floats */
+    float *pack;  /* k x nc floats */
+    size_t mc;    /* rows per group of tiles (all of m for small m) */
+    float *apack; /* mc x kc floats: a group of transposed A in MR-row strips, or NULL */
 } gemm_job;
+
+/* Products of at least 2 * NNF_SGEMM_MC rows run their tiles in groups of about NNF_SGEMM_MC
+ * rows (transposed A copied into strips per group). Measured one thread, against one group of
+ * all m rows: TN 2048 x 512 x 128 1.11-1.27x, TN 1024 x 512 x 128 1.13-1.17x, NN 2048 x 256 x
+ * 784 1.00-1.21x, TN 784 x 128 x 512 1.02-1.05x (groups of 192 rows did no better); under 768
+ * rows, where A's slice is at most ~0.8 MB, one group (TN 784 x 128 x 128: 0.84x grouped). */
+#define NNF_SGEMM_MC 384
 
 #define PF_AHEAD 32
 
@@ -158,7 +169,8 @@ int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
         scale_c(m, n, beta, c, ldc);
         return 0;
     }
-    gemm_job J = {trans_a, trans_b, m, n, k, alpha, beta, a, b, lda, ldb, ldc, c, 0, 0, NULL};
+    gemm_job J = {trans_a, trans_b, m, n, k, alpha, beta, a, b, lda, ldb, ldc, c, 0, 0, NULL,
+                  m, NULL};
     /* k-blocks of equal size, at most KC_MAX: a fixed function of k alone. */
     const size_t kblocks = (k + KC_MAX - 1) / KC_MAX;
     J.kc = (k + kblocks - 1) / kblocks;
@@ -167,9 +179,18 @@ int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
         nc = 32;
     const size_t npad = (n + 31) / 32 * 32;
     J.nc = nc < npad ? nc : npad;
-    J.pack = thread_buffer(k * J.nc);
+    size_t apack = 0; /* floats of the A strips */
+    if (m >= 2 * NNF_SGEMM_MC) {
+        const size_t groups = (m + NNF_SGEMM_MC - 1) / NNF_SGEMM_MC;
+        const size_t mr = level == 2 ? 12 : 6;
+        J.mc = ((m + groups - 1) / groups + mr - 1) / mr * mr;
+        if (trans_a)
+            apack = J.mc * J.kc;
+    }
+    J.pack = thread_buffer(k * J.nc + apack);
     if (J.pack == NULL)
         return -1;
+    J.apack = apack ? J.pack + k * J.nc : NULL;
     if (level == 2)
         sgemm_run_avx512(&J);
     else

@@ -211,33 +211,70 @@ ISA_TARGET static void ISA(ukernel_rows_strided)(size_t kc, const float *NNF_RES
 
 /* ---- the loops --------------------------------------------------------------------------- */
 
-/* Tiles (panel-major) of the block of columns [jc, jc + ncur), k-blocks in order. */
+/* MR x kc strip of transposed A (rows [i0, i0 + mr) of op(A), k-range [p0, p0 + kc)) as
+ * kc x MR floats, rows past mr zero: one masked vector copy per k-step (no load past mr). */
+ISA_TARGET static void ISA(pack_at_strip)(const float *a, size_t lda, size_t i0, size_t mr,
+                                          size_t p0, size_t kc, float *NNF_RESTRICT dst)
+{
+    const float *src = a + p0 * lda + i0;
+#if ISA_AVX512
+    const __mmask16 load = (__mmask16)((1u << mr) - 1u), store = (__mmask16)((1u << MR) - 1u);
+    for (size_t p = 0; p < kc; p++, src += lda)
+        _mm512_mask_storeu_ps(dst + p * MR, store, _mm512_maskz_loadu_ps(load, src));
+#else
+    const __m256i lanes = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    const __m256i load = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)mr), lanes);
+    const __m256i store = _mm256_cmpgt_epi32(_mm256_set1_epi32(MR), lanes);
+    for (size_t p = 0; p < kc; p++, src += lda)
+        _mm256_maskstore_ps(dst + p * MR, store, _mm256_maskload_ps(src, load));
+#endif
+}
+
+/* Tiles of the block of columns [jc, jc + ncur), k-blocks in order; within a k-block, groups
+ * of J->mc rows, each group's tiles panel-major: the kc x NR panel stays in L1 while the
+ * micro-kernel walks down the group's row blocks, and the group's slice of A stays in L2
+ * across the panels. With J->apack a group of transposed A is first copied into contiguous
+ * MR-row strips (its rows lie lda apart: at lda = 1024 or 2048 floats every k-step of a strip
+ * falls in the same L1 set). */
 ISA_TARGET static void ISA(run_tiles)(const gemm_job *J, size_t jc, size_t ncur)
 {
-    const size_t rowblocks = (J->m + MR - 1) / MR, panels = (ncur + NR - 1) / NR;
+    const size_t panels = (ncur + NR - 1) / NR;
     float strip[KC_MAX * MR] __attribute__((aligned(64)));
     for (size_t p0 = 0; p0 < J->k; p0 += J->kc) {
         const size_t kc = J->k - p0 < J->kc ? J->k - p0 : J->kc;
         const float beta = p0 == 0 ? J->beta : 1.0f;
-        int strip_packed = 0; /* the ragged last row block, packed for this k-block */
-        for (size_t t = 0; t < rowblocks * panels; t++) {
-            const size_t jp = t / rowblocks, ib = t % rowblocks;
-            const size_t i0 = ib * MR, mr = J->m - i0 < MR ? J->m - i0 : MR;
-            const size_t j0 = jp * NR, nr = ncur - j0 < NR ? ncur - j0 : NR;
-            const float *bp = J->pack + jp * NR * J->k + p0 * NR;
-            float *c = J->c + i0 * J->ldc + jc + j0;
-            if (mr < MR) {
-                if (!strip_packed) {
-                    ISA(pack_a_strip)(J->trans_a, J->a, J->lda, i0, mr, p0, kc, strip);
-                    strip_packed = 1;
+        for (size_t g0 = 0; g0 < J->m; g0 += J->mc) {
+            const size_t gm = J->m - g0 < J->mc ? J->m - g0 : J->mc;
+            const size_t rowblocks = (gm + MR - 1) / MR;
+            if (J->apack)
+                for (size_t ib = 0; ib < rowblocks; ib++) {
+                    const size_t i0 = g0 + ib * MR, mr = J->m - i0 < MR ? J->m - i0 : MR;
+                    ISA(pack_at_strip)(J->a, J->lda, i0, mr, p0, kc, J->apack + ib * MR * kc);
                 }
-                ISA(ukernel_rows_contig)(kc, strip, MR, bp, c, J->ldc, mr, nr, J->alpha, beta);
-            } else if (J->trans_a) {
-                ISA(ukernel_rows_contig)(kc, J->a + p0 * J->lda + i0, J->lda, bp, c, J->ldc, mr,
-                                         nr, J->alpha, beta);
-            } else {
-                ISA(ukernel_rows_strided)(kc, J->a + i0 * J->lda + p0, J->lda, bp, c, J->ldc, mr,
-                                          nr, J->alpha, beta);
+            int strip_packed = 0; /* the ragged last row block, packed for this k-block */
+            for (size_t t = 0; t < rowblocks * panels; t++) {
+                const size_t jp = t / rowblocks, ib = t % rowblocks;
+                const size_t i0 = g0 + ib * MR, mr = J->m - i0 < MR ? J->m - i0 : MR;
+                const size_t j0 = jp * NR, nr = ncur - j0 < NR ? ncur - j0 : NR;
+                const float *bp = J->pack + jp * NR * J->k + p0 * NR;
+                float *c = J->c + i0 * J->ldc + jc + j0;
+                if (J->apack) {
+                    ISA(ukernel_rows_contig)(kc, J->apack + ib * MR * kc, MR, bp, c, J->ldc, mr,
+                                             nr, J->alpha, beta);
+                } else if (mr < MR) {
+                    if (!strip_packed) {
+                        ISA(pack_a_strip)(J->trans_a, J->a, J->lda, i0, mr, p0, kc, strip);
+                        strip_packed = 1;
+                    }
+                    ISA(ukernel_rows_contig)(kc, strip, MR, bp, c, J->ldc, mr, nr, J->alpha,
+                                             beta);
+                } else if (J->trans_a) {
+                    ISA(ukernel_rows_contig)(kc, J->a + p0 * J->lda + i0, J->lda, bp, c, J->ldc,
+                                             mr, nr, J->alpha, beta);
+                } else {
+                    ISA(ukernel_rows_strided)(kc, J->a + i0 * J->lda + p0, J->lda, bp, c, J->ldc,
+                                              mr, nr, J->alpha, beta);
+                }
             }
         }
     }

@@ -39,7 +39,10 @@ def kernel(request, monkeypatch):
 # (m, k, n): ragged row blocks, one or several panels with a ragged last one, k past 256 and
 # 512 (two and three k-blocks), n*k past 256 Ki floats (two packed column blocks).
 SHAPES = [(8, 1, 24), (12, 256, 32), (13, 257, 33), (25, 7, 65), (37, 513, 100),
-          (128, 784, 256), (61, 1000, 300), (100, 30, 31)]
+          (128, 784, 256), (61, 1000, 300), (100, 30, 31),
+          # from 768 rows the tiles run in groups of ~384 rows, transposed A copied into strips:
+          # two and three groups, a ragged last strip, k past one k-block
+          (768, 40, 33), (1031, 300, 50), (2048, 128, 64)]
 
 
 def _operands(m, k, n, ta, tb, seed=0):
@@ -99,12 +102,14 @@ def test_matches_float64_reference(m, k, n, ta, tb):
     np.testing.assert_allclose(got, expected, rtol=0, atol=_tol(k) * scale)
 
 
+@pytest.mark.parametrize("m", [29, 800])
 @pytest.mark.parametrize("ta", [False, True])
 @pytest.mark.parametrize("tb", [False, True])
-def test_strided_operands(ta, tb):
-    """Leading dimensions wider than the rows (views into bigger arrays). (A C wider than its
-    columns is what the training team writes; tests/test_plan.py checks that path.)"""
-    m, k, n = 29, 300, 70
+def test_strided_operands(ta, tb, m):
+    """Leading dimensions wider than the rows (views into bigger arrays), with one group of
+    rows and with two. (A C wider than its columns is what the training team writes;
+    tests/test_plan.py checks that path.)"""
+    k, n = 300, 70
     a_big, b_big = _operands(m + 5, k + 9, n + 11, ta, tb, seed=1)
     a = a_big[:k, :m] if ta else a_big[:m, :k]
     b = b_big[:n, :k] if tb else b_big[:k, :n]
@@ -157,6 +162,20 @@ def test_column_blocks_equal_the_whole_product_bit_for_bit(ta, tb):
     for c0, c1 in [(0, 96), (96, 200), (16, 57), (160, 200), (3, 5)]:
         bb = b[c0:c1] if tb else b[:, c0:c1]
         np.testing.assert_array_equal(_product(a, bb, ta, tb), whole[:, c0:c1])
+
+
+@pytest.mark.skipif(not OWN, reason="a property of the own GEMM, not promised by a BLAS")
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_row_groups_equal_rows_computed_alone_bit_for_bit(ta, tb):
+    """From 768 rows the tiles run in groups (transposed A copied into strips): the same
+    multiply-adds in the same order as rows computed in one group."""
+    m, k, n = 1031, 300, 70
+    a, b = _operands(m, k, n, ta, tb, seed=6)
+    whole = _product(a, b, ta, tb)
+    for r0, r1 in [(0, 100), (380, 500), (1000, 1031), (7, 8)]:
+        aa = a[:, r0:r1] if ta else a[r0:r1]
+        np.testing.assert_array_equal(_product(aa, b, ta, tb), whole[r0:r1])
 
 
 @pytest.mark.parametrize("m,k,n,tb", [(128, 784, 256, False), (32, 64, 64, False),
