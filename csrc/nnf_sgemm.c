@@ -303,7 +303,7 @@ int nnf_sgemm_takes(int trans_b, size_t m, size_t n, size_t k)
 #if NNF_OPENMP
     return omp_in_parallel();
 #else
-    return 1;
+    return 0; /* a serial build has no team: every caller is a lone one */
 #endif
 }
 

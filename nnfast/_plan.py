@@ -98,6 +98,8 @@ _TEAM_ACTIVE = os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "ACTIVE"
 def _team_wanted():
     if _TEAM is not None:
         return _TEAM
+    if not _threads.openmp_enabled():  # a serial build: the "team" would be one thread
+        return False
     return _TEAM_ACTIVE or _blas.own_sgemm_isa() == "AVX-512"
 
 

@@ -45,6 +45,11 @@ def _calibrate_parallel_threshold(nthreads):
     os.environ[_PAR_ENV] = str(int(min(max(region_cost_ns / _UNIT_NS, lo), hi)))
 
 
+def openmp_enabled():
+    """True when the kernels were compiled with OpenMP (else every kernel runs serially)."""
+    return _compiled.openmp_enabled()
+
+
 def parallel_threshold():
     """The work below which kernels run on one thread (NNFAST_PAR_MIN_WORK, floor 32,768)."""
     try:
