@@ -19,7 +19,6 @@ gradients, then one optimizer kernel call over the flat buffer.
 
 import copy
 import functools
-import math
 import numbers
 import re
 import threading
