@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #if defined(NNF_HAVE_OPENMP) && defined(_OPENMP)
 #include <omp.h>
@@ -66,7 +67,6 @@ static inline int omp_get_max_threads(void) { return 1; }
 #endif
 
 #if defined(__GNUC__)
-#include <stdlib.h>
 NNF_INLINE double nnf_par_min_work(void)
 {
     static long long cached = 0; /* 0: not read yet; every thread would store the same value */

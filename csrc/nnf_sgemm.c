@@ -117,11 +117,15 @@ typedef struct {
 
 #define PF_AHEAD 32
 
+/* Rows of a micro-kernel tile, per instance (the row groups are cut in multiples of them). */
+#define MR_AVX512 12
+#define MR_AVX2 6
+
 /* AVX-512F: 12 x 32 tiles (24 zmm accumulators). */
 #define ISA(name) name##_avx512
 #define ISA_TARGET NNF_AVX512
 #define ISA_AVX512 1
-#define MR 12
+#define MR MR_AVX512
 #define NR 32
 #include "nnf_sgemm_isa.h"
 #undef ISA
@@ -134,7 +138,7 @@ typedef struct {
 #define ISA(name) name##_avx2
 #define ISA_TARGET NNF_AVX2
 #define ISA_AVX512 0
-#define MR 6
+#define MR MR_AVX2
 #define NR 16
 #include "nnf_sgemm_isa.h"
 #undef ISA
@@ -182,7 +186,7 @@ int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
     size_t apack = 0; /* floats of the A strips */
     if (m >= 2 * NNF_SGEMM_MC) {
         const size_t groups = (m + NNF_SGEMM_MC - 1) / NNF_SGEMM_MC;
-        const size_t mr = level == 2 ? 12 : 6;
+        const size_t mr = level == 2 ? MR_AVX512 : MR_AVX2;
         J.mc = ((m + groups - 1) / groups + mr - 1) / mr * mr;
         if (trans_a)
             apack = J.mc * J.kc;

@@ -35,8 +35,8 @@ def collect():
                      if nf._blas.own_sgemm() else "off (no AVX2/AVX-512, or NNFAST_GEMM=blas)"),
         "threads": nf.get_num_threads(),
         "parallel": (f"from {_threads.parallel_threshold():,} work units"
-                          + (f" (team wake-up {_threads.region_cost_ns / 1e3:.0f} us)"
-                             if _threads.region_cost_ns else "")),
+                     + (f" (team wake-up {_threads.region_cost_ns / 1e3:.0f} us)"
+                        if _threads.region_cost_ns else "")),
         "blas": [
             f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}, "
             f"{b.get('num_threads')} threads) {b.get('filepath')}"
