@@ -171,6 +171,74 @@ def test_state_decaying_below_the_normal_range_is_stored_as_zero(dtype):
         assert_close(p1, p2, err_msg=name)
 
 
+_UPDATES = [
+    ("sgd", lambda p, g, s1, s2: K.sgd_update(p, g, learning_rate=0.1)),
+    ("sgd momentum", lambda p, g, s1, s2: K.sgd_update(p, g, s1, learning_rate=0.1,
+                                                        momentum=0.9, nesterov=True)),
+    ("rmsprop", lambda p, g, s1, s2: K.rmsprop_update(p, g, s2, learning_rate=0.1)),
+    ("rmsprop momentum", lambda p, g, s1, s2: K.rmsprop_update(p, g, s2, s1, learning_rate=0.1,
+                                                                momentum=0.9)),
+    ("adam", lambda p, g, s1, s2: K.adam_update(p, g, s1, s2, step=7, learning_rate=1e-3)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_update_terms_in_the_subnormal_range_match_the_reference(dtype, n_threads):
+    """States just above the smallest normal number make lr·m/(√v + ε) subnormal; the kernels
+    flush such terms (and subnormal inputs) to zero inside the update, which must not move any
+    result off the float64 reference."""
+    tiny = np.finfo(dtype).tiny
+    rng = np.random.default_rng(11)
+    n = 70_001
+    for name, update in _UPDATES:
+        p = random_array(n, dtype, rng)
+        g = np.zeros(n, dtype)
+        g[::3] = random_array(g[::3].shape, dtype, rng) * dtype(1e-20)  # g·g underflows
+        g[1::7] = tiny / 4  # subnormal gradients
+        s1 = np.where(rng.random(n) < 0.5, 30 * tiny, 1e-3).astype(dtype)
+        s2 = np.where(rng.random(n) < 0.5, 30 * tiny, 1e-6).astype(dtype)
+        rp, rs1, rs2 = p.copy(), s1.copy(), s2.copy()
+        with threads(n_threads):
+            update(p, g, s1, s2)
+        _reference(name)(rp, g, rs1, rs2)
+        assert_close(p, rp, err_msg=name)
+        assert_close(s1, rs1, err_msg=name)
+        assert_close(s2, rs2, err_msg=name)
+
+
+def _reference(name):
+    """The _UPDATES entry ``name`` with nnfast.reference's kernels (float64 NumPy)."""
+    return {
+        "sgd": lambda p, g, s1, s2: ref.sgd_update(p, g, learning_rate=0.1),
+        "sgd momentum": lambda p, g, s1, s2: ref.sgd_update(p, g, s1, learning_rate=0.1,
+                                                            momentum=0.9, nesterov=True),
+        "rmsprop": lambda p, g, s1, s2: ref.rmsprop_update(p, g, s2, learning_rate=0.1),
+        "rmsprop momentum": lambda p, g, s1, s2: ref.rmsprop_update(p, g, s2, s1,
+                                                                    learning_rate=0.1,
+                                                                    momentum=0.9),
+        "adam": lambda p, g, s1, s2: ref.adam_update(p, g, s1, s2, step=7, learning_rate=1e-3),
+    }[name]
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_updates_leave_the_floating_point_mode_as_they_found_it(n_threads):
+    """Flushing subnormals is scoped to the update: afterwards NumPy on this thread and nnfast's
+    other kernels on the team's threads still produce subnormal numbers."""
+    tiny = np.float32(np.finfo(np.float32).tiny)
+    n = 600_000  # large enough for a two-thread team under the tests' threshold
+    rng = np.random.default_rng(12)
+    for name, update in _UPDATES:
+        p, g = random_array(n, np.float32, rng), random_array(n, np.float32, rng)
+        s1, s2 = np.zeros(n, np.float32), np.zeros(n, np.float32)
+        with threads(n_threads):
+            update(p, g, s1, s2)
+            assert tiny * np.float32(0.25) > 0, name  # this thread
+            y = np.zeros(n, np.float32)
+            K.scale_add(y, np.full(n, tiny, np.float32), 0.25)  # the team's threads
+        assert np.all(y == tiny * np.float32(0.25)), name
+
+
 # ---- against torch.optim itself (float64, 5 steps) ----
 
 def _torch_steps(torch, make_opt, p0, grads):
