@@ -6,7 +6,8 @@ aliasing, flattened every array and excluded empty ones; these wrappers trust th
 run the C kernels with the GIL released. Every array of one call has the same length.
 """
 
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_SIMPLE, PyBuffer_Release,
+                             PyObject_GetBuffer)
 from cython cimport floating
 from libc.stdint cimport uintptr_t
 from libc.stdlib cimport free, malloc, qsort
@@ -165,30 +166,31 @@ def first_overlap(list arrays):
 def sum_squares_many(list arrays, bint single, int nthreads):
     """[Σ x² for x in arrays]: one thread team over every block of every array.
 
-    ``arrays`` are 1-D C-contiguous arrays of one dtype (float32 when ``single``, else
-    float64); each sum has the bits :func:`sum_squares` gives for that array alone.
+    ``arrays`` are C-contiguous arrays (any shape) of one dtype, float32 when ``single``, else
+    float64, read through the buffer protocol (no views made: a model's worth of small
+    gradients costs no per-array Python); each sum has the bits :func:`sum_squares` gives for
+    that array alone.
     """
-    cdef size_t count = len(arrays), k
+    cdef size_t count = len(arrays), k, acquired = 0
     if count == 0:
         return []
-    cdef const float[::1] xf
-    cdef const double[::1] xd
+    cdef Py_ssize_t itemsize = 4 if single else 8
+    cdef Py_buffer *views = <Py_buffer *>malloc(count * sizeof(Py_buffer))
     cdef void **xs = <void **>malloc(count * sizeof(void *))
     cdef size_t *ns = <size_t *>malloc(count * sizeof(size_t))
     cdef double *sums = <double *>malloc(count * sizeof(double))
     cdef double *scratch = <double *>malloc(count * NNF_NORM_BLOCKS * sizeof(double))
     try:
-        if xs == NULL or ns == NULL or sums == NULL or scratch == NULL:
+        if views == NULL or xs == NULL or ns == NULL or sums == NULL or scratch == NULL:
             raise MemoryError()
         for k in range(count):
-            if single:
-                xf = arrays[k]
-                ns[k] = xf.shape[0]
-                xs[k] = <void *>&xf[0] if ns[k] else NULL
-            else:
-                xd = arrays[k]
-                ns[k] = xd.shape[0]
-                xs[k] = <void *>&xd[0] if ns[k] else NULL
+            PyObject_GetBuffer(arrays[k], &views[k], PyBUF_C_CONTIGUOUS)
+            acquired += 1
+            if views[k].itemsize != itemsize:
+                raise ValueError(f"sum_squares_many: arrays[{k}] has {views[k].itemsize}-byte "
+                                 f"items, expected {itemsize}")
+            ns[k] = <size_t>(views[k].len // itemsize)
+            xs[k] = views[k].buf if ns[k] else NULL
         with nogil:
             if single:
                 nnf_sum_squares_many_f32(count, <const float *const *>xs, ns, sums, scratch,
@@ -198,6 +200,9 @@ def sum_squares_many(list arrays, bint single, int nthreads):
                                          nthreads)
         return [sums[k] for k in range(count)]
     finally:
+        for k in range(acquired):
+            PyBuffer_Release(&views[k])
+        free(views)
         free(xs)
         free(ns)
         free(sums)

@@ -121,6 +121,22 @@ def _inplace_group(op, names_arrays, read_only=()):
     return [a.reshape(-1) for _, a in names_arrays], [x.reshape(-1) for x in ro], dtype
 
 
+def _plain_writable(arrays):
+    """True when ``arrays`` are C-contiguous writable float ndarrays of one dtype (one pass)."""
+    if not arrays:
+        return True
+    dt = getattr(arrays[0], "dtype", None)
+    if dt not in val.FLOAT_DTYPES:
+        return False
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype != dt:
+            return False
+        flags = a.flags
+        if not (flags.c_contiguous and flags.writeable):
+            return False
+    return True
+
+
 def _array_list(arrays, name):
     """One ndarray, or a list/tuple of array-likes, as a list (never a bare scalar)."""
     if isinstance(arrays, np.ndarray):
@@ -214,9 +230,10 @@ def _sum_squares(arrays):
     """
     if not arrays:
         return 0.0
-    flat = [(a if a.flags.c_contiguous else np.ascontiguousarray(a)).reshape(-1) for a in arrays]
+    flat = [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in arrays]
     if len(flat) == 1:
-        return _k.sum_squares(flat[0], _threads.num_threads()) if flat[0].size else 0.0
+        one = flat[0].reshape(-1)
+        return _k.sum_squares(one, _threads.num_threads()) if one.size else 0.0
     single = flat[0].dtype == np.float32
     total = 0.0
     for s in _k.sum_squares_many(flat, single, _threads.num_threads()):
@@ -313,13 +330,15 @@ def clip_by_global_norm(arrays, max_norm):
     """
     max_norm = _hyper(max_norm, "max_norm", finite=False)
     arrays = _array_list(arrays, "arrays")
-    named = [(f"arrays[{i}]", a) for i, a in enumerate(arrays)]
-    for name, a in named:
-        _require_ndarray(a, name)
-    _same_float_arrays(arrays, "clip_by_global_norm", "arrays")
-    for name, a in named:
-        _writable_contiguous(a, name)
-    _no_overlap(named)
+    if not _plain_writable(arrays):  # the checks one by one, for the error that names the array
+        named = [(f"arrays[{i}]", a) for i, a in enumerate(arrays)]
+        for name, a in named:
+            _require_ndarray(a, name)
+        _same_float_arrays(arrays, "clip_by_global_norm", "arrays")
+        for name, a in named:
+            _writable_contiguous(a, name)
+    if len(arrays) > 1 and _k.first_overlap(arrays) is not None:
+        _no_overlap([(f"arrays[{i}]", a) for i, a in enumerate(arrays)])
     norm = math.sqrt(_sum_squares(arrays))
     coef = max_norm / (norm + _CLIP_EPS)
     if not coef >= 1.0:  # a NaN norm poisons every array, as torch does
