@@ -32,7 +32,8 @@
 
 #define NNF_LANES 16         /* independent accumulators of a row reduction */
 #define NNF_TILE 64          /* elements per tile of an elementwise loss */
-#define NNF_ROW_BLOCK 16     /* rows per deterministic partial sum (= nnf_chunk's granularity) */
+/* rows per deterministic partial sum (= nnf_chunk's granularity) */
+#define NNF_ROW_BLOCK NNF_LOSS_ROW_BLOCK
 #define NNF_ELEM_BLOCK 1024  /* elements per deterministic partial sum */
 #define NNF_STACK_BLOCKS 512 /* block sums kept on the stack before falling back to malloc */
 
@@ -81,6 +82,8 @@ static double nnf_sum_blocks(const double *blk, size_t nb)
         a0 += blk[b];
     return (a0 + a1) + (a2 + a3);
 }
+
+double nnf_loss_sum_blocks(const double *blk, size_t nb) { return nnf_sum_blocks(blk, nb); }
 
 /* Scratch for `nb` block sums: the stack buffer when it fits, else the heap (NULL on failure). */
 static double *nnf_blocks_alloc(size_t nb, double *stack)
@@ -204,9 +207,10 @@ NNF_ALWAYS_INLINE T S(nnf_row_exp_shift)(const T *z, T m, T *e, size_t c)
 /* Softmax cross-entropy, sparse labels                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-static NNF_CLONES void S(nnf_softmax_xent_rows)(size_t c, const T *z, const intptr_t *labels,
-                                                const T *w, T eps, T scale, T *g, double *blk,
-                                                size_t lo, size_t hi)
+static NNF_CLONES void S(nnf_softmax_xent_block_rows)(size_t c, const T *z,
+                                                      const intptr_t *labels, const T *w, T eps,
+                                                      T scale, T *g, double *blk, size_t lo,
+                                                      size_t hi)
 {
     const T keep = (T)1 - eps, spread = eps / (T)c;
     for (size_t b = lo; b < hi; b += NNF_ROW_BLOCK) {
@@ -235,6 +239,12 @@ static NNF_CLONES void S(nnf_softmax_xent_rows)(size_t c, const T *z, const intp
     }
 }
 
+void S(nnf_softmax_xent_rows)(size_t c, const T *z, const intptr_t *labels, const T *w, T eps,
+                              T scale, T *g, double *blk, size_t lo, size_t hi)
+{
+    S(nnf_softmax_xent_block_rows)(c, z, labels, w, eps, scale, g, blk, lo, hi);
+}
+
 int S(nnf_softmax_xent)(size_t n, size_t c, const T *z, const intptr_t *labels, const T *w,
                         T eps, T scale, T *g, double *loss_sum, int nthreads)
 {
@@ -244,7 +254,8 @@ int S(nnf_softmax_xent)(size_t n, size_t c, const T *z, const intptr_t *labels, 
     if (!blk)
         return -1;
     NNF_PARALLEL_CHUNKS(n, c * NNF_COST_SOFTMAX, nthreads,
-                        S(nnf_softmax_xent_rows)(c, z, labels, w, eps, scale, g, blk, lo, hi));
+                        S(nnf_softmax_xent_block_rows)(c, z, labels, w, eps, scale, g, blk, lo,
+                                                       hi));
     *loss_sum = nnf_sum_blocks(blk, nb);
     nnf_blocks_free(blk, stack);
     return 0;
@@ -254,9 +265,9 @@ int S(nnf_softmax_xent)(size_t n, size_t c, const T *z, const intptr_t *labels, 
 /* Softmax cross-entropy, dense targets                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-static NNF_CLONES void S(nnf_categorical_xent_rows)(size_t c, const T *z, const T *t,
-                                                    const T *w, T eps, T scale, T *g,
-                                                    double *blk, size_t lo, size_t hi)
+static NNF_CLONES void S(nnf_categorical_xent_block_rows)(size_t c, const T *z, const T *t,
+                                                          const T *w, T eps, T scale, T *g,
+                                                          double *blk, size_t lo, size_t hi)
 {
     const T keep = (T)1 - eps, spread = eps / (T)c;
     for (size_t b = lo; b < hi; b += NNF_ROW_BLOCK) {
@@ -285,6 +296,12 @@ static NNF_CLONES void S(nnf_categorical_xent_rows)(size_t c, const T *z, const 
     }
 }
 
+void S(nnf_categorical_xent_rows)(size_t c, const T *z, const T *t, const T *w, T eps, T scale,
+                                  T *g, double *blk, size_t lo, size_t hi)
+{
+    S(nnf_categorical_xent_block_rows)(c, z, t, w, eps, scale, g, blk, lo, hi);
+}
+
 int S(nnf_categorical_xent)(size_t n, size_t c, const T *z, const T *t, const T *w, T eps,
                             T scale, T *g, double *loss_sum, int nthreads)
 {
@@ -294,7 +311,8 @@ int S(nnf_categorical_xent)(size_t n, size_t c, const T *z, const T *t, const T 
     if (!blk)
         return -1;
     NNF_PARALLEL_CHUNKS(n, c * (NNF_COST_SOFTMAX + 1), nthreads,
-                        S(nnf_categorical_xent_rows)(c, z, t, w, eps, scale, g, blk, lo, hi));
+                        S(nnf_categorical_xent_block_rows)(c, z, t, w, eps, scale, g, blk, lo,
+                                                           hi));
     *loss_sum = nnf_sum_blocks(blk, nb);
     nnf_blocks_free(blk, stack);
     return 0;

@@ -46,6 +46,26 @@ int nnf_categorical_xent_f64(size_t n, size_t c, const double *z, const double *
                              const double *w, double eps, double scale, double *g,
                              double *loss_sum, int nthreads);
 
+/* The two above on rows [lo, hi) alone (lo a multiple of NNF_LOSS_ROW_BLOCK), for a caller that
+ * already runs a thread team: writes g's rows and blk[b] = the weighted loss sum of block b
+ * (rows 16·b ... 16·b + 15) for the blocks in range. nnf_loss_sum_blocks(blk, ceil(n / 16))
+ * then gives the loss sum with the bits of the whole-batch call, whatever the row split. */
+#define NNF_LOSS_ROW_BLOCK 16
+void nnf_softmax_xent_rows_f32(size_t c, const float *z, const intptr_t *labels, const float *w,
+                               float eps, float scale, float *g, double *blk, size_t lo,
+                               size_t hi);
+void nnf_softmax_xent_rows_f64(size_t c, const double *z, const intptr_t *labels,
+                               const double *w, double eps, double scale, double *g,
+                               double *blk, size_t lo, size_t hi);
+void nnf_categorical_xent_rows_f32(size_t c, const float *z, const float *t, const float *w,
+                                   float eps, float scale, float *g, double *blk, size_t lo,
+                                   size_t hi);
+void nnf_categorical_xent_rows_f64(size_t c, const double *z, const double *t, const double *w,
+                                   double eps, double scale, double *g, double *blk, size_t lo,
+                                   size_t hi);
+/* Σ of `nb` block sums in the order every loss kernel adds them. */
+double nnf_loss_sum_blocks(const double *blk, size_t nb);
+
 /* --- losses of probabilities p (n, c), clipped to [clip, 1-clip] as Keras does ------------ */
 
 /* Sparse cross-entropy of probabilities: l_i = -log(pc_i,label);

@@ -440,12 +440,14 @@ NNF_INLINE void SFX(mlp_cols)(size_t d, int t, int nt, size_t *c0, size_t *c1)
  * columns of every GEMM (its share of every weight matrix, packed once per call by its own
  * BLAS call); element-wise work split by rows or by the same columns; the optimizer by ranges of
  * each trainable run; barriers between dependent stages. One thread pool, never woken per kernel.
- * The loss, the metric and dropout masks run on thread 0 (dropout's counter-based bits are
- * indexed from the start of the array). A Dense layer of at most 16 units (one column block:
- * the output layer of a classifier) is split by rows instead of columns, so that thread 0 does
- * not run it alone. Every result element is computed by the same operations as in the serial
- * path, but for what a BLAS rounds differently on a block of rows than on the whole (nnfast's
- * own GEMM does not). */
+ * A softmax cross-entropy and the metric run by rows (the loss's 16-row block sums added on
+ * thread 0 in block order, so the loss has the whole-batch call's bits); other losses and
+ * dropout masks run on thread 0 (dropout's counter-based bits are indexed from the start of
+ * the array). A Dense layer of at most 16 units (one column block: the output layer of a
+ * classifier) is split by rows instead of columns, so that thread 0 does not run it alone.
+ * Every result element is computed by the same operations as in the serial path, but for
+ * what a BLAS rounds differently on a block of rows than on the whole (nnfast's own GEMM does
+ * not). */
 static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads,
                                T *state, T *s1, T *s2, T *work, double *dscratch, intptr_t *lbuf, const T *X,
                                const T *Tg, const intptr_t *labels, const T *W,
@@ -457,6 +459,15 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
     const size_t L = p->n_layers, din = p->in_dim, k = p->out_dim;
     int status = 0;
     nnf_spin_barrier team_barrier = {0, 0}; /* spinning: OpenMP's sleeps under PASSIVE */
+    /* a softmax cross-entropy's block sums and the threads' correct counts, shared */
+    double *blk = NULL, *hits = NULL;
+    if (p->loss == NNF_MLP_SPARSE_XENT || p->loss == NNF_MLP_CATEGORICAL_XENT) {
+        blk = (double *)malloc(((batch + NNF_LOSS_ROW_BLOCK - 1) / NNF_LOSS_ROW_BLOCK
+                                + (size_t)nthreads) * sizeof(double));
+        if (blk == NULL)
+            return -1;
+        hits = blk + (batch + NNF_LOSS_ROW_BLOCK - 1) / NNF_LOSS_ROW_BLOCK;
+    }
     NNF_PRAGMA(omp parallel num_threads(nthreads))
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -553,16 +564,46 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                 nnf_barrier_wait(&team_barrier, nt);
                 h = y;
             }
-            /* -- loss and metric (thread 0) -- */
+            /* -- loss and metric: a softmax cross-entropy by rows (its 16-row block sums
+             * added on thread 0 in block order, the bits of the whole-batch call), any other
+             * loss on thread 0 -- */
             const nnf_mlp_layer *last = p->layers + (L - 1);
-            if (t == 0) {
-                T *out = work + last->y;
+            T *out = work + last->y;
+            if (blk != NULL) {
+                if (r0 < r1) {
+                    const T scale = (T)(1.0 / (double)m);
+                    if (p->loss == NNF_MLP_SPARSE_XENT)
+                        SFX(nnf_softmax_xent_rows)(k, out, lb, wb, 0, scale, work + last->dy,
+                                                   blk, r0, r1);
+                    else
+                        SFX(nnf_categorical_xent_rows)(k, out, tb, wb, (T)p->loss_param, scale,
+                                                       work + last->dy, blk, r0, r1);
+                }
                 if (correct != NULL)
-                    correct[s] = SFX(mlp_correct)(p->metric, m, k, out, tb, lb);
-                if (SFX(mlp_loss)(p, m, out, tb, lb, wb, work + last->dy, losses + s, 1) != 0)
-                    status = -1;
+                    hits[t] = r0 < r1 ? SFX(mlp_correct)(p->metric, r1 - r0, k, out + r0 * k,
+                                                         tb ? tb + r0 * k : NULL,
+                                                         lb ? lb + r0 : NULL)
+                                      : 0.0;
+                nnf_barrier_wait(&team_barrier, nt);
+                if (t == 0) { /* read before any thread passes the next barrier */
+                    losses[s] = nnf_loss_sum_blocks(blk, (m + NNF_LOSS_ROW_BLOCK - 1)
+                                                             / NNF_LOSS_ROW_BLOCK) / (double)m;
+                    if (correct != NULL) {
+                        double total = 0.0;
+                        for (int u = 0; u < nt; u++)
+                            total += hits[u];
+                        correct[s] = total;
+                    }
+                }
+            } else {
+                if (t == 0) {
+                    if (correct != NULL)
+                        correct[s] = SFX(mlp_correct)(p->metric, m, k, out, tb, lb);
+                    if (SFX(mlp_loss)(p, m, out, tb, lb, wb, work + last->dy, losses + s, 1) != 0)
+                        status = -1;
+                }
+                nnf_barrier_wait(&team_barrier, nt);
             }
-            nnf_barrier_wait(&team_barrier, nt);
             if (status != 0)
                 break;
             /* -- backward -- */
@@ -659,6 +700,7 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
             nnf_barrier_wait(&team_barrier, nt);
         }
     }
+    free(blk);
     return status;
 }
 

@@ -598,3 +598,24 @@ def test_team_splits_wide_layers_by_columns_and_narrow_ones_by_rows(dtype, activ
     np.testing.assert_allclose(ours["loss"], hist.history["loss"], **TOL[dtype])
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_allclose(wb, wa, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["softmax-adam", "onehot-smoothing-activation-layer"])
+def test_team_computes_the_cross_entropy_and_accuracy_by_rows(dtype, name, monkeypatch):
+    """The team splits a softmax cross-entropy (sparse, or dense with label smoothing) and the
+    accuracy count by rows, 32 and 17 of a 49-row batch, the last batch of 11 on one thread:
+    loss, accuracy and weights as the layers' Python path, with sample weights."""
+    monkeypatch.setattr(nnfast._plan, "_TEAM", True)
+    monkeypatch.setattr(nnfast._plan, "_TEAM_MIN_WORK", 0)
+    _, layers, loss, optimizer, kind, k, _ = _config(name)
+    X, y = data(n=158, kind=kind, k=k, seed=4)
+    sw = np.random.default_rng(5).uniform(0.2, 2.0, X.shape[0])
+    with threads(2):
+        a, b = twins(layers, loss, optimizer, dtype)
+        hist = a.fit(X, y, epochs=2, batch_size=49, sample_weight=sw, verbose=0)
+        ours = plan_fit(b, X, y, epochs=2, batch_size=49, sample_weight=sw)
+    np.testing.assert_allclose(ours["loss"], hist.history["loss"], **TOL[dtype])
+    np.testing.assert_array_equal(ours["accuracy"], hist.history["accuracy"])
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wb, wa, **TOL[dtype])
