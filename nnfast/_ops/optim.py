@@ -1,7 +1,10 @@
 """Validated optimizer ops: in-place SGD, RMSprop and Adam/AdamW updates, norms and clipping.
 
 Every update makes one pass over memory (the C kernels of ``csrc/nnf_optim.c``) and follows
-torch.optim's update rules. Arrays updated in place (parameters, optimizer state, gradients
+torch.optim's update rules, but for numbers below the smallest normal float: optimizer state
+that small is stored as 0, and an update term or input that small counts as 0 (a subnormal
+operand costs a microcode assist per instruction on x86, which once took two thirds of a
+training step). Arrays updated in place (parameters, optimizer state, gradients
 being clipped) must be C-contiguous, writable and must not overlap each other: an in-place
 update cannot work on a copy. Read-only inputs (``grad`` of an update, ``x`` of
 :func:`scale_add`) may have any layout; they are copied when needed.
