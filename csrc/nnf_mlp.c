@@ -459,14 +459,12 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
     const size_t L = p->n_layers, din = p->in_dim, k = p->out_dim;
     int status = 0;
     nnf_spin_barrier team_barrier = {0, 0}; /* spinning: OpenMP's sleeps under PASSIVE */
-    /* a softmax cross-entropy's block sums and the threads' correct counts, shared */
+    /* a softmax cross-entropy's block sums and the threads' correct counts (shared, in
+     * dscratch after the threads' bias-gradient scratch) */
     double *blk = NULL, *hits = NULL;
     if (p->loss == NNF_MLP_SPARSE_XENT || p->loss == NNF_MLP_CATEGORICAL_XENT) {
-        blk = (double *)malloc(((batch + NNF_LOSS_ROW_BLOCK - 1) / NNF_LOSS_ROW_BLOCK
-                                + (size_t)nthreads) * sizeof(double));
-        if (blk == NULL)
-            return -1;
-        hits = blk + (batch + NNF_LOSS_ROW_BLOCK - 1) / NNF_LOSS_ROW_BLOCK;
+        blk = dscratch + 2 * p->widest * (size_t)nthreads;
+        hits = blk + (p->cap + NNF_LOSS_ROW_BLOCK - 1) / NNF_LOSS_ROW_BLOCK;
     }
     NNF_PRAGMA(omp parallel num_threads(nthreads))
     {
@@ -584,25 +582,22 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                                                          tb ? tb + r0 * k : NULL,
                                                          lb ? lb + r0 : NULL)
                                       : 0.0;
-                nnf_barrier_wait(&team_barrier, nt);
-                if (t == 0) { /* read before any thread passes the next barrier */
-                    losses[s] = nnf_loss_sum_blocks(blk, (m + NNF_LOSS_ROW_BLOCK - 1)
-                                                             / NNF_LOSS_ROW_BLOCK) / (double)m;
-                    if (correct != NULL) {
-                        double total = 0.0;
-                        for (int u = 0; u < nt; u++)
-                            total += hits[u];
-                        correct[s] = total;
-                    }
+            } else if (t == 0) {
+                if (correct != NULL)
+                    correct[s] = SFX(mlp_correct)(p->metric, m, k, out, tb, lb);
+                if (SFX(mlp_loss)(p, m, out, tb, lb, wb, work + last->dy, losses + s, 1) != 0)
+                    status = -1;
+            }
+            nnf_barrier_wait(&team_barrier, nt);
+            if (blk != NULL && t == 0) { /* read before any thread passes the next barrier */
+                const size_t blocks = (m + NNF_LOSS_ROW_BLOCK - 1) / NNF_LOSS_ROW_BLOCK;
+                losses[s] = nnf_loss_sum_blocks(blk, blocks) / (double)m;
+                if (correct != NULL) {
+                    double total = 0.0;
+                    for (int u = 0; u < nt; u++)
+                        total += hits[u];
+                    correct[s] = total;
                 }
-            } else {
-                if (t == 0) {
-                    if (correct != NULL)
-                        correct[s] = SFX(mlp_correct)(p->metric, m, k, out, tb, lb);
-                    if (SFX(mlp_loss)(p, m, out, tb, lb, wb, work + last->dy, losses + s, 1) != 0)
-                        status = -1;
-                }
-                nnf_barrier_wait(&team_barrier, nt);
             }
             if (status != 0)
                 break;
@@ -700,7 +695,6 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
             nnf_barrier_wait(&team_barrier, nt);
         }
     }
-    free(blk);
     return status;
 }
 

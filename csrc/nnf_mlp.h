@@ -131,7 +131,9 @@ typedef struct nnf_mlp_plan {
  * momentum; NULL when unused). Writes losses[s] = the batch's mean loss before the step (plus
  * the regularizers' penalties: l1·Σ|w| + l2·Σw² per regularized tensor, in layer order) and,
  * when correct != NULL, correct[s] = its correct-prediction count. dscratch holds
- * 2·widest·nthreads doubles, lbuf cap labels. nthreads > 1 runs the chunk in one OpenMP region
+ * 2·widest·nthreads + ceil(cap / 16) + nthreads doubles (per-thread bias-gradient scratch, then
+ * a softmax cross-entropy's 16-row block sums and per-thread correct counts for the team),
+ * lbuf cap labels. nthreads > 1 runs the chunk in one OpenMP region
  * whose threads call `gemm` concurrently: the BLAS must then be single-threaded (the caller
  * sets it); nthreads = 1 leaves BLAS its own threads. Returns 0, or -1 when a loss kernel's
  * scratch could not be allocated (losses from that step on are not written). */

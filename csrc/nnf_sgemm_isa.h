@@ -94,19 +94,37 @@ ISA_TARGET static void ISA(pack_b_panel)(int trans_b, size_t k, const float *b, 
     }
 }
 
+/* MR x kc strip of transposed A (rows [i0, i0 + mr) of op(A), k-range [p0, p0 + kc)) as
+ * kc x MR floats, rows past mr zero: one masked vector copy per k-step (no load past mr). */
+ISA_TARGET static void ISA(pack_at_strip)(const float *a, size_t lda, size_t i0, size_t mr,
+                                          size_t p0, size_t kc, float *NNF_RESTRICT dst)
+{
+    const float *src = a + p0 * lda + i0;
+#if ISA_AVX512
+    const __mmask16 load = (__mmask16)((1u << mr) - 1u), store = (__mmask16)((1u << MR) - 1u);
+    for (size_t p = 0; p < kc; p++, src += lda)
+        _mm512_mask_storeu_ps(dst + p * MR, store, _mm512_maskz_loadu_ps(load, src));
+#else
+    const __m256i lanes = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    const __m256i load = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)mr), lanes);
+    const __m256i store = _mm256_cmpgt_epi32(_mm256_set1_epi32(MR), lanes);
+    for (size_t p = 0; p < kc; p++, src += lda)
+        _mm256_maskstore_ps(dst + p * MR, store, _mm256_maskload_ps(src, load));
+#endif
+}
+
 /* MR x kc strip of op(A) (rows [i0, i0 + mr), k-range [p0, p0 + kc)) as kc x MR floats, rows
  * past mr zero. */
-static void ISA(pack_a_strip)(int trans_a, const float *a, size_t lda, size_t i0, size_t mr,
-                              size_t p0, size_t kc, float *NNF_RESTRICT dst)
+ISA_TARGET static void ISA(pack_a_strip)(int trans_a, const float *a, size_t lda, size_t i0,
+                                         size_t mr, size_t p0, size_t kc, float *NNF_RESTRICT dst)
 {
-    for (size_t p = 0; p < kc; p++) {
-        for (size_t ii = 0; ii < MR; ii++) {
-            float v = 0.0f;
-            if (ii < mr)
-                v = trans_a ? a[(p0 + p) * lda + i0 + ii] : a[(i0 + ii) * lda + p0 + p];
-            dst[p * MR + ii] = v;
-        }
+    if (trans_a) {
+        ISA(pack_at_strip)(a, lda, i0, mr, p0, kc, dst);
+        return;
     }
+    for (size_t p = 0; p < kc; p++)
+        for (size_t ii = 0; ii < MR; ii++)
+            dst[p * MR + ii] = ii < mr ? a[(i0 + ii) * lda + p0 + p] : 0.0f;
 }
 
 /* ---- micro-kernel ------------------------------------------------------------------------ */
@@ -210,25 +228,6 @@ ISA_TARGET static void ISA(ukernel_rows_strided)(size_t kc, const float *NNF_RES
 }
 
 /* ---- the loops --------------------------------------------------------------------------- */
-
-/* MR x kc strip of transposed A (rows [i0, i0 + mr) of op(A), k-range [p0, p0 + kc)) as
- * kc x MR floats, rows past mr zero: one masked vector copy per k-step (no load past mr). */
-ISA_TARGET static void ISA(pack_at_strip)(const float *a, size_t lda, size_t i0, size_t mr,
-                                          size_t p0, size_t kc, float *NNF_RESTRICT dst)
-{
-    const float *src = a + p0 * lda + i0;
-#if ISA_AVX512
-    const __mmask16 load = (__mmask16)((1u << mr) - 1u), store = (__mmask16)((1u << MR) - 1u);
-    for (size_t p = 0; p < kc; p++, src += lda)
-        _mm512_mask_storeu_ps(dst + p * MR, store, _mm512_maskz_loadu_ps(load, src));
-#else
-    const __m256i lanes = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
-    const __m256i load = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)mr), lanes);
-    const __m256i store = _mm256_cmpgt_epi32(_mm256_set1_epi32(MR), lanes);
-    for (size_t p = 0; p < kc; p++, src += lda)
-        _mm256_maskstore_ps(dst + p * MR, store, _mm256_maskload_ps(src, load));
-#endif
-}
 
 /* Tiles of the block of columns [jc, jc + ncur), k-blocks in order; within a k-block, groups
  * of J->mc rows, each group's tiles panel-major: the kc x NR panel stays in L1 while the

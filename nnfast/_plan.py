@@ -390,7 +390,7 @@ class Plan:
         self._kernel = _step.MLPKernel(descs, plan, [tuple(r) for r in store.trainable_runs(trainable)])
         self._forward = None
         self._work = aligned_zeros(max(1, pos), self.dtype)
-        self._dscratch = np.zeros(2 * widest, np.float64)
+        self._dscratch = np.zeros(self._dscratch_size(1), np.float64)
         self._lbuf = np.zeros(cap, np.intp)
         self._key = self._layout_key()
         self._norms = [l for l in layers if hasattr(l, "epsilon")]
@@ -431,6 +431,11 @@ class Plan:
             for s in range(n_steps):
                 out[s] = float(lr(it + s)) * mult
         return out
+
+    def _dscratch_size(self, nthreads):
+        """Doubles of C scratch (nnf_mlp.h): per-thread bias-gradient scratch, then the team's
+        loss block sums (16 rows each) and correct counts."""
+        return 2 * self._widest * nthreads + -(-self.batch_size // 16) + nthreads
 
     def _state(self, name):
         if name is None:
@@ -524,8 +529,8 @@ class Plan:
                 and _team_wanted())
         blas = _single_threaded_blas() if team else None
         nthreads = nthreads if blas is not None else _ELEMENTWISE_THREADS
-        if self._dscratch.shape[0] < 2 * self._widest * nthreads:
-            self._dscratch = np.zeros(2 * self._widest * nthreads, np.float64)
+        if self._dscratch.shape[0] < self._dscratch_size(nthreads):
+            self._dscratch = np.zeros(self._dscratch_size(nthreads), np.float64)
         try:
             status = _step.train(self._kernel, store.params, store.grads, store.state,
                                  self._state(self._slot_names[0]),

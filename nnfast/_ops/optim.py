@@ -74,13 +74,14 @@ def _writable_contiguous(x, name):
     raise ValueError(f"Expected {name} to be writable, received: a read-only {name}")
 
 
-def _no_overlap(named):
-    """ValueError when two of the C-contiguous in-place arrays ``[(name, array), ...]`` overlap."""
-    if len(named) < 2:
+def _no_overlap(arrays, name_of):
+    """ValueError when two of the C-contiguous in-place ``arrays`` overlap; ``name_of(i)`` names
+    array ``i`` (called only for the message)."""
+    if len(arrays) < 2:
         return
-    pair = _k.first_overlap([a for _, a in named])
+    pair = _k.first_overlap(arrays)
     if pair is not None:
-        na, nb = named[pair[0]][0], named[pair[1]][0]
+        na, nb = name_of(pair[0]), name_of(pair[1])
         raise ValueError(
             f"Expected {na} and {nb} not to overlap (both are updated in place), "
             f"received: {na} and {nb} sharing memory"
@@ -119,7 +120,7 @@ def _inplace_group(op, names_arrays, read_only=()):
     if len(written) + len(ro) > 1 and _k.first_overlap(written + ro) is not None:
         # rare: in-place arrays may not overlap (ValueError); a read-only input that overlaps
         # one is copied, as the kernel reads it while writing the other (restrict)
-        _no_overlap(names_arrays)
+        _no_overlap(written, lambda i: names_arrays[i][0])
         ro = [x.copy() if _k.first_overlap(written + [x]) is not None else x for x in ro]
     return [a.reshape(-1) for _, a in names_arrays], [x.reshape(-1) for x in ro], dtype
 
@@ -340,8 +341,7 @@ def clip_by_global_norm(arrays, max_norm):
         _same_float_arrays(arrays, "clip_by_global_norm", "arrays")
         for name, a in named:
             _writable_contiguous(a, name)
-    if len(arrays) > 1 and _k.first_overlap(arrays) is not None:
-        _no_overlap([(f"arrays[{i}]", a) for i, a in enumerate(arrays)])
+    _no_overlap(arrays, "arrays[{}]".format)
     norm = math.sqrt(_sum_squares(arrays))
     coef = max_norm / (norm + _CLIP_EPS)
     if not coef >= 1.0:  # a NaN norm poisons every array, as torch does
