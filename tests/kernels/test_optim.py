@@ -171,14 +171,17 @@ def test_state_decaying_below_the_normal_range_is_stored_as_zero(dtype):
         assert_close(p1, p2, err_msg=name)
 
 
+# (name, update(module, p, g, s1, s2)): module is nnfast.kernels or its float64 reference
 _UPDATES = [
-    ("sgd", lambda p, g, s1, s2: K.sgd_update(p, g, learning_rate=0.1)),
-    ("sgd momentum", lambda p, g, s1, s2: K.sgd_update(p, g, s1, learning_rate=0.1,
-                                                        momentum=0.9, nesterov=True)),
-    ("rmsprop", lambda p, g, s1, s2: K.rmsprop_update(p, g, s2, learning_rate=0.1)),
-    ("rmsprop momentum", lambda p, g, s1, s2: K.rmsprop_update(p, g, s2, s1, learning_rate=0.1,
-                                                                momentum=0.9)),
-    ("adam", lambda p, g, s1, s2: K.adam_update(p, g, s1, s2, step=7, learning_rate=1e-3)),
+    ("sgd", lambda mod, p, g, s1, s2: mod.sgd_update(p, g, learning_rate=0.1)),
+    ("sgd momentum", lambda mod, p, g, s1, s2: mod.sgd_update(p, g, s1, learning_rate=0.1,
+                                                              momentum=0.9, nesterov=True)),
+    ("rmsprop", lambda mod, p, g, s1, s2: mod.rmsprop_update(p, g, s2, learning_rate=0.1)),
+    ("rmsprop momentum", lambda mod, p, g, s1, s2: mod.rmsprop_update(p, g, s2, s1,
+                                                                      learning_rate=0.1,
+                                                                      momentum=0.9)),
+    ("adam", lambda mod, p, g, s1, s2: mod.adam_update(p, g, s1, s2, step=7,
+                                                       learning_rate=1e-3)),
 ]
 
 
@@ -200,25 +203,11 @@ def test_update_terms_in_the_subnormal_range_match_the_reference(dtype, n_thread
         s2 = np.where(rng.random(n) < 0.5, 30 * tiny, 1e-6).astype(dtype)
         rp, rs1, rs2 = p.copy(), s1.copy(), s2.copy()
         with threads(n_threads):
-            update(p, g, s1, s2)
-        _reference(name)(rp, g, rs1, rs2)
+            update(K, p, g, s1, s2)
+        update(ref, rp, g, rs1, rs2)
         assert_close(p, rp, err_msg=name)
         assert_close(s1, rs1, err_msg=name)
         assert_close(s2, rs2, err_msg=name)
-
-
-def _reference(name):
-    """The _UPDATES entry ``name`` with nnfast.reference's kernels (float64 NumPy)."""
-    return {
-        "sgd": lambda p, g, s1, s2: ref.sgd_update(p, g, learning_rate=0.1),
-        "sgd momentum": lambda p, g, s1, s2: ref.sgd_update(p, g, s1, learning_rate=0.1,
-                                                            momentum=0.9, nesterov=True),
-        "rmsprop": lambda p, g, s1, s2: ref.rmsprop_update(p, g, s2, learning_rate=0.1),
-        "rmsprop momentum": lambda p, g, s1, s2: ref.rmsprop_update(p, g, s2, s1,
-                                                                    learning_rate=0.1,
-                                                                    momentum=0.9),
-        "adam": lambda p, g, s1, s2: ref.adam_update(p, g, s1, s2, step=7, learning_rate=1e-3),
-    }[name]
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
@@ -232,7 +221,7 @@ def test_updates_leave_the_floating_point_mode_as_they_found_it(n_threads):
         p, g = random_array(n, np.float32, rng), random_array(n, np.float32, rng)
         s1, s2 = np.zeros(n, np.float32), np.zeros(n, np.float32)
         with threads(n_threads):
-            update(p, g, s1, s2)
+            update(K, p, g, s1, s2)
             assert tiny * np.float32(0.25) > 0, name  # this thread
             y = np.zeros(n, np.float32)
             K.scale_add(y, np.full(n, tiny, np.float32), 0.25)  # the team's threads
