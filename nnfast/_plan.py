@@ -429,7 +429,7 @@ class Plan:
             out[:n_steps] = lr * mult
         else:
             for s in range(n_steps):
-                out[s] = float(lr(it + s)) * mult
+                out[s] = opt_mod.scheduled_lr(lr, it + s) * mult
         return out
 
     def _dscratch_size(self, nthreads):

@@ -495,7 +495,7 @@ class Sequential:
 
         metric_names = [m.name for m in self.metrics]
         history = cb_mod.History()
-        user = list(callbacks or [])
+        user = _callback_list(callbacks, cb_mod.Callback)
         chain = [cb_mod.ProgbarLogger()] if verbose else []
         cbl = cb_mod.CallbackList(chain + user + [history], model=self, params={
             "epochs": epochs, "steps": steps, "verbose": verbose,
@@ -721,3 +721,18 @@ class _Gather:
         n = rows.shape[0]
         return tuple(None if a is None else np.take(a, rows, axis=0, out=b[:n], mode="clip")
                      for a, b in zip(self.arrays, self.bufs))
+
+
+def _callback_list(callbacks, base):
+    """``fit``'s ``callbacks`` as a list, each a ``base`` instance (a lone callback is an error
+    that names the argument, not a raw "object is not iterable")."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, base) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError("Expected callbacks to be a list of nnfast.callbacks.Callback, "
+                        f"received: callbacks={callbacks!r}")
+    for i, cb in enumerate(callbacks):
+        if not isinstance(cb, base):
+            raise TypeError(f"Expected callbacks[{i}] to be a nnfast.callbacks.Callback, "
+                            f"received: {cb!r}")
+    return list(callbacks)

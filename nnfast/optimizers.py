@@ -17,6 +17,7 @@ scales either: ``current_learning_rate() = lr(iterations) · lr_multiplier``.
 array([0.5, 1.5])
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -52,6 +53,16 @@ def _check_lr(value):
     if not np.isfinite(float(value)) or value < 0:
         raise ValueError(f"Expected learning_rate >= 0, received: learning_rate={value!r}")
     return float(value)
+
+
+def scheduled_lr(schedule, step):
+    """``schedule(step)`` as a float, checked: a callable that returns a negative, NaN or
+    infinite rate raises here rather than training with it."""
+    lr = schedule(step)
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr < 0:
+        raise ValueError("Expected the learning_rate schedule to return a finite float >= 0, "
+                         f"received: {lr!r} at step {step}")
+    return float(lr)
 
 
 class Optimizer:
@@ -110,7 +121,7 @@ class Optimizer:
         """``learning_rate`` at ``iterations`` (if a schedule) times ``lr_multiplier``."""
         lr = self._learning_rate
         if not isinstance(lr, float):
-            lr = float(lr(self.iterations))
+            lr = scheduled_lr(lr, self.iterations)
         return lr * self._lr_multiplier
 
     # --- state and binding ---------------------------------------------------------------

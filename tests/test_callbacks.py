@@ -551,6 +551,15 @@ def test_lr_scheduler_one_argument_and_schedule_objects(capsys):
     assert model.lr_seen == pytest.approx([0.2, 0.2, 0.1])  # a schedule of the epoch
 
 
+def test_lr_scheduler_takes_its_callable_as_fn_too():
+    model = FakeModel(0.5).fit(val(1, 1), [C.LearningRateScheduler(fn=lambda epoch: 0.1 * (epoch + 1))])
+    assert model.lr_seen == pytest.approx([0.1, 0.2])
+    with pytest.raises(TypeError, match="exactly one of schedule or fn"):
+        C.LearningRateScheduler()
+    with pytest.raises(TypeError, match="exactly one of schedule or fn"):
+        C.LearningRateScheduler(lambda e: 0.1, fn=lambda e: 0.2)
+
+
 @pytest.mark.parametrize("bad", [-0.1, float("nan"), "0.1", None])
 def test_lr_scheduler_rejects_bad_rates(bad):
     cb = C.LearningRateScheduler(lambda epoch, lr: bad)

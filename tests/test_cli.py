@@ -258,6 +258,13 @@ def test_bench_quick_prints_the_ratio_table():
     assert "geometric mean speedup" in lines[-1]
 
 
+def test_benchmark_is_an_alias_of_bench(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["benchmark", "--help"])
+    assert exit_info.value.code == 0
+    assert "--quick" in capsys.readouterr().out
+
+
 def test_info_reports_the_build(capsys):
     from nnfast.cli import main
 

@@ -142,6 +142,22 @@ def test_negative_learning_rate():
         model().compile(nf.optimizers.SGD(learning_rate=-1.0), "mse")
 
 
+def test_a_schedule_returning_a_bad_rate_raises_at_that_step():
+    for bad in (-1.0, float("nan")):
+        m = model()
+        m.compile(nf.optimizers.SGD(learning_rate=lambda step: 0.01 if step < 2 else bad), "mse")
+        with pytest.raises(ValueError, match="learning_rate schedule.*step 2"):
+            m.fit(X, np.eye(3)[Y], epochs=3, batch_size=10, verbose=0)
+        assert m.optimizer.iterations == 2                    # the two good steps ran, no more
+
+
+def test_callbacks_must_be_a_list_of_callbacks():
+    with pytest.raises(TypeError, match="callbacks to be a list"):
+        model().fit(X, Y, verbose=0, callbacks=nf.callbacks.TerminateOnNaN())
+    with pytest.raises(TypeError, match=r"callbacks\[1\]"):
+        model().fit(X, Y, verbose=0, callbacks=[nf.callbacks.TerminateOnNaN(), "csv"])
+
+
 def test_set_weights_count_and_shapes():
     m = model()
     ws = m.get_weights()

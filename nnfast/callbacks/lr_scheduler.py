@@ -30,7 +30,8 @@ class LearningRateScheduler(Callback):
     Parameters
     ----------
     schedule : callable
-        ``schedule(epoch, lr) -> float`` (non-negative, finite).
+        ``schedule(epoch, lr) -> float`` (non-negative, finite). ``fn=`` is the same argument
+        under the contract's name.
     verbose : int, optional
         1 prints each new rate. Defaults to 0.
 
@@ -40,8 +41,12 @@ class LearningRateScheduler(Callback):
     >>> cb = nf.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.9 if epoch >= 10 else lr)
     """
 
-    def __init__(self, schedule, verbose=0):
+    def __init__(self, schedule=None, verbose=0, *, fn=None):
         super().__init__()
+        if (schedule is None) == (fn is None):
+            raise TypeError("Expected exactly one of schedule or fn (the callable), "
+                            f"received: schedule={schedule!r}, fn={fn!r}")
+        schedule = fn if schedule is None else schedule
         if not callable(schedule):
             raise TypeError(f"Expected schedule to be callable, received: schedule={schedule!r}")
         self.schedule = schedule

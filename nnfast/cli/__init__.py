@@ -1,4 +1,4 @@
-"""nnfast's command line: ``python -m nnfast {demo,info,train,predict,bench}``.
+"""nnfast's command line: ``python -m nnfast {demo,info,train,predict,bench}`` (``benchmark`` is ``bench``).
 
 Each subcommand lives in its own module; errors the user can fix are one line on stderr and
 exit code 2, never a traceback.
@@ -20,7 +20,8 @@ def build_parser():
     from nnfast.cli import bench, demo, info, predict, train
 
     for module in (demo, train, predict, bench, info):
-        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP,
+                           aliases=getattr(module, "ALIASES", ()))
         module.add_arguments(p)
         p.set_defaults(run=module.run)
     return parser

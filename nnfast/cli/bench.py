@@ -19,6 +19,7 @@ import numpy as np
 from nnfast.cli import UsageError
 
 NAME = "bench"
+ALIASES = ("benchmark",)
 HELP = "Time nnfast's kernels and an MLP training epoch against NumPy; print medians and ratios."
 
 MLP = (784, 256, 128, 10)

@@ -14,7 +14,9 @@ class Activation(Layer):
     Parameters
     ----------
     activation : str or nnfast.activations.Activation
-        Any name of :mod:`nnfast.activations` (``"relu"``, ``"softmax"``, ...).
+        Any name of :mod:`nnfast.activations` (``"relu"``, ``"softmax"``, ...). Also accepted
+        as ``name=`` when ``activation`` is not given (``Activation(name="relu")``, the
+        contract's spelling); the layer's own name is then left to the model.
 
     Examples
     --------
@@ -24,7 +26,12 @@ class Activation(Layer):
     array([[0., 2.]], dtype=float32)
     """
 
-    def __init__(self, activation, **kw):
+    def __init__(self, activation=None, **kw):
+        if activation is None:
+            if kw.get("name") is None:
+                raise TypeError("Activation() missing its activation: pass a name such as "
+                                "Activation('relu')")
+            activation = kw.pop("name")
         super().__init__(**kw)
         self.activation = activations.get(activation)
         self.emit_logits = False  # set by the model when the loss fuses this activation

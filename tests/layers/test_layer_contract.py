@@ -82,6 +82,16 @@ def test_activation_functions_by_name(name, dtype):
     assert nf.activations.get(name) is nf.activations.get(fn)
 
 
+def test_activation_layer_takes_its_function_as_name_too():
+    x = np.array([[-1.0, 2.0]], np.float32)
+    for layer in (nf.layers.Activation("relu"), nf.layers.Activation(name="relu"),
+                  nf.layers.Activation(activation="relu", name="act")):
+        assert nf.Sequential([layer], input_dim=2).predict(x).tolist() == [[0.0, 2.0]]
+    assert nf.layers.Activation(activation="tanh", name="act").name == "act"
+    with pytest.raises(TypeError, match="missing its activation"):
+        nf.layers.Activation()
+
+
 def test_activation_get_errors():
     with pytest.raises(ValueError, match="linear, relu, leaky_relu"):
         nf.activations.get("mish")
