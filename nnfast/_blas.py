@@ -8,9 +8,11 @@ layers and the compiled plan alike, so all paths give the same bits) to it when 
 once, at import. ``NNFAST_BLAS=scipy`` keeps SciPy's ``cython_blas``. Any other NumPy build
 (MKL, a system BLAS) keeps SciPy's.
 
-On a CPU with AVX-512 or AVX2 + FMA, float32 GEMMs of at least 8 rows and 24 columns (and a
-million multiply-adds unless B is transposed) that run on one thread run in nnfast's own GEMM
-(``csrc/nnf_sgemm.c``; ``nnf_sgemm_takes`` is the rule) instead, the rest in that BLAS;
+On a CPU with AVX-512, float32 GEMMs of at least 8 rows and 24 columns (and a million
+multiply-adds unless B is transposed) that run on one thread run in nnfast's own GEMM
+(``csrc/nnf_sgemm.c``; ``nnf_sgemm_takes`` is the rule) instead, the rest in that BLAS. On a
+CPU with AVX2 + FMA but no AVX-512 the own GEMM's AVX2 kernel is opt-in (``NNFAST_GEMM=avx2``):
+on AMD Zen 3, one thread, it ran at 0.56-0.95x OpenBLAS's speed (benchmarks/README.md).
 ``NNFAST_GEMM=blas`` sends every GEMM to the BLAS (to compare the two).
 """
 
@@ -20,7 +22,7 @@ import os
 
 from nnfast import _threads
 
-__all__ = ["select", "in_use", "own_sgemm", "own_sgemm_isa", "set_threads"]
+__all__ = ["select", "in_use", "own_sgemm", "own_sgemm_available", "own_sgemm_isa", "set_threads"]
 
 _IN_USE = "scipy"
 _OWN_SGEMM = False
@@ -60,9 +62,10 @@ def _gemm64_addresses():
 def select(own_sgemm=None):
     """Choose the GEMM library (called once by ``import nnfast``); returns :func:`in_use`.
 
-    ``own_sgemm``: whether float32 GEMMs may run in nnfast's own GEMM (None: unless
-    ``NNFAST_GEMM=blas``); benchmarks call it again to compare the two in one process.
-    ``NNFAST_GEMM=avx2`` runs the own GEMM's AVX2 kernel even on an AVX-512 CPU (tests).
+    ``own_sgemm``: whether float32 GEMMs may run in nnfast's own GEMM (None: on an AVX-512
+    CPU unless ``NNFAST_GEMM=blas``); benchmarks call it again to compare the two in one
+    process. ``NNFAST_GEMM=avx2`` runs the own GEMM's AVX2 kernel, on an AVX2-only CPU too
+    (where it is otherwise off) and on an AVX-512 one (tests).
     """
     global _IN_USE, _OWN_SGEMM
     from nnfast._kernels import blas, step
@@ -74,6 +77,9 @@ def select(own_sgemm=None):
     found = None if choice == "scipy" else _gemm64_addresses()
     s_addr, d_addr = (0, 0) if found is None else found[:2]
     _OWN_SGEMM = blas.use_gemm64(s_addr, d_addr, own, isa)
+    if _OWN_SGEMM and own_sgemm is None and gemm != "avx2" and blas.own_sgemm_isa() != 2:
+        own = False  # the AVX2 kernel by default: slower than OpenBLAS where measured
+        _OWN_SGEMM = blas.use_gemm64(s_addr, d_addr, own, isa)
     step.use_gemm64(s_addr, d_addr, own, isa)
     set_threads(_threads.num_threads())
     _IN_USE = "scipy" if found is None else f"numpy ({os.path.basename(found[2])})"
@@ -88,6 +94,13 @@ def in_use():
 def own_sgemm():
     """Whether float32 GEMMs run in nnfast's own GEMM (where their shape suits it)."""
     return _OWN_SGEMM
+
+
+def own_sgemm_available():
+    """Whether this build and CPU can run the own GEMM at all (it may still be off)."""
+    from nnfast._kernels import blas
+
+    return blas.own_sgemm_available()
 
 
 def own_sgemm_isa():

@@ -1,5 +1,6 @@
 """``nnfast info``: version, build flags, OpenMP, the ISA in use, BLAS libraries and threads."""
 
+import os
 import platform
 import sys
 
@@ -32,7 +33,10 @@ def collect():
         "isa selected": compiled.isa_selected(),
         "gemm": nf._blas.in_use(),
         "own gemm": (f"float32, {nf._blas.own_sgemm_isa()} (csrc/nnf_sgemm.c)"
-                     if nf._blas.own_sgemm() else "off (no AVX2/AVX-512, or NNFAST_GEMM=blas)"),
+                     if nf._blas.own_sgemm() else
+                     "off (AVX2 CPU: NNFAST_GEMM=avx2 turns it on)" if nf._blas.own_sgemm_available()
+                     and os.environ.get("NNFAST_GEMM", "").strip().lower() != "blas"
+                     else "off (no AVX2/AVX-512, or NNFAST_GEMM=blas)"),
         "threads": nf.get_num_threads(),
         "parallel": (f"from {_threads.parallel_threshold():,} work units"
                      + (f" (team wake-up {_threads.region_cost_ns / 1e3:.0f} us)"

@@ -5,8 +5,9 @@ blocks; every transpose combination and strided operand; alpha/beta; and the pro
 training team relies on: a block of C's columns computed alone equals the same columns of the
 whole product, bit for bit. Runs at one thread, where the own GEMM takes every shape of at
 least 8 rows and 24 columns, once per kernel this CPU has (AVX-512's 12x32 tiles and AVX2's
-6x16: on an AVX-512 CPU ``NNFAST_GEMM=avx2`` selects the second); on a CPU with neither the
-same checks exercise the BLAS.
+6x16, selected by ``NNFAST_GEMM=avx2``, which also turns the kernel on where AVX2 is the best
+the CPU has: there it is off by default); on a CPU with neither the same checks exercise the
+BLAS.
 """
 
 import os
@@ -19,8 +20,8 @@ from nnfast import _blas
 from nnfast._kernels import blas as _kblas
 from helpers import threads
 
-OWN = _blas.own_sgemm()
-KERNELS = ["best", "avx2"] if _blas.own_sgemm_isa() == "AVX-512" else ["best"]
+OWN = _kblas.own_sgemm_available() and os.environ.get("NNFAST_GEMM", "").lower() != "blas"
+KERNELS = {2: ["best", "avx2"], 1: ["avx2"]}.get(_kblas.own_sgemm_isa(), ["best"]) if OWN else ["best"]
 
 
 @pytest.fixture(params=KERNELS, autouse=True)
@@ -77,9 +78,22 @@ def _tol(k):
     return 4e-6 * max(1.0, k) ** 0.5
 
 
+def test_the_own_gemm_is_on_by_default_only_with_avx512(monkeypatch):
+    monkeypatch.delenv("NNFAST_GEMM", raising=False)
+    _blas.select()
+    best = _kblas.own_sgemm_isa()  # the kernel the CPU would run: 2 AVX-512, 1 AVX2, 0 none
+    assert _blas.own_sgemm() == (_kblas.own_sgemm_available() and best == 2)
+    assert _blas.own_sgemm_isa() == ("AVX-512" if _blas.own_sgemm() else None)
+    if _kblas.own_sgemm_available():
+        monkeypatch.setenv("NNFAST_GEMM", "avx2")  # the opt-in, on either CPU
+        _blas.select()
+        assert _blas.own_sgemm() and _blas.own_sgemm_isa() == "AVX2"
+        with threads(1):
+            assert _kblas.own_sgemm_takes(128, 256, 784)
+
+
 def test_the_own_gemm_is_used_where_the_cpu_has_it():
-    assert OWN == (_kblas.own_sgemm_available()
-                   and os.environ.get("NNFAST_GEMM", "").lower() != "blas")
+    assert OWN == _blas.own_sgemm()  # the fixture selected a kernel the CPU has
     with threads(1):
         assert _kblas.own_sgemm_takes(128, 256, 784) == OWN
         assert not _kblas.own_sgemm_takes(1, 256, 784)   # batch-1 rows: padding, the BLAS
@@ -201,7 +215,7 @@ def test_same_bits_as_one_thread_when_called_with_two():
     np.testing.assert_allclose(one, two, rtol=0, atol=_tol(784) * (np.abs(one).max() + 1))
 
 
-@pytest.mark.skipif(not OWN, reason="own GEMM off (no AVX-512, or NNFAST_GEMM=blas)")
+@pytest.mark.skipif(not OWN, reason="no own GEMM kernel on this CPU, or NNFAST_GEMM=blas")
 def test_blas_switch_round_trip():
     a, b = _operands(128, 128, 96, False, False, seed=7)
     with threads(1):
