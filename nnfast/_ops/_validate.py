@@ -56,6 +56,15 @@ def floats(op, optional=(), **arrays):
 
     An argument may be None only when its name is in ``optional`` (it stays None).
     """
+    dt = None  # the common case first: float ndarrays of one dtype, returned as they are
+    for n, a in arrays.items():
+        if type(a) is np.ndarray and (a.dtype is _F32 or a.dtype is _F64) and (dt is None or a.dtype is dt):
+            dt = a.dtype
+        elif not (a is None and n in optional):
+            break
+    else:
+        if dt is not None:
+            return list(arrays.values()), dt
     conv = {}
     for n, a in arrays.items():
         if a is None and n not in optional:

@@ -94,6 +94,9 @@ def _inplace_group(op, names_arrays, read_only=()):
     ``names_arrays`` are the in-place arrays, the first being the reference shape;
     ``read_only`` are inputs that may be copied (any layout, may overlap nothing written).
     """
+    plain = _plain_group(names_arrays, read_only)
+    if plain is not None:
+        return plain
     for name, a in names_arrays:
         _require_ndarray(a, name)
     first_name, first = names_arrays[0]
@@ -123,6 +126,34 @@ def _inplace_group(op, names_arrays, read_only=()):
         _no_overlap(written, lambda i: names_arrays[i][0])
         ro = [x.copy() if _k.first_overlap(written + [x]) is not None else x for x in ro]
     return [a.reshape(-1) for _, a in names_arrays], [x.reshape(-1) for x in ro], dtype
+
+
+def _plain_group(names_arrays, read_only):
+    """:func:`_inplace_group`'s result when every array is already fine (float ndarrays of one
+    dtype and shape, C-contiguous, the in-place ones writable, none overlapping), else None:
+    the common case in one pass, without the checks that name what is wrong."""
+    first = names_arrays[0][1]
+    if type(first) is not np.ndarray:
+        return None
+    dt, shape = first.dtype, first.shape
+    if dt not in val.FLOAT_DTYPES:
+        return None
+    arrays = []
+    for _, a in names_arrays:
+        if type(a) is not np.ndarray or a.dtype != dt or a.shape != shape:
+            return None
+        flags = a.flags
+        if not (flags.c_contiguous and flags.writeable):
+            return None
+        arrays.append(a)
+    for _, x in read_only:
+        if type(x) is not np.ndarray or x.dtype != dt or x.shape != shape or not x.flags.c_contiguous:
+            return None
+        arrays.append(x)
+    if len(arrays) > 1 and _k.first_overlap(arrays) is not None:
+        return None
+    flat = [a.reshape(-1) for a in arrays]
+    return flat[:len(names_arrays)], flat[len(names_arrays):], dt
 
 
 def _plain_writable(arrays):
