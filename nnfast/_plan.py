@@ -86,9 +86,11 @@ _ELEMENTWISE_THREADS = 1
 # to hold the BLAS at one thread during the call. With nnfast's own float32 GEMM on AVX-512
 # (nnfast._blas.own_sgemm_isa) it is the default: measured on 2 cores against the serial path
 # with OpenBLAS's two threads (784-256-128-10, one process, interleaved) 1.39x / 1.24x at batch
-# 32 / 128, within noise at 512. With the own GEMM's AVX2 kernel (measured here on the AVX-512
-# machine with both it and OpenBLAS held to AVX2: 1.15x / 1.0x / 0.94x) and with only the BLAS
-# (no better than the serial path) it runs when the user asked for ACTIVE waiting.
+# 32 / 128, within noise at 512. With the own GEMM's AVX2 kernel (measured on the AVX-512
+# machine with both it and OpenBLAS held to AVX2: 1.15x / 1.0x / 0.94x; on an AMD Zen 3, where
+# that kernel is off by default, 0.90x / 1.00x / 0.73x) and with only the BLAS (Zen 3: 1.10x /
+# 1.01x / 0.82x; each thread's BLAS call packs all of A, a likely cause) it runs when the user
+# asked for ACTIVE waiting.
 # NNFAST_TEAM=0/1 overrides. It starts from _TEAM_MIN_WORK multiply-adds per step (batch x
 # Dense weights).
 _TEAM = {"0": False, "1": True}.get(os.environ.get("NNFAST_TEAM", "").strip())  # None: choose
