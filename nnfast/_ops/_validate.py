@@ -41,6 +41,14 @@ def float_array(x, name):
     return x
 
 
+def float_input(op, x, name):
+    """``(x, dtype)`` for one float array: float ndarrays pass as they are, else :func:`floats`."""
+    if isinstance(x, np.ndarray) and x.dtype in FLOAT_DTYPES:
+        return x, x.dtype
+    (x,), dtype = floats(op, **{name: x})
+    return x, dtype
+
+
 def same_dtype(**arrays):
     """Check that all given arrays (None skipped) share one float dtype; return it."""
     dtypes = {name: a.dtype for name, a in arrays.items() if a is not None}

@@ -79,10 +79,7 @@ def activation_code(name):
 
 
 def _input(x, name="x"):
-    if type(x) is np.ndarray and x.dtype in v.FLOAT_DTYPES:  # the common case, no helpers
-        return x, x.dtype
-    (x,), dtype = v.floats("activation", **{name: x})
-    return x, dtype
+    return v.float_input("activation", x, name)
 
 
 def _softmax_into(x, out, log):

@@ -50,14 +50,6 @@ def _smoothing(label_smoothing):
     return v.real_scalar(label_smoothing, "label_smoothing", low=0.0, high=1.0)
 
 
-def _float_input(op, x, name):
-    """``(x, dtype)`` for one float array: a fast path for float ndarrays, else ``v.floats``."""
-    if isinstance(x, np.ndarray) and x.dtype in v.FLOAT_DTYPES:
-        return x, x.dtype
-    (x,), dtype = v.floats(op, **{name: x})
-    return x, dtype
-
-
 def _float_pair(op, a, a_name, b, b_name):
     """``(a, b, dtype)``: two float arrays of one dtype (fast path for matching ndarrays)."""
     if (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype
@@ -88,7 +80,7 @@ def _clip_epsilon(epsilon):
 
 def _logit_rows(op, logits, name="logits"):
     """The (n, c) float input of a row loss, with at least one column."""
-    x, dtype = _float_input(op, logits, name)
+    x, dtype = v.float_input(op, logits, name)
     v.ndim(x, name, 2)
     if x.shape[1] == 0:
         raise ValueError(f"Expected {name} with at least one column (class), received: {name}.shape={x.shape}")
@@ -266,7 +258,7 @@ def cross_entropy_from_probs(probs, targets, *, sample_weight=None, epsilon=1e-7
     >>> round(loss, 6), grad
     (0.693147, array([[ 0., -2.]]))
     """
-    p, dtype = _float_input("cross_entropy_from_probs", probs, "probs")
+    p, dtype = v.float_input("cross_entropy_from_probs", probs, "probs")
     v.ndim(p, "probs", 2)
     n, c = p.shape
     clip = _clip_epsilon(epsilon)
