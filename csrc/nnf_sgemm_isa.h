@@ -35,34 +35,11 @@
 
 /* ---- packing ----------------------------------------------------------------------------- */
 
-/* Panel of op(B) rows [0, k), columns [j0, j0 + nr), nr <= NR, as k x NR floats (zero past nr). */
-ISA_TARGET static void ISA(pack_b_panel)(int trans_b, size_t k, const float *b, size_t ldb,
-                                         size_t j0, size_t nr, float *NNF_RESTRICT dst)
+/* Panel of op(B) = B^T, rows [0, k), columns [j0, j0 + nr), nr <= NR, as k x NR floats (zero
+ * past nr): op(B)[p, j] = B[j*ldb + p], a gather of one vector's columns per k. */
+ISA_TARGET static void ISA(pack_bt_panel)(size_t k, const float *b, size_t ldb, size_t j0,
+                                          size_t nr, float *NNF_RESTRICT dst)
 {
-    if (!trans_b) {
-        const float *src = b + j0;
-#if ISA_AVX512
-        const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1u);
-        const __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr > 16 ? (1u << (nr - 16)) - 1u : 0);
-        for (size_t p = 0; p < k; p++, src += ldb, dst += NR) {
-            _mm512_store_ps(dst, _mm512_maskz_loadu_ps(m0, src));
-            _mm512_store_ps(dst + 16, _mm512_maskz_loadu_ps(m1, src + 16));
-        }
-#else
-        if (nr == NR) {
-            for (size_t p = 0; p < k; p++, src += ldb, dst += NR) {
-                V_STORE(dst, V_LOADU(src));
-                V_STORE(dst + VW, V_LOADU(src + VW));
-            }
-        } else {
-            for (size_t p = 0; p < k; p++, src += ldb, dst += NR)
-                for (size_t jj = 0; jj < NR; jj++)
-                    dst[jj] = jj < nr ? src[jj] : 0.0f;
-        }
-#endif
-        return;
-    }
-    /* op(B)[p, j] = B[j*ldb + p]: a gather of one vector's columns per k. */
 #if ISA_AVX512
     const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5,
                                                             4, 3, 2, 1, 0),
@@ -90,6 +67,45 @@ ISA_TARGET static void ISA(pack_b_panel)(int trans_b, size_t k, const float *b, 
                 for (size_t jj = 0; jj < VW; jj++)
                     d[p * NR + jj] = jj < cols ? b[(jbase + jj) * ldb + p] : 0.0f;
             }
+        }
+    }
+}
+
+/* Columns [jc, jc + ncur) of op(B) as its NR-column panels (k x NR floats each, zero past
+ * ncur; panel jp at pack + jp * NR * k). A row-major B is copied row by row across all the
+ * panels, so the reads run along each row rather than one 128-byte piece per row and panel
+ * (rows of a 1024-wide weight lie 4 KB apart: a new page per k-step); a transposed B is
+ * gathered panel by panel. */
+ISA_TARGET static void ISA(pack_b_block)(int trans_b, size_t k, const float *b, size_t ldb,
+                                         size_t jc, size_t ncur, float *NNF_RESTRICT pack)
+{
+    const size_t panels = (ncur + NR - 1) / NR;
+    if (trans_b) {
+        for (size_t jp = 0; jp < panels; jp++) {
+            const size_t j0 = jp * NR;
+            ISA(pack_bt_panel)(k, b, ldb, jc + j0, ncur - j0 < NR ? ncur - j0 : NR,
+                               pack + jp * NR * k);
+        }
+        return;
+    }
+    const size_t full = ncur / NR, tail = ncur - full * NR;
+    for (size_t p = 0; p < k; p++) {
+        const float *src = b + p * ldb + jc;
+        float *dst = pack + p * NR;
+        for (size_t jp = 0; jp < full; jp++, src += NR, dst += NR * k) {
+            V_STORE(dst, V_LOADU(src));
+            V_STORE(dst + VW, V_LOADU(src + VW));
+        }
+        if (tail) {
+#if ISA_AVX512
+            const __mmask16 m0 = (__mmask16)(tail >= 16 ? 0xFFFF : (1u << tail) - 1u);
+            const __mmask16 m1 = (__mmask16)(tail > 16 ? (1u << (tail - 16)) - 1u : 0);
+            V_STORE(dst, _mm512_maskz_loadu_ps(m0, src));
+            V_STORE(dst + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+#else
+            for (size_t jj = 0; jj < NR; jj++)
+                dst[jj] = jj < tail ? src[jj] : 0.0f;
+#endif
         }
     }
 }
@@ -177,9 +193,20 @@ ISA_TARGET static void ISA(pack_a_strip)(int trans_a, const float *a, size_t lda
         _mm_prefetch((const char *)(ap + PF_AHEAD / 4 * (CS)), _MM_HINT_T0);                   \
     }
 
+/* The C tile's lines, requested before the k loop so that their misses overlap the FMAs: a
+ * weight gradient's C (X^T dY, k = the batch) is megabytes written once per step and in no
+ * cache. Measured on a 2048-1024-1024 step's TN products, two threads, caches flushed between
+ * steps (AMD Zen 5): 0.75-0.79x OpenBLAS without, 1.04-1.14x with. */
+#define ISA_PREFETCH_C                                                                         \
+    for (size_t ii_ = 0; ii_ < mr; ii_++) {                                                    \
+        _mm_prefetch((const char *)(c + ii_ * ldc), _MM_HINT_T0);                              \
+        _mm_prefetch((const char *)(c + ii_ * ldc + nr - 1), _MM_HINT_T0);                     \
+    }
+
 /* C tile (mr x nr) := alpha * A_strip B_panel + beta * C, A_strip[ii, p] = a[ii*rs + p*cs];
  * expanded into the two layouts below so that rs or cs is a compile-time 1. */
 #define ISA_UK_BODY(RS, CS)                                                                    \
+    ISA_PREFETCH_C                                                                             \
     V acc0[MR], acc1[MR];                                                                      \
     for (int ii = 0; ii < MR; ii++) {                                                          \
         acc0[ii] = V_ZERO();                                                                   \
@@ -284,12 +311,7 @@ ISA_TARGET static void ISA(sgemm_run)(gemm_job *J)
 {
     for (size_t jc = 0; jc < J->n; jc += J->nc) {
         const size_t ncur = J->n - jc < J->nc ? J->n - jc : J->nc;
-        const size_t panels = (ncur + NR - 1) / NR;
-        for (size_t jp = 0; jp < panels; jp++) {
-            const size_t j0 = jp * NR;
-            ISA(pack_b_panel)(J->trans_b, J->k, J->b, J->ldb, jc + j0,
-                              ncur - j0 < NR ? ncur - j0 : NR, J->pack + jp * NR * J->k);
-        }
+        ISA(pack_b_block)(J->trans_b, J->k, J->b, J->ldb, jc, ncur, J->pack);
         ISA(run_tiles)(J, jc, ncur);
     }
 }
@@ -307,4 +329,5 @@ ISA_TARGET static void ISA(sgemm_run)(gemm_job *J)
 #undef ISA_STORE_ROW
 #undef ISA_STORE_SETUP
 #undef ISA_PREFETCH
+#undef ISA_PREFETCH_C
 #undef ISA_UK_BODY
