@@ -173,7 +173,8 @@ def _environment():
 
     if _plan._team_wanted():
         plan = ("one OpenMP region per chunk of steps, each thread its share of every GEMM in "
-                "nnfast's own GEMM" if _blas.own_sgemm() else
+                "nnfast's own GEMM, for layers under 2 MB of float32 weights; BLAS at that "
+                "count for wider ones" if _blas.own_sgemm() else
                 "one OpenMP region per chunk of steps, single-threaded BLAS in each thread")
     else:
         plan = "BLAS at that count, element-wise kernels on 1 thread"

@@ -619,3 +619,18 @@ def test_team_computes_the_cross_entropy_and_accuracy_by_rows(dtype, name, monke
     np.testing.assert_array_equal(ours["accuracy"], hist.history["accuracy"])
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_allclose(wb, wa, **TOL[dtype])
+
+
+@pytest.mark.parametrize("wide,expected", [(False, True), (True, False)])
+def test_default_team_skips_layers_of_large_kernels(monkeypatch, wide, expected):
+    """Chosen by default, the team runs only while every Dense kernel is under
+    _TEAM_MAX_KERNEL elements; NNFAST_TEAM=1 (_TEAM True) still forces it."""
+    monkeypatch.setattr(nnfast._plan, "_TEAM", None)
+    monkeypatch.setattr(nnfast._plan, "_team_wanted", lambda: True)
+    units = nnfast._plan._TEAM_MAX_KERNEL // 5 + (1 if wide else -1)
+    m = _model([nf.layers.Dense(units, activation="relu"), nf.layers.Dense(3, activation="softmax")])
+    plan = compile_plan(m, 512)
+    assert plan._team_pays(512) is expected
+    assert plan._team_pays(1) is False  # under _TEAM_MIN_WORK either way
+    monkeypatch.setattr(nnfast._plan, "_TEAM", True)
+    assert plan._team_pays(512) is True
