@@ -1,5 +1,6 @@
 """Thread-count control and build introspection."""
 
+import os
 import subprocess
 import sys
 
@@ -130,3 +131,19 @@ def test_kernels_agree_whatever_the_threshold(threshold):
     out1 = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env1,
                           check=True).stdout
     assert out == out1
+
+
+@pytest.mark.parametrize("preset,expected", [
+    ({}, ("1000", "PASSIVE")),                      # nnfast's defaults: a short spin, then sleep
+    ({"OMP_WAIT_POLICY": "ACTIVE"}, (None, "ACTIVE")),  # the user's policy alone decides
+    ({"GOMP_SPINCOUNT": "7"}, ("7", "PASSIVE")),      # the user's spin count is kept
+])
+def test_openmp_wait_settings_at_import(preset, expected):
+    code = ("import os, nnfast; "
+            "print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))")
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    env.update(preset)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True)
+    spin, policy = out.stdout.split()
+    assert (None if spin == "None" else spin, policy) == expected

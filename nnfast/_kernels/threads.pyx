@@ -14,9 +14,9 @@ cdef extern from *:
     #include "nnf_common.h"
 
     /* Median nanoseconds of `repeats` empty parallel regions of `nthreads` threads, each after
-     * a 200 us pause (the team's threads asleep, as between two kernels with Python between
-     * them), after one region that starts the team: what waking the team costs an OpenMP
-     * kernel. 0 without OpenMP. */
+     * a 1 ms pause (the team's threads asleep, past nnfast's short GOMP_SPINCOUNT spin, as
+     * after any idle stretch), after one region that starts the team: what waking the team
+     * costs an OpenMP kernel. 0 without OpenMP. */
     static double nnf_region_cost_ns(int nthreads, int repeats)
     {
     #if NNF_OPENMP
@@ -28,7 +28,7 @@ cdef extern from *:
         NNF_PRAGMA(omp parallel num_threads(nthreads))
         { (void)omp_get_thread_num(); }
         for (int r = 0; r < repeats; r++) {
-            struct timespec a, b, pause = {0, 200000};
+            struct timespec a, b, pause = {0, 1000000};
             nanosleep(&pause, NULL);
             clock_gettime(CLOCK_MONOTONIC, &a);
             NNF_PRAGMA(omp parallel num_threads(nthreads))
