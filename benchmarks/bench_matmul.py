@@ -82,7 +82,7 @@ def bench_one_thread():
                     "nnfast matmul (own GEMM, 1 thr)": lambda: nf.kernels.matmul(
                         a, b, transpose_a=ta, transpose_b=tb, out=out),
                 }
-                rows = compare(cands, min_time=0.05)
+                rows = compare(cands)
                 flops = 2 * m * k * n
                 title = (f"one thread: {m}x{k}x{n} {'T' if ta else 'N'}{'T' if tb else 'N'} "
                          f"float32 (OpenBLAS {flops / rows[0][1] / 1e9:.0f}, nnfast "

@@ -171,11 +171,7 @@ def _raw(kernel, *args):
 
 
 def _table(title, cands):
-    # 0.2 s per sample: on the 2-vCPU VMs this runs on, the second core runs slowly for the
-    # first ~20 ms after the settle pause (2-thread adam_update on 1M floats: median 381 us
-    # over 20 ms samples, 153 us over 0.2 s ones, the same process), and a training loop
-    # keeps its cores busy.
-    rows = compare(cands, min_time=0.2)
+    rows = compare(cands)
     print(format_rows(title, rows))
     return rows
 
