@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import _peers_first  # noqa: E402,F401  (before nnfast: see its docstring)
 import nnfast as nf  # noqa: E402
 from nnfast import _blas  # noqa: E402
 from _timing import compare, format_rows  # noqa: E402
@@ -181,7 +182,7 @@ def _environment():
     lines = [f"nnfast threads: {nf.get_num_threads()} (training plan with 2+ threads: {plan}); "
              f"own float32 GEMM: {_blas.own_sgemm_isa() or 'off'}; "
              f"GEMM library: {_blas.in_use()}; os.cpu_count()={os.cpu_count()}"]
-    for var in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+    for var in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
                 "MKL_NUM_THREADS"):
         lines.append(f"  {var}={os.environ.get(var, '(unset)')}")
     torch = _torch()

@@ -43,3 +43,26 @@ def test_huge_finite_values_pass_without_warnings():
         warnings.simplefilter("error")
         out = m.predict(X)
     assert out.shape == (3, 3)
+
+
+def test_input_check_runs_on_one_thread(monkeypatch):
+    """predict's finite check must not wake an OpenMP team right before BLAS's threads run
+    (model._inputs): every call asks for one thread, and NaN is still caught."""
+    import nnfast.model
+
+    seen = []
+    real = nnfast.model._all_finite
+
+    def spy(x, threads=None):
+        seen.append(threads)
+        return real(x, threads=threads)
+
+    monkeypatch.setattr(nnfast.model, "_all_finite", spy)
+    m = _model()
+    X = np.ones((1024, m.input_dim), np.float32)
+    m.predict(X)
+    m.predict(X.astype(np.float64))  # the converting path
+    assert seen and all(t == 1 for t in seen)
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        m.predict(X)

@@ -199,12 +199,14 @@ def labels_array(labels, name, n, n_classes):
     return np.ascontiguousarray(lab, dtype=np.intp)
 
 
-def all_finite(x):
+def all_finite(x, threads=None):
     """Whether the array ``x`` holds no NaN and no infinity, in one pass without temporaries
-    for C-contiguous float32/float64 arrays (csrc/nnf_check.c), else through NumPy."""
+    for C-contiguous float32/float64 arrays (csrc/nnf_check.c), else through NumPy; on up to
+    ``threads`` threads (default: nnfast's count)."""
     if x.flags.c_contiguous:
+        nt = _threads.num_threads() if threads is None else threads
         if x.dtype == _F32:
-            return _all_finite_f32(x.reshape(-1), _threads.num_threads())
+            return _all_finite_f32(x.reshape(-1), nt)
         if x.dtype == _F64:
-            return _all_finite_f64(x.reshape(-1), _threads.num_threads())
+            return _all_finite_f64(x.reshape(-1), nt)
     return bool(np.isfinite(x).all())

@@ -154,7 +154,7 @@ def _plain_group(names_arrays, read_only):
         arrays.append(x)
     if len(arrays) > 1 and _k.first_overlap(arrays) is not None:
         return None
-    flat = [a.reshape(-1) for a in arrays]
+    flat = [a if a.ndim == 1 else a.reshape(-1) for a in arrays]  # a view costs ~0.1 us each
     return flat[:len(names_arrays)], flat[len(names_arrays):], dt
 
 
