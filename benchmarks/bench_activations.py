@@ -14,7 +14,6 @@ import pytest
 from scipy import special
 
 sys.path.insert(0, os.path.dirname(__file__))
-import _peers_first  # noqa: E402,F401  (before nnfast: see its docstring)
 import nnfast as nf  # noqa: E402
 from _timing import compare, format_rows  # noqa: E402
 

@@ -21,7 +21,6 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
-import _peers_first  # noqa: E402,F401  (before nnfast: see its docstring)
 import nnfast as nf  # noqa: E402
 from _timing import compare, format_rows  # noqa: E402
 

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-import _peers_first  # noqa: E402,F401  (before nnfast: see its docstring)
 import nnfast as nf  # noqa: E402
 from nnfast._kernels import optim as _k  # noqa: E402
 from _timing import compare, format_rows  # noqa: E402
