@@ -34,11 +34,29 @@ def _default_threads():
     return 1
 
 
+# The work units that keep every element-wise kernel on one thread.
+_SERIAL = 1 << 62
+
+
+def foreign_openmp():
+    """True when another library loaded the OpenMP runtime before nnfast could set its wait
+    policy (``import torch`` first): the element-wise kernels then stay on one thread unless
+    NNFAST_PAR_MIN_WORK says otherwise; the training team still runs."""
+    import nnfast
+
+    return bool(getattr(nnfast, "_FOREIGN_OPENMP", False))
+
+
 def _calibrate_parallel_threshold(nthreads):
     """Export NNFAST_PAR_MIN_WORK from the measured cost of waking a team of ``nthreads``."""
     global region_cost_ns
     if (region_cost_ns is not None or nthreads < 2 or os.environ.get(_PAR_ENV, "").strip()
             or not _compiled.openmp_enabled()):
+        return
+    if foreign_openmp():
+        # Its workers spin after every region, beside the BLAS threads that run next.
+        region_cost_ns = 0.0
+        os.environ[_PAR_ENV] = str(_SERIAL)
         return
     region_cost_ns = _compiled.region_cost_ns(nthreads)
     lo, hi = _MEASURED_RANGE

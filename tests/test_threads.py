@@ -147,3 +147,28 @@ def test_openmp_wait_settings_at_import(preset, expected):
                          check=True)
     spin, policy = out.stdout.split()
     assert (None if spin == "None" else spin, policy) == expected
+
+
+def test_a_runtime_loaded_before_nnfast_keeps_kernels_on_one_thread():
+    """An OpenMP runtime started by another library before nnfast (e.g. torch imported
+    first) keeps its own spinning workers: the element-wise kernels then stay serial, unless
+    the user set a wait policy, which that runtime read too."""
+    code = ("import ctypes, ctypes.util, sys\n"
+            "name = ctypes.util.find_library('gomp')\n"
+            "if name is None: print('skip'); sys.exit()\n"
+            "ctypes.CDLL(name)\n"
+            "import nnfast as nf\n"
+            "from nnfast import _threads\n"
+            "nf.set_num_threads(2)\n"
+            "print(_threads.foreign_openmp(), _threads.parallel_threshold() >= _threads._SERIAL)\n")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "NNFAST_PAR_MIN_WORK")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True).stdout.split()
+    if out == ["skip"]:
+        pytest.skip("no libgomp to preload")
+    assert out == ["True", "True"]
+    env["OMP_WAIT_POLICY"] = "PASSIVE"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True).stdout.split()
+    assert out == ["False", "False"]

@@ -38,7 +38,10 @@ def collect():
                      and os.environ.get("NNFAST_GEMM", "").strip().lower() != "blas"
                      else "off (no AVX2/AVX-512, or NNFAST_GEMM=blas)"),
         "threads": nf.get_num_threads(),
-        "parallel": (f"from {_threads.parallel_threshold():,} work units"
+        "parallel": ("element-wise kernels on one thread (an OpenMP runtime was loaded "
+                     "before nnfast: import nnfast first, or set OMP_WAIT_POLICY=PASSIVE)"
+                     if _threads.parallel_threshold() >= _threads._SERIAL else
+                     f"from {_threads.parallel_threshold():,} work units"
                      + (f" (team wake-up {_threads.region_cost_ns / 1e3:.0f} us)"
                         if _threads.region_cost_ns else "")),
         "blas": [
