@@ -173,9 +173,10 @@ def _environment():
     from nnfast import _plan
 
     if _plan._team_wanted():
+        limit = (f", for Dense kernels under {_plan._TEAM_MAX_KERNEL:,} weights; BLAS at that "
+                 "count for wider ones" if _plan._TEAM_MAX_KERNEL else "")
         plan = ("one OpenMP region per chunk of steps, each thread its share of every GEMM in "
-                "nnfast's own GEMM, for layers under 2 MB of float32 weights; BLAS at that "
-                "count for wider ones" if _blas.own_sgemm() else
+                "nnfast's own GEMM" + limit if _blas.own_sgemm() else
                 "one OpenMP region per chunk of steps, single-threaded BLAS in each thread")
     else:
         plan = "BLAS at that count, element-wise kernels on 1 thread"

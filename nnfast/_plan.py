@@ -113,8 +113,25 @@ _TEAM_MIN_WORK = 2_000_000
 # 1.11x / 1.03x, 1024-256-256-10 b256 1.06x, 784-512-512-10 b256 1.03x, but 1024-512-512-10
 # b256 0.94x and 2048-1024-1024-10 b128 / b256 / b512 0.91x / 0.83x / 0.85x: past ~2 MB of
 # weights per layer OpenBLAS's two threads (which share their packed panels) beat two own
-# GEMMs on column halves, whatever the batch.
-_TEAM_MAX_KERNEL = 1 << 19
+# GEMMs on column halves, whatever the batch. On the Intel Xeon (Sapphire Rapids, 2 MB L2) the
+# team led there instead (2048-1024-1024-10 b128: 9,067 / 9,343 against 7,882 / 7,948 samples/s
+# with OpenBLAS, two runs), so the limit applies on AMD CPUs only (None: no limit).
+_TEAM_MAX_KERNEL_AMD = 1 << 19
+
+
+def _cpu_vendor():
+    """/proc/cpuinfo's vendor_id ("AuthenticAMD", "GenuineIntel"), or "" where unknown."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+_TEAM_MAX_KERNEL = _TEAM_MAX_KERNEL_AMD if _cpu_vendor() == "AuthenticAMD" else None
 
 
 class _BlasThreads:
@@ -561,7 +578,8 @@ class Plan:
         """Whether a chunk of ``batch_size`` steps runs on the thread team (see _TEAM_MIN_WORK)."""
         if batch_size * self._n_weights < _TEAM_MIN_WORK or not _team_wanted():
             return False
-        return _TEAM is not None or self._largest_kernel < _TEAM_MAX_KERNEL
+        return (_TEAM is not None or _TEAM_MAX_KERNEL is None
+                or self._largest_kernel < _TEAM_MAX_KERNEL)
 
     def last_outputs(self, rows):
         """The last layer's outputs (training mode) of the latest step, as a (rows, out) view.

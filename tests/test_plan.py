@@ -627,6 +627,7 @@ def test_default_team_skips_layers_of_large_kernels(monkeypatch, wide, expected)
     _TEAM_MAX_KERNEL elements; NNFAST_TEAM=1 (_TEAM True) still forces it."""
     monkeypatch.setattr(nnfast._plan, "_TEAM", None)
     monkeypatch.setattr(nnfast._plan, "_team_wanted", lambda: True)
+    monkeypatch.setattr(nnfast._plan, "_TEAM_MAX_KERNEL", nnfast._plan._TEAM_MAX_KERNEL_AMD)
     units = nnfast._plan._TEAM_MAX_KERNEL // 5 + (1 if wide else -1)
     m = _model([nf.layers.Dense(units, activation="relu"), nf.layers.Dense(3, activation="softmax")])
     plan = compile_plan(m, 512)
@@ -634,3 +635,10 @@ def test_default_team_skips_layers_of_large_kernels(monkeypatch, wide, expected)
     assert plan._team_pays(1) is False  # under _TEAM_MIN_WORK either way
     monkeypatch.setattr(nnfast._plan, "_TEAM", True)
     assert plan._team_pays(512) is True
+    monkeypatch.setattr(nnfast._plan, "_TEAM", None)
+    monkeypatch.setattr(nnfast._plan, "_TEAM_MAX_KERNEL", None)  # a CPU without the limit
+    assert plan._team_pays(512) is True
+
+
+def test_cpu_vendor_is_a_string():
+    assert isinstance(nnfast._plan._cpu_vendor(), str)
