@@ -54,7 +54,8 @@ def _calibrate_parallel_threshold(nthreads):
             or not _compiled.openmp_enabled()):
         return
     if foreign_openmp():
-        # Its workers spin after every region, beside the BLAS threads that run next.
+        # Its workers spin after every region, beside the BLAS threads that run next. (Like the
+        # measured value, this is exported: a child process inherits it and stays serial.)
         region_cost_ns = 0.0
         os.environ[_PAR_ENV] = str(_SERIAL)
         return
