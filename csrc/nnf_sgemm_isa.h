@@ -10,6 +10,10 @@
  */
 
 #if ISA_AVX512
+/* Lane masks of the two vectors of a row of n <= NR columns (n past 16 spills into the second). */
+#define ISA_ROW_MASKS(n, m0, m1)                                                               \
+    const __mmask16 m0 = (__mmask16)((n) >= 16 ? 0xFFFF : (1u << (n)) - 1u);                   \
+    const __mmask16 m1 = (__mmask16)((n) >= 32 ? 0xFFFF : (n) > 16 ? (1u << ((n) - 16)) - 1u : 0);
 #define V __m512
 #define VW 16
 #define V_ZERO() _mm512_setzero_ps()
@@ -98,8 +102,7 @@ ISA_TARGET static void ISA(pack_b_block)(int trans_b, size_t k, const float *b, 
         }
         if (tail) {
 #if ISA_AVX512
-            const __mmask16 m0 = (__mmask16)(tail >= 16 ? 0xFFFF : (1u << tail) - 1u);
-            const __mmask16 m1 = (__mmask16)(tail > 16 ? (1u << (tail - 16)) - 1u : 0);
+            ISA_ROW_MASKS(tail, m0, m1)
             V_STORE(dst, _mm512_maskz_loadu_ps(m0, src));
             V_STORE(dst + 16, _mm512_maskz_loadu_ps(m1, src + 16));
 #else
@@ -158,8 +161,7 @@ ISA_TARGET static void ISA(pack_a_strip)(int trans_a, const float *a, size_t lda
         _mm512_mask_storeu_ps(cr + 16, m1, r1);                                                \
     } while (0)
 #define ISA_STORE_SETUP                                                                        \
-    const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1u);                     \
-    const __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr > 16 ? (1u << (nr - 16)) - 1u : 0);
+    ISA_ROW_MASKS(nr, m0, m1)
 #else
 #define ISA_STORE_ROW(cr, r0, r1)                                                              \
     do {                                                                                       \
@@ -330,4 +332,5 @@ ISA_TARGET static void ISA(sgemm_run)(gemm_job *J)
 #undef ISA_STORE_SETUP
 #undef ISA_PREFETCH
 #undef ISA_PREFETCH_C
+#undef ISA_ROW_MASKS
 #undef ISA_UK_BODY

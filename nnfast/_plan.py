@@ -358,10 +358,9 @@ class Plan:
             pos += size
             return at
 
-        n_weights = self._n_weights = sum(l.input_dim * l.output_dim for l in layers
-                                          if type(l) is Dense)
-        self._largest_kernel = max((l.input_dim * l.output_dim for l in layers
-                                    if type(l) is Dense), default=0)
+        kernels = [l.input_dim * l.output_dim for l in layers if type(l) is Dense]
+        self._n_weights = sum(kernels)
+        self._largest_kernel = max(kernels, default=0)
         plan = dict(cap=cap, in_dim=self.in_dim, out_dim=self.out_dim, loss=self._loss,
                     loss_param=float(self._param), metric=self._metric, **self._opt)
         plan["xbuf"] = take(cap * self.in_dim)

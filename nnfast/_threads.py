@@ -6,6 +6,7 @@ setting, so a kernel called from any Python thread uses the same count.
 
 import os
 
+from nnfast import _openmp_env
 from nnfast._kernels import threads as _compiled
 
 _num_threads = None
@@ -42,9 +43,7 @@ def foreign_openmp():
     """True when another library loaded the OpenMP runtime before nnfast could set its wait
     policy (``import torch`` first): the element-wise kernels then stay on one thread unless
     NNFAST_PAR_MIN_WORK says otherwise; the training team still runs."""
-    import nnfast
-
-    return bool(getattr(nnfast, "_FOREIGN_OPENMP", False))
+    return _openmp_env.FOREIGN
 
 
 def _calibrate_parallel_threshold(nthreads):
@@ -56,7 +55,7 @@ def _calibrate_parallel_threshold(nthreads):
     if foreign_openmp():
         # Its workers spin after every region, beside the BLAS threads that run next. (Like the
         # measured value, this is exported: a child process inherits it and stays serial.)
-        region_cost_ns = 0.0
+        region_cost_ns = 0.0  # decided without measuring
         os.environ[_PAR_ENV] = str(_SERIAL)
         return
     region_cost_ns = _compiled.region_cost_ns(nthreads)

@@ -266,11 +266,10 @@ class Sequential:
 
     # --- data --------------------------------------------------------------------------
     def _inputs(self, X, name="X"):
-        # The finite check runs on one thread: BLAS's threads run right after it, and an
-        # OpenMP team would stay awake beside them where another library started the OpenMP
-        # runtime before nnfast could set its wait policy (torch imported first: its workers
-        # spin ~10 ms after a region; predict at batch 1024 measured 6.5x slower). A 1024 x
-        # 784 float32 batch takes ~34 us on one thread, the same as on two.
+        # The finite check runs on one thread: BLAS's threads run right after it, beside which
+        # an OpenMP team gains nothing (1024 x 784 floats: ~34 us on one thread or two) and,
+        # where its workers spin (see nnfast._openmp_env), costs a lot (predict at batch 1024
+        # measured 6.5x slower with torch's libgomp).
         if type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2 and X.shape[0] \
                 and X.shape[1] == self.input_dim and X.flags.c_contiguous \
                 and _all_finite(X, threads=1):

@@ -40,7 +40,8 @@ def collect():
         "threads": nf.get_num_threads(),
         "parallel": ("element-wise kernels on one thread (an OpenMP runtime was loaded "
                      "before nnfast: import nnfast first, or set OMP_WAIT_POLICY=PASSIVE)"
-                     if _threads.parallel_threshold() >= _threads._SERIAL else
+                     if _threads.foreign_openmp()
+                     and _threads.parallel_threshold() >= _threads._SERIAL else
                      f"from {_threads.parallel_threshold():,} work units"
                      + (f" (team wake-up {_threads.region_cost_ns / 1e3:.0f} us)"
                         if _threads.region_cost_ns else "")),
