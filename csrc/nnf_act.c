@@ -49,9 +49,13 @@ int nnf_act_backward_uses_output(int code)
     return !(code == NNF_ACT_GELU || code == NNF_ACT_SWISH);
 }
 
-/* Relative cost of one element of each activation (1 = a relu, ~0.08 ns here), from measured
- * float32 per-element times, for sizing thread teams: forward, and backward. */
-static const double nnf_act_cost_fwd[NNF_ACT_COUNT] = {1, 1, 1, 10, 10, 15, 20, 11, 22, 16};
+/* Relative cost of one element of each activation (1 = a relu, ~0.08 ns in L1), from measured
+ * float32 per-element times, for sizing thread teams: forward, and backward. The piecewise-
+ * linear forwards count 2: near the team's threshold they stream from L2/L3, and a lone call
+ * (team asleep) of relu measured 137 / 133 us on 1 / 2 threads at 262,144 floats and 326 / 184
+ * us at 524,288 (2-vCPU Sapphire Rapids, threshold 340-550K units), where cost 1 kept it on
+ * one thread. */
+static const double nnf_act_cost_fwd[NNF_ACT_COUNT] = {2, 2, 2, 10, 10, 15, 20, 11, 22, 16};
 static const double nnf_act_cost_bwd[NNF_ACT_COUNT] = {1, 2, 2, 2, 2, 2, 35, 13, 10, 2};
 
 NNF_INLINE double nnf_act_cost_of(int code, int backward)

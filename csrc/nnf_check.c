@@ -13,7 +13,7 @@
 #include "nnf_common.h"
 
 #define NNF_CHECK_BLOCK 4096
-#define NNF_CHECK_COST 0.5 /* work units per value (nnf_team_size): half a relu */
+#define NNF_CHECK_COST 1.0 /* work units per value (nnf_team_size): one read stream, as the norm's */
 
 /* 1 when x[lo, hi) (values of type T, bits read as U) has no exponent of all ones. */
 #define NNF_FINITE_CHUNK(name, T, U, EXPONENT)                                               \

@@ -33,13 +33,20 @@
 
 
 /* Relative cost per element for sizing thread teams (nnf_team_size: a team forms from
- * NNF_PAR_MIN_WORK units). Measured single-thread on AVX2: a float32 axpy streams at about
- * 0.2 ns per element, Adam and RMSprop (a square root and a division each) at about 0.5 ns. */
-#define NNF_OPTIM_COST_AXPY 0.5
-#define NNF_OPTIM_COST_NORM 0.5
-#define NNF_OPTIM_COST_SGD 1.0
-#define NNF_OPTIM_COST_RMSPROP 2.0
-#define NNF_OPTIM_COST_ADAM 2.0
+ * NNF_PAR_MIN_WORK units). These kernels stream 2-7 arrays, and near the point where a team
+ * pays they are out of L2: each element costs its memory traffic more than its arithmetic.
+ * Measured on a 2-vCPU Intel Xeon (Sapphire Rapids), float32, 1 against 2 threads with 1 ms of
+ * other work between calls (the team asleep: the case of a lone call), a team paid from about
+ * 200K elements for scale_add (262,144: 171 -> 144 us), SGD with momentum (265 -> 185 us) and
+ * Adam (414 -> 279 us; 131,072: 152 -> 189 us, a loss) and from about 550K for the norm's
+ * single read stream, against a measured threshold of 340-550K units there: hence these
+ * costs. (Earlier ones, 0.5-2 from in-cache times, left SGD and scale_add on one thread up
+ * to a million elements, 1.8x slower than two threads there.) */
+#define NNF_OPTIM_COST_AXPY 2.5
+#define NNF_OPTIM_COST_NORM 1.0
+#define NNF_OPTIM_COST_SGD 2.5
+#define NNF_OPTIM_COST_RMSPROP 3.0
+#define NNF_OPTIM_COST_ADAM 3.0
 
 /* Sum-of-squares blocks: at most NNF_NORM_BLOCKS (nnf_optim.h) of them, each at least
  * NNF_NORM_MIN_BLOCK elements (a multiple of 16): a block ends by folding its NNF_NORM_LANES
