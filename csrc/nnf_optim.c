@@ -54,6 +54,50 @@
 #define NNF_NORM_MIN_BLOCK 4096
 #define NNF_NORM_LANES 32
 
+#if NNF_HAVE_CLONES
+#include <immintrin.h>
+
+/* Whether the CPU has AVX2 and FMA but not AVX-512F (there the x86-64-v4 clones run). */
+static int nnf_optim_avx2_only(void)
+{
+    static int cached = -1; /* a benign race: every thread stores the same value */
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+                 && !__builtin_cpu_supports("avx512f");
+    }
+    return cached;
+}
+
+/* Σ x² of float32 over [lo, hi) with AVX2 + FMA: sum_squares_lanes's lanes (lane j of each
+ * 32 elements holds those at j mod 32) and fold order, so the bits of its x86-64-v3 clone,
+ * but every four floats converted to double straight from memory (vcvtps2pd ymm, m128). GCC
+ * vectorises that loop with half its conversions through vextractf128: 100,000 floats in L2,
+ * one thread, AMD Zen 3, C harness: 10.8 us against 5.4 us for this. */
+__attribute__((target("avx2,fma"))) static double
+sum_squares_f32_avx2(const float *NNF_RESTRICT x, size_t lo, size_t hi)
+{
+    __m256d acc[NNF_NORM_LANES / 4];
+    for (int j = 0; j < NNF_NORM_LANES / 4; j++)
+        acc[j] = _mm256_setzero_pd();
+    size_t i = lo;
+    for (; i + NNF_NORM_LANES <= hi; i += NNF_NORM_LANES)
+        for (int j = 0; j < NNF_NORM_LANES / 4; j++) {
+            const __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4 * j));
+            acc[j] = _mm256_fmadd_pd(v, v, acc[j]);
+        }
+    double s = 0.0;
+    for (; i < hi; i++)
+        s += (double)x[i] * (double)x[i];
+    double lanes[NNF_NORM_LANES];
+    for (int j = 0; j < NNF_NORM_LANES / 4; j++)
+        _mm256_storeu_pd(lanes + 4 * j, acc[j]);
+    for (int j = 0; j < NNF_NORM_LANES; j++)
+        s += lanes[j];
+    return s;
+}
+#endif
+
 /* The block length for n elements: depends on n only, so the summation order does too. */
 static size_t nnf_norm_block(size_t n)
 {
@@ -65,24 +109,28 @@ static size_t nnf_norm_block(size_t n)
 #define NNF_OPTIM_TEMPLATE 1
 
 #define NNF_T float
+#define NNF_OPTIM_F32 1
 #define NNF_FN(name) name##_f32
 #define NNF_SQRT sqrtf
 #define NNF_FABS fabsf
 #define NNF_TINY FLT_MIN
 #include "nnf_optim.c"
 #undef NNF_T
+#undef NNF_OPTIM_F32
 #undef NNF_FN
 #undef NNF_SQRT
 #undef NNF_FABS
 #undef NNF_TINY
 
 #define NNF_T double
+#define NNF_OPTIM_F32 0
 #define NNF_FN(name) name##_f64
 #define NNF_SQRT sqrt
 #define NNF_FABS fabs
 #define NNF_TINY DBL_MIN
 #include "nnf_optim.c"
 #undef NNF_T
+#undef NNF_OPTIM_F32
 #undef NNF_FN
 #undef NNF_SQRT
 #undef NNF_FABS
@@ -240,7 +288,7 @@ void NNF_FN(nnf_adam_update)(size_t n, NNF_T *NNF_RESTRICT param, const NNF_T *N
 /* ---- norms, scaling, clipping ---- */
 
 /* Σ x² over [lo, hi) in double, in NNF_NORM_LANES independent lanes (vector accumulators). */
-NNF_CLONES static double NNF_FN(sum_squares_chunk)(const NNF_T *NNF_RESTRICT x, size_t lo, size_t hi)
+NNF_CLONES static double NNF_FN(sum_squares_lanes)(const NNF_T *NNF_RESTRICT x, size_t lo, size_t hi)
 {
     double acc[NNF_NORM_LANES] = {0.0};
     size_t i = lo;
@@ -255,6 +303,16 @@ NNF_CLONES static double NNF_FN(sum_squares_chunk)(const NNF_T *NNF_RESTRICT x, 
     for (int j = 0; j < NNF_NORM_LANES; j++) /* a plain walk: a tree here stops GCC vectorising */
         s += acc[j];
     return s;
+}
+
+/* sum_squares_lanes, on AVX2-only CPUs through its float32 intrinsics version. */
+static double NNF_FN(sum_squares_chunk)(const NNF_T *NNF_RESTRICT x, size_t lo, size_t hi)
+{
+#if NNF_HAVE_CLONES && NNF_OPTIM_F32
+    if (nnf_optim_avx2_only())
+        return sum_squares_f32_avx2(x, lo, hi);
+#endif
+    return NNF_FN(sum_squares_lanes)(x, lo, hi);
 }
 
 /* Σ chunk(x, block) over the blocks of x (nnf_norm_block), blocks in parallel, summed in order:
