@@ -212,16 +212,37 @@ NNF_INLINE void nnf_barrier_wait(nnf_spin_barrier *b, int nthreads)
 }
 #endif
 
+/* The x86-64 level whose NNF_CLONES clone runs on this CPU: 4, 3, or 0 for the baseline (and
+ * 0 where nothing is cloned), by the test GCC's ifunc resolver makes. A hand-written kernel that
+ * replaces one clone checks this, so that it runs exactly where that clone would. */
+NNF_INLINE int nnf_clone_level(void)
+{
+#if NNF_HAVE_CLONES
+    static int cached = -1; /* a benign race: every thread stores the same value */
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("x86-64-v4")   ? 4
+                 : __builtin_cpu_supports("x86-64-v3") ? 3
+                                                       : 0;
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
 /* Which instruction set the cloned kernels run with on this CPU (for `nnfast info`). */
 NNF_INLINE const char *nnf_isa_selected(void)
 {
 #if NNF_HAVE_CLONES
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v4"))
+    switch (nnf_clone_level()) {
+    case 4:
         return "x86-64-v4 (AVX-512)";
-    if (__builtin_cpu_supports("x86-64-v3"))
+    case 3:
         return "x86-64-v3 (AVX2+FMA)";
-    return "x86-64 baseline (SSE2)";
+    default:
+        return "x86-64 baseline (SSE2)";
+    }
 #else
     return "compiler default (no runtime dispatch)";
 #endif
