@@ -112,31 +112,33 @@ def training_candidates(sizes, X, y, batch_size, *, binary=False, dtype="float32
     return cands
 
 
-def predict_candidates(sizes, X):
-    model = nnfast_model(sizes)
+def predict_candidates(sizes, X, binary=False):
+    model = nnfast_model(sizes, binary)
     model.build()
-    layered = nnfast_model(sizes)
+    layered = nnfast_model(sizes, binary)
     layered.build()
     layered._use_plan = False
     cands = {"nnfast model.predict": lambda: model.predict(X),
              "nnfast per-layer predict": lambda: layered.predict(X)}
-    npy = NumpyMLP(list(sizes))
+    npy = NumpyMLP(list(sizes), binary=binary)
     cands["NumPy forward"] = lambda: npy.predict(X)
     torch = _torch()
     if torch is not None:
-        tm = torch_trainer(list(sizes), X[:2], np.zeros(2, np.int64), 2)[1]
+        y2 = np.zeros(2, np.int64)
+        tm = torch_trainer(list(sizes), X[:1].repeat(2, axis=0), y2, 2, binary=binary)[1]
+        link = torch.sigmoid if binary else (lambda z: torch.softmax(z, dim=1))
         for threads in (2, 1):
             def run(t=threads):
                 torch.set_num_threads(t)
                 with torch.no_grad():
-                    return torch.softmax(tm(torch.from_numpy(X)), dim=1)
+                    return link(tm(torch.from_numpy(X)))
             cands[f"torch eager, {threads} thr"] = run
         torch.set_num_threads(os.cpu_count() or 1)
     try:
         from sklearn.neural_network import MLPClassifier
         import warnings
         clf = MLPClassifier(hidden_layer_sizes=sizes[1:-1], max_iter=1)
-        Xs, ys = make_data(sizes, 64)
+        Xs, ys = make_data(sizes, 64, binary=binary)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             clf.fit(Xs, ys)
@@ -200,11 +202,31 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="2 rounds, fewer workloads")
     ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--predict-only", action="store_true", help="only the predict latency tables")
     args = ap.parse_args(argv)
     rounds = args.rounds or (2 if args.quick else 3)
     print(_environment())
     print()
     X, y = make_data(MNIST, N_SAMPLES)
+    if not args.predict_only:
+        _training_tables(args, rounds, X, y)
+    for n in (1, 1024):
+        Xp = X[:n].copy()
+        # 0.3 s per sample: the previous candidate's BLAS/OpenMP workers spin for up to ~0.1 s
+        # after it returns (OpenBLAS's thread timeout, libgomp's spin-wait) and slow the next.
+        rows = compare(predict_candidates(MNIST, Xp), rounds=max(rounds, 5), min_time=0.3)
+        print(_table(f"predict 784-256-128-10, batch {n} (latency per call)", rows, n,
+                     unit="latency"))
+        print()
+    Xt, _ = make_data(TABULAR, 1, binary=True)
+    rows = compare(predict_candidates(TABULAR, Xt, binary=True), rounds=max(rounds, 5),
+                   min_time=0.3)
+    print(_table("predict 30-64-64-1 (tabular), batch 1 (latency per call)", rows, 1,
+                 unit="latency"))
+    print()
+
+
+def _training_tables(args, rounds, X, y):
     for bs in ((32, 512) if args.quick else (32, 128, 512)):
         rows = compare(training_candidates(MNIST, X, y, bs, python_path=not args.quick),
                        rounds=rounds, min_time=1e-9)
@@ -228,14 +250,6 @@ def main(argv=None):
         rows = compare(training_candidates(WIDE, Xw, yw, 128), rounds=rounds, min_time=1e-9)
         print(_table(f"2048-1024-1024-10 (wide), float32, batch 128, {n_wide} samples", rows,
                      n_wide))
-        print()
-    for n in (1, 1024):
-        Xp = X[:n].copy()
-        # 0.3 s per sample: the previous candidate's BLAS/OpenMP workers spin for up to ~0.1 s
-        # after it returns (OpenBLAS's thread timeout, libgomp's spin-wait) and slow the next.
-        rows = compare(predict_candidates(MNIST, Xp), rounds=max(rounds, 5), min_time=0.3)
-        print(_table(f"predict 784-256-128-10, batch {n} (latency per call)", rows, n,
-                     unit="latency"))
         print()
 
 

@@ -610,7 +610,7 @@ class Plan:
         return seeds
 
     # --- inference -----------------------------------------------------------------------
-    def predict(self, X, out):
+    def predict(self, X, out, check_finite=False):
         """``out := model.predict(X)``: the forward pass in inference mode, in one call.
 
         Parameters
@@ -619,11 +619,13 @@ class Plan:
             C-contiguous, the model's dtype.
         out : ndarray of shape (n, output_dim)
             C-contiguous, the model's dtype; receives the output activations.
+        check_finite : bool
+            Check X for NaN and infinity first, in the same C call.
 
         Returns
         -------
-        ndarray
-            ``out``.
+        ndarray or None
+            ``out``; None, with ``out`` untouched, when ``check_finite`` found X not finite.
         """
         self._check_model()
         # Inference reads only the norm layers' epsilon from the settings in _layout_key
@@ -650,4 +652,4 @@ class Plan:
             forward = self._forward = _step.Forward(self._kernel, store.params, store.state,
                                                     self._pa, self._pb, self._pz, self._ps,
                                                     self._predict_rows)
-        return forward(X, out)
+        return forward(X, out, check_finite)

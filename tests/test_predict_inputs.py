@@ -66,3 +66,68 @@ def test_input_check_runs_on_one_thread(monkeypatch):
     X[3, 1] = np.nan
     with pytest.raises(ValueError, match="finite"):
         m.predict(X)
+
+
+def _warm(dtype):
+    """A model whose next predict takes the serving fast path (its plan exists)."""
+    m = _model(dtype)
+    m.predict(np.zeros((1, 5), dtype))
+    assert m._plan is not None
+    return m
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows, where", [(1, (0, 0)), (1, (0, 4)), (9, (8, 4)), (1500, (1400, 2))])
+def test_fast_path_rejects_non_finite_input_and_leaves_no_partial_result(dtype, rows, where):
+    """The fast path checks X inside the plan's C call (Forward(check_finite=True)): every
+    position is seen, across the 1024-row chunks too, and the model stays usable after."""
+    m = _warm(dtype)
+    X = np.random.default_rng(1).standard_normal((rows, 5)).astype(dtype)
+    expected = m.predict(X)
+    X[where] = np.nan
+    with pytest.raises(ValueError, match="Expected X to be finite"):
+        m.predict(X)
+    X[where] = -np.inf
+    with pytest.raises(ValueError, match="Expected X to be finite"):
+        m.predict(X)
+    X[where] = 0.0
+    Y = m.predict(X)
+    ref = X @ m.layers[0].get_weights()[0] + m.layers[0].get_weights()[1]
+    ref = np.maximum(ref, 0) @ m.layers[1].get_weights()[0] + m.layers[1].get_weights()[1]
+    np.testing.assert_allclose(Y, ref, rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-6)
+    keep = np.ones(rows, bool)
+    keep[where[0]] = False
+    np.testing.assert_array_equal(Y[keep], expected[keep])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows", [1, 3, 1024, 1029])
+def test_fast_path_gives_the_general_paths_bits(dtype, rows):
+    """batch_size= or verbose= send predict through the general checks; the result is the
+    same to the bit."""
+    m = _warm(dtype)
+    X = np.random.default_rng(2).standard_normal((rows, 5)).astype(dtype)
+    fast = m.predict(X)
+    np.testing.assert_array_equal(m.predict(X, batch_size=1024), fast)
+    np.testing.assert_array_equal(m.predict(X, verbose=2), fast)
+    assert fast.dtype == np.dtype(dtype) and fast.shape == (rows, 3)
+
+
+def test_fast_path_keeps_the_argument_checks():
+    m = _warm("float32")
+    with pytest.raises(ValueError, match="verbose"):
+        m.predict(np.zeros((1, 5), np.float32), verbose=True)
+    with pytest.raises(ValueError, match="features"):
+        m.predict(np.zeros((1, 4), np.float32))
+    with pytest.raises(ValueError, match="at least one sample"):
+        m.predict(np.zeros((0, 5), np.float32))
+
+
+def test_plan_forward_check_finite_computes_nothing_on_bad_input():
+    m = _warm("float32")
+    out = np.full((2, 3), 7.0, np.float32)
+    X = np.ones((2, 5), np.float32)
+    X[1, 1] = np.inf
+    assert m._plan.predict(X, out, check_finite=True) is None
+    np.testing.assert_array_equal(out, 7.0)
+    assert m._plan.predict(X, out) is out  # unchecked: the caller vouched for X
