@@ -143,6 +143,12 @@ def predict_candidates(sizes, X, binary=False):
             warnings.simplefilter("ignore")
             clf.fit(Xs, ys)
         cands["sklearn predict_proba"] = lambda: clf.predict_proba(X)
+        from nnfast.sklearn import MLPClassifier as NfMLPClassifier
+        est = NfMLPClassifier(hidden_layer_sizes=sizes[1:-1], max_iter=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(Xs, ys)
+        cands["nnfast.sklearn predict_proba"] = lambda: est.predict_proba(X)
     except ImportError:
         pass
     return cands

@@ -124,9 +124,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ``classes_`` (two columns for a binary problem; per-label probabilities for
         multilabel targets)."""
         out = self._forward(X)
-        if self._kind == _BINARY:
-            p = out[:, 0]
-            return np.column_stack((1 - p, p))
+        if self._kind == _BINARY:  # [1 - p, p] written in place (np.column_stack: ~10 us)
+            proba = np.empty((out.shape[0], 2), out.dtype)
+            np.subtract(1, out[:, 0], out=proba[:, 0])
+            proba[:, 1] = out[:, 0]
+            return proba
         return out
 
     def predict_log_proba(self, X):

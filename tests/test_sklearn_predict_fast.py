@@ -1,0 +1,102 @@
+"""The estimators' inference fast path (``_BaseMLP._forward``): a plain float array of the
+fitted width skips scikit-learn's validate_data; everything else, and every error, takes the
+full checks and so gets scikit-learn's own behaviour and messages."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from sklearn.exceptions import NotFittedError  # noqa: E402
+
+from nnfast.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+from nnfast.sklearn import _base  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _data(n=60, d=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    return X, (X[:, 0] - X[:, 1] > 0).astype(int), X @ np.arange(1.0, d + 1)
+
+
+@pytest.fixture
+def count_validation(monkeypatch):
+    calls = []
+    real = _base.validate_data
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("reset"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_base, "validate_data", spy)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "auto"])
+def test_fast_path_matches_the_validated_path(dtype, count_validation):
+    X, y, t = _data()
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0, dtype=dtype).fit(X, y)
+    reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0, dtype=dtype).fit(X, t)
+    count_validation.clear()
+    for Xq in (X, X.astype(np.float32), np.asfortranarray(X), X[::2], X[:1]):
+        proba, pred, value = clf.predict_proba(Xq), clf.predict(Xq), reg.predict(Xq)
+        assert not count_validation  # every one of these took the fast path
+        # the same calls through the full checks (an int-valued list is not a float array)
+        ref = np.asarray(Xq, dtype=clf.model_.dtype)
+        expected = clf.model_.predict(_base.validate_data(clf, ref.tolist(), reset=False,
+                                                          dtype=clf.model_.dtype))
+        np.testing.assert_array_equal(proba[:, 1], expected[:, 0])
+        np.testing.assert_array_equal(proba[:, 0], 1 - expected[:, 0])
+        np.testing.assert_array_equal(pred, clf.predict(ref.tolist()))
+        np.testing.assert_array_equal(value, reg.predict(ref.tolist()))
+        count_validation.clear()
+
+
+def test_binary_probabilities_sum_to_one_in_the_model_dtype():
+    X, y, _ = _data()
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.dtype == clf.model_.dtype and proba.shape == (len(X), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_input_gets_scikit_learns_error(bad, count_validation):
+    X, y, _ = _data()
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)
+    Xq = X[:3].copy()
+    Xq[1, 2] = bad
+    count_validation.clear()
+    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        clf.predict_proba(Xq)
+    assert count_validation == [False]  # fell back to the full checks, which raised
+
+
+def test_other_inputs_take_the_full_checks(count_validation):
+    X, y, _ = _data()
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)
+    count_validation.clear()
+    with pytest.raises(ValueError, match="X has 3 features, but MLPClassifier is expecting 4"):
+        clf.predict(X[:, :3])
+    with pytest.raises(ValueError, match="2D array"):
+        clf.predict(X[0])
+    np.testing.assert_array_equal(clf.predict(X.round().astype(int)),
+                                  clf.predict(X.round()))  # integers are converted
+    assert len(count_validation) == 3
+    with pytest.raises(NotFittedError):
+        MLPClassifier().predict(X)
+
+
+def test_feature_names_are_still_checked(count_validation):
+    """Fitted on a DataFrame: a plain array then gets scikit-learn's feature-name warning."""
+    pd = pytest.importorskip("pandas")
+    X, y, _ = _data()
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(frame, y)
+    count_validation.clear()
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        pred = clf.predict(X)
+    np.testing.assert_array_equal(pred, clf.predict(frame))
+    assert count_validation == [False, False]
