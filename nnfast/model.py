@@ -115,6 +115,7 @@ class Sequential:
         self.metadata = {}  # JSON-serializable user data saved with the model
         self._cap, self._step_key, self._pending = 0, None, None
         self._plan, self._use_plan = None, True  # the compiled plan (nnfast._plan), made lazily
+        self._one_step = (np.empty(1), np.empty(1))  # train_on_batch's learning rate and loss
         self._fused = self._mode = None
         self._lock = threading.RLock()
         if layers is not None and not isinstance(layers, (list, tuple)):
@@ -577,9 +578,17 @@ class Sequential:
         """One optimizer step on ``(X, y)`` as one batch; returns the loss before the step."""
         self._require_compiled("train_on_batch")
         X, T, _, W = self._data(X, y, sample_weight, class_weight)
-        self._ensure_buffers(X.shape[0])
+        n = X.shape[0]
+        self._ensure_buffers(n)
         self._prepare_step()
-        return self._train_step(X, T, W, X.shape[0])
+        plan = self._training_plan(n)
+        if plan is not None:
+            # The step as one C call, with the per-layer path's bits (as fit's): a 30-64-64-1
+            # step at batch 32 measured 240 us through the layers' validated ops.
+            lrs, losses = self._one_step
+            plan.train_chunk(X, T, W, None, 0, 1, n, plan.learning_rates(1, lrs), losses)
+            return float(losses[0])
+        return self._train_step(X, T, W, n)
 
     # --- inference ---------------------------------------------------------------------
     def _evaluate_arrays(self, X, T, M, W, batch_size, metrics):

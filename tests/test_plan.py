@@ -388,6 +388,61 @@ def test_one_step_equals_train_on_batch(dtype):
         np.testing.assert_allclose(wb, wa, **TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,layers,loss,optimizer,kind,k,opts", CONFIGS,
+                         ids=[c[0] for c in CONFIGS])
+def test_train_on_batch_runs_the_plan_with_the_python_paths_results(dtype, name, layers, loss,
+                                                                    optimizer, kind, k, opts):
+    """Sequential.train_on_batch steps through the plan when it runs the model: batches of
+    changing size (the plan grows once), sample weights, an interleaved fit; every loss,
+    weight, optimizer state and moving statistic as on the per-layer path."""
+    X, y = data(kind=kind, k=k)
+    sw = np.random.default_rng(3).uniform(0.2, 2.0, X.shape[0]) if opts.get("sample_weight") else None
+    a, b = twins(layers, loss, optimizer, dtype)
+    tol = TOL[dtype]
+    for lo, hi in [(0, 17), (17, 57), (57, 80), (0, 101), (30, 31)]:
+        w = None if sw is None else sw[lo:hi]
+        la, lb = a.train_on_batch(X[lo:hi], y[lo:hi], w), b.train_on_batch(X[lo:hi], y[lo:hi], w)
+        assert type(lb) is float
+        np.testing.assert_allclose(lb, la, **tol)
+    assert b._plan is not None and b._plan.batch_size == 101
+    ha = a.fit(X, y, epochs=1, batch_size=16, sample_weight=sw, verbose=0)
+    hb = b.fit(X, y, epochs=1, batch_size=16, sample_weight=sw, verbose=0)
+    np.testing.assert_allclose(hb.history["loss"], ha.history["loss"], **tol)
+    np.testing.assert_allclose(b.train_on_batch(X[:9], y[:9]), a.train_on_batch(X[:9], y[:9]),
+                               **tol)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wb, wa, **tol)
+    for key, state in a.optimizer.slots.items():
+        np.testing.assert_allclose(b.optimizer.slots[key], state, **tol)
+    np.testing.assert_allclose(b._store.state, a._store.state, **tol)
+    assert a.optimizer.iterations == b.optimizer.iterations == 5 + 7 + 1
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_train_on_batch_is_bit_identical_on_one_thread(dtype):
+    _, layers, loss, optimizer, kind, k, opts = _config("batchnorm-dropout-l2-adam")
+    X, y = data(kind=kind, k=k)
+    a, b = twins(layers, loss, optimizer, dtype)
+    with threads(1):
+        for lo in range(0, 101, 25):
+            assert b.train_on_batch(X[lo:lo + 25], y[lo:lo + 25]) == \
+                a.train_on_batch(X[lo:lo + 25], y[lo:lo + 25])
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wb, wa)
+
+
+def test_train_on_batch_falls_back_where_the_plan_does_not_run():
+    """Clipping is not in the plan: train_on_batch keeps the per-layer path and still trains."""
+    X, y = data(k=3)
+    m = nf.Sequential([nf.layers.Dense(3, activation="softmax")], input_dim=5, seed=0)
+    m.compile(nf.optimizers.Adam(1e-2, clipnorm=0.5), "sparse_categorical_crossentropy")
+    first = m.train_on_batch(X, y)
+    for _ in range(20):
+        last = m.train_on_batch(X, y)
+    assert m._plan is None and last < first
+
+
 def test_gradient_matches_central_differences():
     """SGD with lr 1 on one full batch moves the weights by exactly -dL/dw."""
     X, y = data(n=12, k=3)
