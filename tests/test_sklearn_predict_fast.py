@@ -100,3 +100,35 @@ def test_feature_names_are_still_checked(count_validation):
         pred = clf.predict(X)
     np.testing.assert_array_equal(pred, clf.predict(frame))
     assert count_validation == [False, False]
+
+
+@pytest.mark.parametrize("labels", [
+    np.array([3, 1, 3, 7, 1, 7] * 5), np.array([True, False] * 15), np.array([2.0, -1.0, 0.0] * 10),
+    np.array(["b", "a", "c"] * 10), np.array([np.int8(4), np.int8(-2)] * 15, dtype=np.int8),
+])
+def test_target_encoding_keeps_scikit_learns_classes(labels):
+    """The classes found with one type_of_target call are unique_labels' (any label dtype),
+    and partial_fit continues with them."""
+    from sklearn.utils.multiclass import unique_labels
+
+    X = np.random.default_rng(0).standard_normal((len(labels), 3))
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X, labels)
+    np.testing.assert_array_equal(clf.classes_, unique_labels(labels))
+    assert clf.classes_.dtype == unique_labels(labels).dtype
+    assert set(clf.predict(X).tolist()) <= set(clf.classes_.tolist())
+    inc = MLPClassifier(hidden_layer_sizes=(4,), random_state=0)
+    inc.partial_fit(X, labels, classes=np.unique(labels))
+    inc.partial_fit(X[:7], labels[:7])
+    np.testing.assert_array_equal(inc.classes_, unique_labels(labels))
+    with pytest.raises(ValueError, match="classes among"):
+        inc.partial_fit(X[:2], np.array([labels[0], "zz" if labels.dtype.kind == "U" else 99]))
+
+
+@pytest.mark.parametrize("y, message", [
+    (np.array([0.5, 1.5, 2.2, 0.1, 3.3, 1.0]), "Unknown label type"),
+    (np.array([1, "a", 2, "b", 1, "a"], dtype=object), "Unknown label type"),
+])
+def test_bad_targets_get_scikit_learns_error(y, message):
+    X = np.zeros((6, 3))
+    with pytest.raises(ValueError, match=message):
+        MLPClassifier(max_iter=2).fit(X, y)
