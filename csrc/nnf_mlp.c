@@ -291,6 +291,39 @@ static void SFX(mlp_dense_forward)(GEMM_FN gemm, const nnf_mlp_layer *L, int cod
     }
 }
 
+/* Gradient clipping before the update (nnf_mlp.h's enum nnf_mlp_clip): the kernels and the
+ * order of nnfast.optimizers.Optimizer.step and nnfast._ops.optim, so the same bits. */
+static void SFX(mlp_clip)(const nnf_mlp_plan *p, T *grads, int nthreads)
+{
+    if (p->clip == NNF_MLP_CLIP_NORM) {
+        for (size_t t = 0; t < p->n_tensors; t++) {
+            size_t lo = p->tensors[2 * t], n = p->tensors[2 * t + 1] - lo;
+            double norm = n ? sqrt(SFX(nnf_sum_squares)(n, grads + lo, nthreads)) : 0.0;
+            if (!(norm <= p->clip_max)) /* a NaN norm poisons the tensor, as Keras does */
+                SFX(nnf_scale)(n, grads + lo, p->clip_max / norm, nthreads);
+        }
+    } else if (p->clip == NNF_MLP_CLIP_VALUE) {
+        for (size_t r = 0; r < p->n_runs; r++) {
+            size_t lo = p->runs[2 * r], n = p->runs[2 * r + 1] - lo;
+            if (n)
+                SFX(nnf_clip_value)(n, grads + lo, p->clip_max, nthreads);
+        }
+    } else if (p->clip == NNF_MLP_CLIP_GLOBAL_NORM && p->n_runs > 0) {
+        double total = 0.0;
+        for (size_t r = 0; r < p->n_runs; r++) {
+            size_t lo = p->runs[2 * r], n = p->runs[2 * r + 1] - lo;
+            total += n ? SFX(nnf_sum_squares)(n, grads + lo, nthreads) : 0.0;
+        }
+        double coef = p->clip_max / (sqrt(total) + p->clip_eps);
+        if (!(coef >= 1.0)) /* a NaN norm poisons every run, as torch does */
+            for (size_t r = 0; r < p->n_runs; r++) {
+                size_t lo = p->runs[2 * r], n = p->runs[2 * r + 1] - lo;
+                if (n)
+                    SFX(nnf_scale)(n, grads + lo, coef, nthreads);
+            }
+    }
+}
+
 /* One optimizer update of every trainable run. */
 static void SFX(mlp_update)(const nnf_mlp_plan *p, T *params, T *grads, T *s1, T *s2,
                             long long step, double lr, int nthreads)
@@ -708,7 +741,7 @@ int SFX(nnf_mlp_train)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads,
 {
     const size_t L = p->n_layers, din = p->in_dim, k = p->out_dim;
     const uint64_t *seed = seeds;
-    if (NNF_OPENMP && nthreads > 1)
+    if (NNF_OPENMP && nthreads > 1 && p->clip == NNF_MLP_CLIP_NONE)
         return SFX(mlp_train_team)(p, gemm, params, grads, state, s1, s2, work, dscratch, lbuf, X, Tg,
                                    labels, W, order, n_rows, batch, first_batch, n_steps,
                                    iteration, lrs, seeds, losses, correct, nthreads);
@@ -810,7 +843,8 @@ int SFX(nnf_mlp_train)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads,
         }
         /* -- regularizers (gradients, and penalties into the loss) -- */
         SFX(mlp_regularize)(p, params, grads, losses + s, 0, 1, nthreads);
-        /* -- the update -- */
+        /* -- clipping, then the update -- */
+        SFX(mlp_clip)(p, grads, nthreads);
         SFX(mlp_update)(p, params, grads, s1, s2, iteration + (long long)s + 1, lrs[s], nthreads);
     }
     return 0;

@@ -80,6 +80,18 @@ enum nnf_mlp_metric {
 /* Optimizers (nnf_optim.h's rules). */
 enum nnf_mlp_opt { NNF_MLP_SGD = 0, NNF_MLP_RMSPROP = 1, NNF_MLP_ADAM = 2 };
 
+/* Gradient clipping before the update, as nnfast.optimizers.Optimizer.step (Keras's options):
+ * NORM rescales each trainable tensor whose norm exceeds clip_max to that norm; VALUE clamps
+ * every element to [-clip_max, clip_max]; GLOBAL_NORM multiplies every run by
+ * clip_max / (norm + clip_eps) when that is below 1 (torch.nn.utils.clip_grad_norm_), the norm
+ * summed over the runs in order. */
+enum nnf_mlp_clip {
+    NNF_MLP_CLIP_NONE = 0,
+    NNF_MLP_CLIP_NORM = 1,
+    NNF_MLP_CLIP_VALUE = 2,
+    NNF_MLP_CLIP_GLOBAL_NORM = 3
+};
+
 typedef struct nnf_mlp_layer {
     int kind;           /* enum nnf_mlp_kind                                                  */
     int act;            /* activation code (nnf_act.h) applied in training (LINEAR: logits)   */
@@ -120,6 +132,10 @@ typedef struct nnf_mlp_plan {
     size_t n_runs;
     const size_t *runs;         /* n_runs (lo, hi) pairs: trainable spans of the flat buffer   */
     size_t widest;              /* widest layer (per-thread bias-gradient scratch)            */
+    int clip;                   /* enum nnf_mlp_clip                                          */
+    double clip_max, clip_eps;  /* the clipping threshold; GLOBAL_NORM's epsilon              */
+    size_t n_tensors;
+    const size_t *tensors;      /* n_tensors (lo, hi) pairs: the trainable tensors (NORM)     */
 } nnf_mlp_plan;
 
 /* Run n_steps training steps; batch s covers rows [(first_batch+s)·batch, min(n_rows, ...+batch))
@@ -133,7 +149,7 @@ typedef struct nnf_mlp_plan {
  * when correct != NULL, correct[s] = its correct-prediction count. dscratch holds
  * 2·widest·nthreads + ceil(cap / 16) + nthreads doubles (per-thread bias-gradient scratch, then
  * a softmax cross-entropy's 16-row block sums and per-thread correct counts for the team),
- * lbuf cap labels. nthreads > 1 runs the chunk in one OpenMP region
+ * lbuf cap labels. nthreads > 1 runs the chunk in one OpenMP region (not with clipping)
  * whose threads call `gemm` concurrently: the BLAS must then be single-threaded (the caller
  * sets it); nthreads = 1 leaves BLAS its own threads. Returns 0, or -1 when a loss kernel's
  * scratch could not be allocated (losses from that step on are not written). */

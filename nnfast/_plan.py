@@ -21,11 +21,12 @@ and ``categorical_crossentropy`` (softmax output or ``from_logits=True``, label 
 ``binary_crossentropy`` (sigmoid output or ``from_logits=True``, label smoothing), ``mse``,
 ``mae``, ``huber``; sample and class weights (the model folds them into one weight array);
 optimizers ``SGD`` (momentum, Nesterov, weight decay), ``RMSprop``, ``Adam``, ``AdamW`` with
-a float or a schedule as learning rate and ReduceLROnPlateau's ``lr_multiplier``.
+a float or a schedule as learning rate and ReduceLROnPlateau's ``lr_multiplier``, and their
+gradient clipping (``clipnorm``, ``clipvalue``, ``global_clipnorm``; such a plan's steps run on
+the serial path, not the thread team).
 
 Not supported (``compile_plan`` returns None): custom layer classes (subclasses included),
-custom regularizer classes on trainable layers, gradient clipping (``clipnorm``,
-``clipvalue``, ``global_clipnorm``), cross-entropies on probabilities (a categorical or binary
+custom regularizer classes on trainable layers, cross-entropies on probabilities (a categorical or binary
 cross-entropy whose model output is not the matching softmax/sigmoid and not
 ``from_logits``), custom loss or optimizer classes.
 
@@ -52,6 +53,7 @@ from nnfast import _blas, _threads
 from nnfast import losses as losses_mod, optimizers as opt_mod, regularizers as reg_mod
 from nnfast._kernels import step as _step
 from nnfast._memory import aligned_zeros
+from nnfast._ops.optim import GLOBAL_CLIP_EPS
 from nnfast.layers import Activation, BatchNormalization, Dense, Dropout, LayerNormalization
 
 __all__ = ["Plan", "compile_plan"]
@@ -211,12 +213,18 @@ def _metric_code(model, loss_code, out_dim):
     return _COUNT_ARGMAX_LABEL if loss_code == _SPARSE_XENT else _COUNT_ARGMAX_DENSE
 
 
+_CLIP_NONE, _CLIP_NORM, _CLIP_VALUE, _CLIP_GLOBAL_NORM = range(4)  # csrc/nnf_mlp.h
+
+
 def _optimizer_spec(opt):
     """Scalars of the optimizer for the C plan, or None when unsupported."""
-    if opt.clipnorm is not None or opt.clipvalue is not None or opt.global_clipnorm is not None:
-        return None
     spec = dict(beta_1=0.0, beta_2=0.0, epsilon=0.0, weight_decay=0.0, momentum=0.0, rho=0.0,
-                nesterov=0, decoupled=0)
+                nesterov=0, decoupled=0, clip=_CLIP_NONE, clip_max=0.0,
+                clip_eps=GLOBAL_CLIP_EPS)
+    for clip, value in ((_CLIP_NORM, opt.clipnorm), (_CLIP_VALUE, opt.clipvalue),
+                        (_CLIP_GLOBAL_NORM, opt.global_clipnorm)):
+        if value is not None:  # at most one is set (the optimizer checks)
+            spec.update(clip=clip, clip_max=float(value))
     kind = type(opt)
     if kind in (opt_mod.Adam, opt_mod.AdamW):
         spec.update(opt=_ADAM, beta_1=opt.beta_1, beta_2=opt.beta_2, epsilon=opt.epsilon,
@@ -339,8 +347,8 @@ class Plan:
         layers = model._layers
         spec = _optimizer_spec(model.optimizer)
         if spec is None:
-            raise ValueError("Expected optimizer settings the plan runs, received: gradient "
-                             "clipping set after the plan was made (call compile_plan again)")
+            raise ValueError("Expected optimizer settings the plan runs, received: "
+                             f"{type(model.optimizer).__name__} (call compile_plan again)")
         self._opt, self._slot_names = spec
         trainable = tuple(l.trainable for l in layers)
         store = model._store
@@ -416,7 +424,10 @@ class Plan:
             descs.append(desc)
         self._widest = plan["widest"] = widest
         self._last_y = descs[-1]["y"]
-        self._kernel = _step.MLPKernel(descs, plan, [tuple(r) for r in store.trainable_runs(trainable)])
+        self._clips = plan["clip"] != _CLIP_NONE
+        self._kernel = _step.MLPKernel(descs, plan,
+                                       [tuple(r) for r in store.trainable_runs(trainable)],
+                                       [(s.lo, s.hi) for s in store.trainable_slots(trainable)])
         self._forward = None
         self._work = aligned_zeros(max(1, pos), self.dtype)
         self._dscratch = np.zeros(self._dscratch_size(1), np.float64)
@@ -441,7 +452,7 @@ class Plan:
         return tuple(l.epsilon for l in self._norms)
 
     def runs_current_settings(self):
-        """Whether the optimizer's current settings are ones the plan runs (no clipping)."""
+        """Whether the optimizer's current settings are ones the plan runs."""
         return _optimizer_spec(self.model.optimizer) is not None
 
     # --- training ------------------------------------------------------------------------
@@ -575,8 +586,8 @@ class Plan:
 
     def _team_pays(self, batch_size):
         """Whether a chunk of ``batch_size`` steps runs on the thread team (see _TEAM_MIN_WORK)."""
-        if batch_size * self._n_weights < _TEAM_MIN_WORK or not _team_wanted():
-            return False
+        if batch_size * self._n_weights < _TEAM_MIN_WORK or self._clips or not _team_wanted():
+            return False  # (clipping's norms are not in the team's steps: serial path)
         return (_TEAM is not None or _TEAM_MAX_KERNEL is None
                 or self._largest_kernel < _TEAM_MAX_KERNEL)
 

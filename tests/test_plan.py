@@ -433,10 +433,11 @@ def test_train_on_batch_is_bit_identical_on_one_thread(dtype):
 
 
 def test_train_on_batch_falls_back_where_the_plan_does_not_run():
-    """Clipping is not in the plan: train_on_batch keeps the per-layer path and still trains."""
+    """A custom layer class is not in the plan: train_on_batch keeps the per-layer path."""
     X, y = data(k=3)
-    m = nf.Sequential([nf.layers.Dense(3, activation="softmax")], input_dim=5, seed=0)
-    m.compile(nf.optimizers.Adam(1e-2, clipnorm=0.5), "sparse_categorical_crossentropy")
+    custom = type("MyDense", (nf.layers.Dense,), {})
+    m = nf.Sequential([custom(3, activation="softmax")], input_dim=5, seed=0)
+    m.compile(nf.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
     first = m.train_on_batch(X, y)
     for _ in range(20):
         last = m.train_on_batch(X, y)
@@ -532,17 +533,10 @@ def _model(layers, loss="sparse_categorical_crossentropy", optimizer="adam"):
                     nf.layers.Dense(3, activation="softmax")]),
     lambda: _model([nf.layers.Dense(3, activation="softmax",
                                     kernel_regularizer=type("MyL2", (R.L2,), {})(1e-3))]),
-    lambda: _model([nf.layers.Dense(3, activation="softmax")],
-                   optimizer=nf.optimizers.Adam(clipnorm=1.0)),
-    lambda: _model([nf.layers.Dense(3, activation="softmax")],
-                   optimizer=nf.optimizers.SGD(clipvalue=1.0)),
-    lambda: _model([nf.layers.Dense(3, activation="softmax")],
-                   optimizer=nf.optimizers.RMSprop(global_clipnorm=1.0)),
     lambda: _model([nf.layers.Dense(1, activation="relu")], loss="binary_crossentropy"),
     lambda: _model([nf.layers.Dense(3, activation="relu")], loss="categorical_crossentropy"),
     lambda: _model([type("MyDense", (nf.layers.Dense,), {})(3, activation="softmax")]),
-], ids=["batchnorm-subclass", "layernorm-subclass", "custom-regularizer", "clipnorm", "clipvalue", "global_clipnorm",
-        "bce-on-probs", "cce-on-probs", "dense-subclass"])
+], ids=["batchnorm-subclass", "layernorm-subclass", "custom-regularizer", "bce-on-probs", "cce-on-probs", "dense-subclass"])
 def test_unsupported_models_fall_back(make):
     assert compile_plan(make(), 32) is None
 
@@ -697,3 +691,77 @@ def test_default_team_skips_layers_of_large_kernels(monkeypatch, wide, expected)
 
 def test_cpu_vendor_is_a_string():
     assert isinstance(nnfast._plan._cpu_vendor(), str)
+
+
+# Clipping: (option, threshold that clips on most steps, one that never does)
+CLIPS = [("clipnorm", 0.05, 1e9), ("clipvalue", 0.01, 1e9), ("global_clipnorm", 0.1, 1e9)]
+CLIP_MODELS = [
+    ("adam-l2-frozen-middle", lambda: [nf.layers.Dense(12, activation="relu",
+                                                       kernel_regularizer=R.l2(1e-2)),
+                                       nf.layers.Dense(8, activation="tanh"),
+                                       nf.layers.Dense(3, activation="softmax")],
+     nf.optimizers.Adam, 1),
+    ("sgd-batchnorm", lambda: [nf.layers.Dense(12, activation="elu"),
+                               nf.layers.BatchNormalization(),
+                               nf.layers.Dense(3, activation="softmax")],
+     lambda **kw: nf.optimizers.SGD(0.1, momentum=0.9, **kw), None),
+    ("rmsprop-dropout", lambda: [nf.layers.Dense(12, activation="gelu"), nf.layers.Dropout(0.2),
+                                 nf.layers.Dense(3, activation="softmax", use_bias=False)],
+     lambda **kw: nf.optimizers.RMSprop(1e-2, **kw), None),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("option,small,large", CLIPS, ids=[c[0] for c in CLIPS])
+@pytest.mark.parametrize("name,layers,make_opt,frozen", CLIP_MODELS, ids=[c[0] for c in CLIP_MODELS])
+def test_clipping_runs_in_the_plan_bit_for_bit(dtype, option, small, large, name, layers,
+                                               make_opt, frozen):
+    """clipnorm (per tensor), clipvalue and global_clipnorm in the plan: on one thread every
+    batch loss, weight and optimizer state is the per-layer path's to the last bit, whether
+    the threshold clips or not, with a frozen layer splitting the trainable runs."""
+    X, y = data(kind="sparse", k=3)
+    for threshold in (small, large):
+        a, b = twins(layers, "sparse_categorical_crossentropy",
+                     lambda: make_opt(**{option: threshold}), dtype)
+        if frozen is not None:
+            a.layers[frozen].trainable = b.layers[frozen].trainable = False
+        ca, cb = BatchLosses(), BatchLosses()
+        with threads(1):
+            a.fit(X, y, epochs=2, batch_size=16, callbacks=[ca], verbose=0)
+            b.fit(X, y, epochs=2, batch_size=16, callbacks=[cb], verbose=0)
+            assert b.train_on_batch(X[:20], y[:20]) == a.train_on_batch(X[:20], y[:20])
+        assert b._plan is not None and b._plan._clips
+        assert cb.losses == ca.losses
+        for wa, wb in zip(a.get_weights(), b.get_weights()):
+            np.testing.assert_array_equal(wb, wa)
+        for key, state in a.optimizer.slots.items():
+            np.testing.assert_array_equal(b.optimizer.slots[key], state)
+
+
+@pytest.mark.parametrize("option,small", [(c[0], c[1]) for c in CLIPS])
+def test_clipping_changes_the_step_and_follows_the_setting(option, small):
+    """The plan clips (a tight threshold moves the weights less than none), and a threshold
+    changed on the optimizer between fits is used (the plan rebuilds its description)."""
+    X, y = data(kind="sparse", k=3)
+
+    def moved(opt):
+        m = nf.Sequential([nf.layers.Dense(8, activation="relu"),
+                           nf.layers.Dense(3, activation="softmax")], input_dim=5, seed=3)
+        m.compile(opt, "sparse_categorical_crossentropy")
+        w0 = m.get_weights()
+        m.fit(X, y, epochs=1, batch_size=101, shuffle=False, verbose=0)
+        return m, sum(float(np.abs(a - b).sum()) for a, b in zip(w0, m.get_weights()))
+
+    _, free = moved(nf.optimizers.SGD(1.0))
+    m, tight = moved(nf.optimizers.SGD(1.0, **{option: small}))
+    assert m._plan is not None and tight < 0.9 * free
+    setattr(m.optimizer, option, 1e9)
+    w0 = m.get_weights()
+    m.fit(X, y, epochs=1, batch_size=101, shuffle=False, verbose=0)
+    ref = nf.Sequential([nf.layers.Dense(8, activation="relu"),
+                         nf.layers.Dense(3, activation="softmax")], input_dim=5, seed=3)
+    ref.compile(nf.optimizers.SGD(1.0), "sparse_categorical_crossentropy")
+    ref.set_weights(w0)
+    ref.fit(X, y, epochs=1, batch_size=101, shuffle=False, verbose=0)
+    for wa, wb in zip(ref.get_weights(), m.get_weights()):
+        np.testing.assert_allclose(wb, wa, rtol=1e-6, atol=1e-7)

@@ -45,6 +45,10 @@ cdef extern from "nnf_mlp.h" nogil:
         size_t n_runs
         const size_t *runs
         size_t widest
+        int clip
+        double clip_max, clip_eps
+        size_t n_tensors
+        const size_t *tensors
 
     int nnf_mlp_train_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, float *params, float *grads,
                           float *state, float *s1, float *s2, float *work, double *dscratch, intptr_t *lbuf,
@@ -111,17 +115,21 @@ def set_gemm_threads(int nthreads):
 cdef class MLPKernel:
     """The C plan of a network. ``layers``: dicts with the keys of ``nnf_mlp_layer``
     (offsets None or -1 for absent buffers); ``plan``: a dict with the scalar keys of
-    ``nnf_mlp_plan``; ``runs``: [(lo, hi)] trainable spans of the flat parameter buffer."""
+    ``nnf_mlp_plan``; ``runs``: [(lo, hi)] trainable spans of the flat parameter buffer;
+    ``tensors``: [(lo, hi)] the trainable tensors (per-tensor clipping)."""
 
     cdef nnf_mlp_plan plan
     cdef nnf_mlp_layer *layers
     cdef size_t *runs
+    cdef size_t *tensors
 
-    def __cinit__(self, list layers, dict plan, list runs):
+    def __cinit__(self, list layers, dict plan, list runs, list tensors=None):
         cdef size_t i
+        tensors = [] if tensors is None else tensors
         self.layers = <nnf_mlp_layer *>calloc(max(1, len(layers)), sizeof(nnf_mlp_layer))
         self.runs = <size_t *>calloc(max(1, 2 * len(runs)), sizeof(size_t))
-        if self.layers == NULL or self.runs == NULL:
+        self.tensors = <size_t *>calloc(max(1, 2 * len(tensors)), sizeof(size_t))
+        if self.layers == NULL or self.runs == NULL or self.tensors == NULL:
             raise MemoryError("MLPKernel: could not allocate the plan")
         for i, d in enumerate(layers):
             self.layers[i].kind = d["kind"]
@@ -176,10 +184,19 @@ cdef class MLPKernel:
         self.plan.nesterov = plan["nesterov"]
         self.plan.decoupled = plan["decoupled"]
         self.plan.widest = plan.get("widest", 0)
+        for i, (lo, hi) in enumerate(tensors):
+            self.tensors[2 * i] = lo
+            self.tensors[2 * i + 1] = hi
+        self.plan.n_tensors = len(tensors)
+        self.plan.tensors = self.tensors
+        self.plan.clip = plan.get("clip", 0)
+        self.plan.clip_max = plan.get("clip_max", 0.0)
+        self.plan.clip_eps = plan.get("clip_eps", 0.0)
 
     def __dealloc__(self):
         free(self.layers)
         free(self.runs)
+        free(self.tensors)
 
 
 cdef inline floating *_ptr1(floating[::1] a) noexcept:

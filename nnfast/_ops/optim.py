@@ -31,7 +31,7 @@ __all__ = [
     "adam_update",
 ]
 
-_CLIP_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by (total_norm + 1e-6)
+GLOBAL_CLIP_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by (total_norm + 1e-6)
 
 
 # ---- argument checks private to this module ----
@@ -382,7 +382,7 @@ def clip_by_global_norm(arrays, max_norm):
             _writable_contiguous(a, name)
     _no_overlap(arrays, "arrays[{}]".format)
     norm = math.sqrt(_sum_squares(arrays))
-    coef = max_norm / (norm + _CLIP_EPS)
+    coef = max_norm / (norm + GLOBAL_CLIP_EPS)
     if not coef >= 1.0:  # a NaN norm poisons every array, as torch does
         nt = _threads.num_threads()
         for a in arrays:
