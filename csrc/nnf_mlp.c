@@ -487,7 +487,7 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                                const int64_t *order, size_t n_rows, size_t batch,
                                size_t first_batch, size_t n_steps, long long iteration,
                                const double *lrs, const uint64_t *seeds, double *losses,
-                               double *correct, int nthreads)
+                               double *correct, T *outs, int nthreads)
 {
     const size_t L = p->n_layers, din = p->in_dim, k = p->out_dim;
     int status = 0;
@@ -622,6 +622,8 @@ static int SFX(mlp_train_team)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T
                     status = -1;
             }
             nnf_barrier_wait(&team_barrier, nt);
+            if (outs != NULL && t == 0) /* the backward pass writes no last-layer output */
+                memcpy(outs + s * batch * k, out, m * k * sizeof(T));
             if (blk != NULL && t == 0) { /* read before any thread passes the next barrier */
                 const size_t blocks = (m + NNF_LOSS_ROW_BLOCK - 1) / NNF_LOSS_ROW_BLOCK;
                 losses[s] = nnf_loss_sum_blocks(blk, blocks) / (double)m;
@@ -737,14 +739,14 @@ int SFX(nnf_mlp_train)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads,
                        const intptr_t *labels, const T *W, const int64_t *order, size_t n_rows,
                        size_t batch, size_t first_batch, size_t n_steps, long long iteration,
                        const double *lrs, const uint64_t *seeds, double *losses, double *correct,
-                       int nthreads)
+                       T *outs, int nthreads)
 {
     const size_t L = p->n_layers, din = p->in_dim, k = p->out_dim;
     const uint64_t *seed = seeds;
     if (NNF_OPENMP && nthreads > 1 && p->clip == NNF_MLP_CLIP_NONE)
         return SFX(mlp_train_team)(p, gemm, params, grads, state, s1, s2, work, dscratch, lbuf, X, Tg,
                                    labels, W, order, n_rows, batch, first_batch, n_steps,
-                                   iteration, lrs, seeds, losses, correct, nthreads);
+                                   iteration, lrs, seeds, losses, correct, outs, nthreads);
     for (size_t s = 0; s < n_steps; s++) {
         size_t lo = (first_batch + s) * batch;
         size_t m = n_rows - lo < batch ? n_rows - lo : batch;
@@ -804,6 +806,8 @@ int SFX(nnf_mlp_train)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads,
         T *out = work + last->y;
         if (correct != NULL)
             correct[s] = SFX(mlp_correct)(p->metric, m, k, out, tb, lb);
+        if (outs != NULL)
+            memcpy(outs + s * batch * k, out, m * k * sizeof(T));
         if (SFX(mlp_loss)(p, m, out, tb, lb, wb, work + last->dy, losses + s, nthreads) != 0)
             return -1;
         /* -- backward -- */

@@ -146,7 +146,9 @@ typedef struct nnf_mlp_plan {
  * place; NULL without batch norm), s1/s2 the optimizer state (Adam m, v; RMSprop square_avg, momentum; SGD
  * momentum; NULL when unused). Writes losses[s] = the batch's mean loss before the step (plus
  * the regularizers' penalties: l1·Σ|w| + l2·Σw² per regularized tensor, in layer order) and,
- * when correct != NULL, correct[s] = its correct-prediction count. dscratch holds
+ * when correct != NULL, correct[s] = its correct-prediction count; when outs != NULL, the
+ * batch's last-layer outputs of the training forward (logits where the loss fuses the link)
+ * at outs + s·batch·out_dim (m x out_dim), for metrics computed outside. dscratch holds
  * 2·widest·nthreads + ceil(cap / 16) + nthreads doubles (per-thread bias-gradient scratch, then
  * a softmax cross-entropy's 16-row block sums and per-thread correct counts for the team),
  * lbuf cap labels. nthreads > 1 runs the chunk in one OpenMP region (not with clipping)
@@ -158,13 +160,15 @@ int nnf_mlp_train_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, float *params, f
                       const float *X, const float *T, const intptr_t *labels, const float *W,
                       const int64_t *order, size_t n_rows, size_t batch, size_t first_batch,
                       size_t n_steps, long long iteration, const double *lrs,
-                      const uint64_t *seeds, double *losses, double *correct, int nthreads);
+                      const uint64_t *seeds, double *losses, double *correct, float *outs,
+                      int nthreads);
 int nnf_mlp_train_f64(const nnf_mlp_plan *p, nnf_dgemm_fn gemm, double *params, double *grads,
                       double *state, double *s1, double *s2, double *work, double *dscratch, intptr_t *lbuf,
                       const double *X, const double *T, const intptr_t *labels, const double *W,
                       const int64_t *order, size_t n_rows, size_t batch, size_t first_batch,
                       size_t n_steps, long long iteration, const double *lrs,
-                      const uint64_t *seeds, double *losses, double *correct, int nthreads);
+                      const uint64_t *seeds, double *losses, double *correct, double *outs,
+                      int nthreads);
 
 /* Inference: out (n x out_dim) := the network's output activations for X (n x in_dim), in
  * chunks of at most `rows` rows (the Python path's predict chunk). buf_a, buf_b and buf_z hold

@@ -483,7 +483,7 @@ class Plan:
         return self.model.optimizer.slots.get(name)
 
     def train_chunk(self, X, T, W, order, start_step, n_steps, batch_size, lrs, losses_out,
-                    correct_out=None):
+                    correct_out=None, outputs_out=None):
         """Run ``n_steps`` training steps (batches ``start_step ... start_step + n_steps - 1``).
 
         Batch ``b`` is rows ``order[b·batch_size : min(n, (b+1)·batch_size)]`` of the data (rows
@@ -518,6 +518,10 @@ class Plan:
         correct_out : ndarray of shape (>= n_steps,), float64, optional
             Receives each batch's count of correct predictions (the accuracy metric's hits,
             unweighted); only when :attr:`counts_correct`.
+        outputs_out : ndarray of shape (>= rows, output_dim), optional
+            C-contiguous, the model's dtype; receives the chunk's rows' last-layer outputs of
+            the training forward, batch after batch (what :meth:`last_outputs` shows for one
+            step), for metrics computed in Python.
         """
         model = self.model
         self._check_model()
@@ -561,6 +565,16 @@ class Plan:
         if correct_out is not None and (not self.counts_correct or correct_out.shape[0] < n_steps):
             raise ValueError("Expected correct_out only when the plan counts correct predictions, "
                              f"with at least {n_steps} entries")
+        outs = None
+        if outputs_out is not None:
+            if (type(outputs_out) is not np.ndarray or outputs_out.dtype != self.dtype
+                    or outputs_out.ndim != 2 or outputs_out.shape[1] != self.out_dim
+                    or outputs_out.shape[0] < hi - lo or not outputs_out.flags.c_contiguous
+                    or not outputs_out.flags.writeable):
+                raise ValueError(f"Expected outputs_out: a writable C-contiguous {self.dtype} "
+                                 f"array of at least ({hi - lo}, {self.out_dim}), received: "
+                                 f"{getattr(outputs_out, 'shape', outputs_out)!r}")
+            outs = outputs_out.reshape(-1)
         seeds = self._draw_seeds(n_steps)
         opt = model.optimizer
         store = model._store
@@ -576,7 +590,7 @@ class Plan:
                                  self._state(self._slot_names[1]), self._work, self._dscratch,
                                  self._lbuf, X, T, labels, W, order, batch_size, start_step,
                                  n_steps, opt.iterations, lrs, seeds, losses_out, correct_out,
-                                 nthreads)
+                                 nthreads, outs)
         finally:
             if blas is not None:
                 blas.restore()

@@ -3,9 +3,12 @@
 One :meth:`Plan.train_chunk` call runs many mini-batches in C without the GIL; between calls
 the loop updates the running loss and metrics and calls the batch hooks. Chunks last about
 :data:`CHUNK_SECONDS` (the progress bar redraws and Ctrl-C is seen between them), measured on
-the first steps of the fit. When a callback needs every batch (it overrides a batch hook) or a
-metric needs the batch's outputs (anything but the plan's own accuracy count), every chunk is
-one step, still in C.
+the first steps of the fit. A metric other than the plan's own accuracy count is fed the
+chunk's outputs (the plan writes every step's, up to :data:`OUTPUT_FLOATS` a chunk) in one
+``update_state`` call: the streaming metrics accumulate counts and sums, so only the grouping
+of their float sums changes (none for the counting ones: accuracy, precision, recall, f1,
+auc without weights). When a callback needs every batch (it overrides a batch hook), every
+chunk is one step, still in C.
 
 The steps are the per-layer path's to the last bit on one thread count: same data order,
 same kernels, same dropout seeds (``tests/test_plan.py``).
@@ -20,6 +23,7 @@ from nnfast import metrics as metrics_mod
 __all__ = ["PlanEpochs", "CHUNK_SECONDS"]
 
 CHUNK_SECONDS = 0.05
+OUTPUT_FLOATS = 1 << 19  # outputs kept per chunk for the metrics (2 MB of float32)
 
 
 class PlanEpochs:
@@ -49,26 +53,33 @@ class PlanEpochs:
         self.counted = bool(metrics) and plan.counts_correct and all(
             type(m) is metrics_mod.Accuracy for m in metrics)
         self.needs_outputs = bool(metrics) and not self.counted
-        self.every = every_batch or self.needs_outputs
+        self.every = every_batch
         self.losses = np.empty(self.steps)
         self.lrs = np.empty(self.steps)
         self.correct = np.empty(self.steps) if self.counted else None
         self.chunk = 1 if self.every else None  # measured on the first call of run
+        self.max_chunk = self.steps
+        self.obuf = None
         if self.needs_outputs:
-            self.mbuf = np.empty((batch_size,) + M.shape[1:], M.dtype)
+            width = plan.out_dim
+            self.max_chunk = max(1, min(self.steps, OUTPUT_FLOATS // (batch_size * width)))
+            rows = min(n, self.max_chunk * batch_size)
+            self.obuf = np.empty((rows, width), model.dtype)  # outputs, then probabilities
+            self.pbuf = np.empty((rows, width), model.dtype) if model._link is not None else None
+            self.mbuf = np.empty((rows,) + M.shape[1:], M.dtype)
 
     def _train(self, order, b, k):
         plan = self.plan
         plan.train_chunk(self.X, self.T, self.W, order, b, k, self.bs,
-                         plan.learning_rates(k, self.lrs), self.losses, self.correct)
+                         plan.learning_rates(k, self.lrs), self.losses, self.correct, self.obuf)
 
     def _tune(self, order):
         """Run the epoch's first steps and size the chunks from their time; returns steps run."""
-        k = min(self.steps, 4)
+        k = min(self.max_chunk, 4)
         t0 = time.perf_counter()
         self._train(order, 0, k)
         per_step = (time.perf_counter() - t0) / k
-        self.chunk = max(1, min(self.steps, int(CHUNK_SECONDS / max(per_step, 1e-7))))
+        self.chunk = max(1, min(self.max_chunk, int(CHUNK_SECONDS / max(per_step, 1e-7))))
         return k
 
     def _metric_targets(self, order, lo, hi):
@@ -103,8 +114,8 @@ class PlanEpochs:
                     met.update_counts(hits, rows.sum())
                     logs[met.name] = float(met.result())
             elif self.needs_outputs:
-                m = int(rows[0])
-                pred = model._outputs(self.plan.last_outputs(m), m)
+                m = int(rows.sum())
+                pred = model._outputs(self.obuf[:m], m, self.pbuf)
                 mt = self._metric_targets(order, b * self.bs, b * self.bs + m)
                 for met in metrics:
                     met.update_state(mt, pred)

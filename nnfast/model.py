@@ -431,11 +431,12 @@ class Sequential:
                  for s in store.trainable_slots(trainable)]
         return loss, grads
 
-    def _outputs(self, out, n):
-        """Probabilities for the metrics: ``out`` through :attr:`_link` when it holds logits."""
+    def _outputs(self, out, n, buf=None):
+        """Probabilities for the metrics: ``out`` through :attr:`_link` when it holds logits
+        (written into ``buf``, default the model's own batch-sized buffer)."""
         if self._link is None:
             return out
-        return self._link.forward(out, out=self._probs[:n])
+        return self._link.forward(out, out=(self._probs if buf is None else buf)[:n])
 
     # --- training ----------------------------------------------------------------------
     @_serialized

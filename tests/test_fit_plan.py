@@ -2,9 +2,9 @@
 
 Twin models (same seed) trained once with the plan (the default) and once with the plan
 switched off (``_use_plan = False``) must give the same history and weights on one thread
-count, whatever mode the loop runs in: chunks of many batches (no batch callbacks, accuracy
-counted in C), one batch per call (a callback with a batch hook, or a metric that needs the
-outputs), shuffled or not, with validation, Dropout, BatchNormalization, LayerNormalization,
+count, whatever mode the loop runs in: chunks of many batches (no batch callbacks; accuracy
+counted in C, other metrics fed the chunk's outputs), one batch per call (a callback with a
+batch hook), shuffled or not, with validation, Dropout, BatchNormalization, LayerNormalization,
 L2 regularizers and sample weights.
 """
 
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import nnfast as nf
+import nnfast._plan
 import nnfast._plan_fit
 from helpers import threads
 
@@ -61,7 +62,7 @@ class BatchCounter(nf.callbacks.Callback):
 @pytest.mark.parametrize("metrics,dropout,shuffle", [
     (("accuracy",), 0.0, True),          # chunks, hits counted in C
     (("accuracy",), 0.3, False),         # Dropout seeds, rows in order
-    (("accuracy", "f1"), 0.0, True),     # f1 needs the outputs: one batch per call
+    (("accuracy", "f1"), 0.0, True),     # f1 needs the outputs: fed per chunk
     ((), 0.2, True),
 ])
 def test_fit_through_the_plan_matches_the_per_layer_path(dtype, metrics, dropout, shuffle):
@@ -77,7 +78,7 @@ def test_fit_through_the_plan_matches_the_per_layer_path(dtype, metrics, dropout
     assert set(ha.history) >= {"loss", "val_loss", "lr", *metrics, *("val_" + m for m in metrics)}
 
 
-def test_binary_model_with_auc_runs_one_batch_per_call():
+def test_binary_model_with_auc_runs_in_chunks():
     X, y = data()
     y = (y == 0).astype(float)
     a, b = twins("float64", ("accuracy", "auc"), out="sigmoid", loss="binary_crossentropy")
@@ -247,3 +248,32 @@ def test_optimizer_settings_changed_between_fits_reach_the_plan():
     assert a._plan is not None and a._plan._clips  # clipping runs in the plan too
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_allclose(wa, wb, **TOL["float64"])
+
+
+@pytest.mark.parametrize("out,loss,metrics", [
+    ("sigmoid", "binary_crossentropy", ("auc", "precision", "recall", "f1", "mae", "mse")),
+    ("softmax", "sparse_categorical_crossentropy", ("accuracy", "auc", "precision", "f1")),
+])
+def test_metrics_from_the_chunks_outputs_match_the_per_layer_path(monkeypatch, out, loss,
+                                                                  metrics):
+    """Metrics other than the plan's accuracy count are fed each chunk's outputs in one call:
+    chunks of several batches (a few kept outputs: many chunks, a ragged last batch), the
+    counting metrics equal to the per-batch updates of the per-layer path, the mean errors
+    to float rounding."""
+    monkeypatch.setattr(nnfast._plan_fit, "OUTPUT_FLOATS", 5 * 16 * 3)
+    calls = []
+    real = nnfast._plan.Plan.train_chunk
+    monkeypatch.setattr(nnfast._plan.Plan, "train_chunk",
+                        lambda self, *a, **kw: (calls.append(a[5]), real(self, *a, **kw))[1])
+    X, y = data(n=203)
+    if out == "sigmoid":
+        y = (y == 0).astype(float)
+    a, b = twins("float64", metrics, out=out, loss=loss)
+    with threads(1):
+        ha = a.fit(X, y, epochs=2, batch_size=16, validation_split=0.1, verbose=0)
+        hb = b.fit(X, y, epochs=2, batch_size=16, validation_split=0.1, verbose=0)
+    assert max(calls) > 1  # steps per call: chunks, not single batches
+    assert_same(a, b, ha, hb, "float64")
+    for name in metrics:
+        if name not in ("mae", "mse"):
+            assert ha.history[name] == hb.history[name], name

@@ -55,14 +55,15 @@ cdef extern from "nnf_mlp.h" nogil:
                           const float *X, const float *T, const intptr_t *labels, const float *W,
                           const int64_t *order, size_t n_rows, size_t batch, size_t first_batch,
                           size_t n_steps, long long iteration, const double *lrs,
-                          const uint64_t *seeds, double *losses, double *correct, int nthreads)
+                          const uint64_t *seeds, double *losses, double *correct, float *outs,
+                          int nthreads)
     int nnf_mlp_train_f64(const nnf_mlp_plan *p, nnf_dgemm_fn gemm, double *params,
                           double *grads, double *state, double *s1, double *s2, double *work, double *dscratch,
                           intptr_t *lbuf, const double *X, const double *T,
                           const intptr_t *labels, const double *W, const int64_t *order,
                           size_t n_rows, size_t batch, size_t first_batch, size_t n_steps,
                           long long iteration, const double *lrs, const uint64_t *seeds,
-                          double *losses, double *correct, int nthreads)
+                          double *losses, double *correct, double *outs, int nthreads)
     void nnf_mlp_predict_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, const float *params,
                              const float *state, float *buf_a, float *buf_b, float *buf_z,
                              float *buf_s, size_t rows, const float *X, size_t n, float *out,
@@ -208,10 +209,10 @@ def train(MLPKernel kernel, floating[::1] params, floating[::1] grads, floating[
           const floating[:, ::1] X, const floating[:, ::1] T, const Py_ssize_t[::1] labels,
           const floating[::1] W, const int64_t[::1] order, size_t batch, size_t first_batch,
           size_t n_steps, long long iteration, const double[::1] lrs, const uint64_t[::1] seeds,
-          double[::1] losses, double[::1] correct, int nthreads):
+          double[::1] losses, double[::1] correct, int nthreads, floating[::1] outs=None):
     """Run ``n_steps`` training steps (see ``nnf_mlp_train`` in nnf_mlp.h). ``state`` (empty
-    or None without batch norm), ``s1``, ``s2``, ``T``, ``labels``, ``W``, ``order`` and
-    ``correct`` may be None. Returns the C status."""
+    or None without batch norm), ``s1``, ``s2``, ``T``, ``labels``, ``W``, ``order``,
+    ``correct`` and ``outs`` may be None. Returns the C status."""
     cdef size_t n_rows = X.shape[0]
     cdef const floating *tp = NULL if T is None else &T[0, 0]
     cdef const floating *wp = NULL if W is None else &W[0]
@@ -223,18 +224,19 @@ def train(MLPKernel kernel, floating[::1] params, floating[::1] grads, floating[
     cdef floating *p2 = _ptr1(s2)
     cdef const uint64_t *sp = NULL if seeds is None or seeds.shape[0] == 0 else &seeds[0]
     cdef intptr_t *lb = <intptr_t *>&lbuf[0]
+    cdef floating *outp = _ptr1(outs)
     cdef int status
     with nogil:
         if floating is float:
             status = nnf_mlp_train_f32(&kernel.plan, _sgemm, &params[0], &grads[0],
                                        sp0, p1, p2, &work[0], &dscratch[0], lb, &X[0, 0], tp,
                                        lp, wp, op, n_rows, batch, first_batch, n_steps, iteration,
-                                       &lrs[0], sp, &losses[0], cp, nthreads)
+                                       &lrs[0], sp, &losses[0], cp, outp, nthreads)
         else:
             status = nnf_mlp_train_f64(&kernel.plan, _dgemm, &params[0], &grads[0],
                                        sp0, p1, p2, &work[0], &dscratch[0], lb, &X[0, 0], tp,
                                        lp, wp, op, n_rows, batch, first_batch, n_steps, iteration,
-                                       &lrs[0], sp, &losses[0], cp, nthreads)
+                                       &lrs[0], sp, &losses[0], cp, outp, nthreads)
     return status
 
 
