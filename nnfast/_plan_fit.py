@@ -3,11 +3,12 @@
 One :meth:`Plan.train_chunk` call runs many mini-batches in C without the GIL; between calls
 the loop updates the running loss and metrics and calls the batch hooks. Chunks last about
 :data:`CHUNK_SECONDS` (the progress bar redraws and Ctrl-C is seen between them), measured on
-the first steps of the fit. A metric other than the plan's own accuracy count is fed the
-chunk's outputs (the plan writes every step's, up to :data:`OUTPUT_FLOATS` a chunk) in one
-``update_state`` call: the streaming metrics accumulate counts and sums, so only the grouping
-of their float sums changes (none for the counting ones: accuracy, precision, recall, f1,
-auc without weights). When a callback needs every batch (it overrides a batch hook), every
+the first steps of the fit. The built-in metrics other than the plan's own accuracy count
+are fed the chunk's outputs (the plan writes every step's, up to :data:`OUTPUT_FLOATS` a
+chunk) in one ``update_state`` call: they accumulate counts and sums, so only the grouping of
+their float sums changes (none for the counting ones: accuracy, precision, recall, f1, auc
+without weights). When a callback needs every batch (it overrides a batch hook) or a metric
+may depend on the batches (``MeanMetricWrapper`` of a function, a custom ``Metric``), every
 chunk is one step, still in C.
 
 The steps are the per-layer path's to the last bit on one thread count: same data order,
@@ -24,6 +25,10 @@ __all__ = ["PlanEpochs", "CHUNK_SECONDS"]
 
 CHUNK_SECONDS = 0.05
 OUTPUT_FLOATS = 1 << 19  # outputs kept per chunk for the metrics (2 MB of float32)
+
+# Metrics whose state after updates on a chunk equals that after its batches one by one.
+_CHUNKABLE = (metrics_mod.Accuracy, metrics_mod.Precision, metrics_mod.Recall, metrics_mod.F1,
+              metrics_mod.AUC, metrics_mod.MeanAbsoluteError, metrics_mod.MeanSquaredError)
 
 
 class PlanEpochs:
@@ -53,7 +58,8 @@ class PlanEpochs:
         self.counted = bool(metrics) and plan.counts_correct and all(
             type(m) is metrics_mod.Accuracy for m in metrics)
         self.needs_outputs = bool(metrics) and not self.counted
-        self.every = every_batch
+        self.every = every_batch or (self.needs_outputs
+                                     and not all(type(m) in _CHUNKABLE for m in metrics))
         self.losses = np.empty(self.steps)
         self.lrs = np.empty(self.steps)
         self.correct = np.empty(self.steps) if self.counted else None

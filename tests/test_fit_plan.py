@@ -277,3 +277,23 @@ def test_metrics_from_the_chunks_outputs_match_the_per_layer_path(monkeypatch, o
     for name in metrics:
         if name not in ("mae", "mse"):
             assert ha.history[name] == hb.history[name], name
+
+
+def test_a_metric_that_may_depend_on_the_batches_still_sees_every_batch():
+    """MeanMetricWrapper averages a function's per-batch values: it keeps one batch per call,
+    and its history is the per-layer path's."""
+    worst = nf.metrics.MeanMetricWrapper(lambda t, p: float(np.max(np.abs(p))), name="worst")
+    X, y = data(n=100)
+    made = []
+    for use_plan in (True, False):
+        m = nf.Sequential([nf.layers.Dense(8, activation="relu"),
+                           nf.layers.Dense(3, activation="softmax")], input_dim=6, seed=3,
+                          dtype="float64")
+        m.compile("adam", "sparse_categorical_crossentropy",
+                  metrics=[nf.metrics.MeanMetricWrapper(worst.fn, name="worst")])
+        m._use_plan = use_plan
+        made.append(m)
+    with threads(1):
+        ha, hb = (m.fit(X, y, epochs=2, batch_size=16, verbose=0) for m in made)
+    assert made[0]._plan is not None
+    np.testing.assert_allclose(ha.history["worst"], hb.history["worst"], rtol=1e-12)
