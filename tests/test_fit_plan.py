@@ -297,3 +297,17 @@ def test_a_metric_that_may_depend_on_the_batches_still_sees_every_batch():
         ha, hb = (m.fit(X, y, epochs=2, batch_size=16, verbose=0) for m in made)
     assert made[0]._plan is not None
     np.testing.assert_allclose(ha.history["worst"], hb.history["worst"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("use_plan", [True, False])
+def test_validation_runs_in_evaluates_chunks(use_plan):
+    """fit's validation evaluates in evaluate's default chunks (not 16-row batches): the last
+    epoch's val_ figures are model.evaluate's on the held-out rows, to the bit."""
+    X, y = data(n=400)
+    m = twins("float64", ("accuracy", "auc"))[0 if use_plan else 1]
+    h = m.fit(X, y, epochs=2, batch_size=16, validation_split=0.25, verbose=0)
+    at = int(np.floor(400 * 0.75))
+    ev = m.evaluate(X[at:], y[at:])
+    assert h.history["val_loss"][-1] == ev["loss"]
+    assert h.history["val_accuracy"][-1] == ev["accuracy"]
+    assert h.history["val_auc"][-1] == ev["auc"]
