@@ -10,6 +10,9 @@ from nnfast import _openmp_env
 from nnfast._kernels import threads as _compiled
 
 _num_threads = None
+# The most threads set_num_threads takes on a machine of up to 256 cores (above: 4 per core).
+# libgomp aborts the process when it cannot create a team's threads (measured: 40,000 here).
+MAX_THREADS = 1024
 
 # Below how much work (csrc/nnf_common.h's units: 1 = one relu element, ~0.08 ns) a kernel
 # stays on one thread: the loop must outlast the wake-up of the sleeping OpenMP team
@@ -92,7 +95,8 @@ def set_num_threads(n):
     Parameters
     ----------
     n : int
-        Threads, at least 1. Without OpenMP the kernels stay serial whatever ``n`` is.
+        Threads, from 1 to :data:`MAX_THREADS` (or four per core where that is more). Without
+        OpenMP the kernels stay serial whatever ``n`` is.
 
     Examples
     --------
@@ -104,10 +108,12 @@ def set_num_threads(n):
     if isinstance(n, bool) or not isinstance(n, (int,)) and not hasattr(n, "__index__"):
         raise TypeError(f"set_num_threads: expected n to be an int, received n={n!r}")
     n = int(n)
-    if n < 1:
-        raise ValueError(f"set_num_threads: expected n >= 1, received n={n}")
-    _num_threads = n
+    limit = max(MAX_THREADS, 4 * (os.cpu_count() or 1))
+    if not 1 <= n <= limit:
+        raise ValueError(f"set_num_threads: expected 1 <= n <= {limit} (this machine has "
+                         f"{os.cpu_count()} cores), received n={n}")
     _calibrate_parallel_threshold(n)
+    _num_threads = n
     _limit_blas(n)
     from nnfast import _blas
 

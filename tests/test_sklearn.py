@@ -13,6 +13,7 @@ sklearn = pytest.importorskip("sklearn")
 
 import nnfast as nf  # noqa: E402
 from nnfast._plan import compile_plan  # noqa: E402
+import nnfast.sklearn  # noqa: E402
 from nnfast.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import (  # noqa: E402
@@ -425,8 +426,60 @@ def test_bad_parameters_raise_in_fit_naming_them(cls, params, name):
     est = cls(**params)  # __init__ only stores them
     assert est.get_params()[name] == params[name]
     X, y = blobs(n=20)
-    with pytest.raises((ValueError, TypeError), match=rf"\b{name}\b"):
-        est.fit(X, y)
+    # scikit-learn's InvalidParameterError is both: tests may catch either kind
+    for kind in (ValueError, TypeError, nnfast.sklearn.InvalidParameterError):
+        with pytest.raises(kind, match=rf"\b{name}\b"):
+            est.fit(X, y)
+
+
+# --- sample weights ---------------------------------------------------------------------------
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_integer_sample_weights_equal_repeated_rows(cls):
+    # one batch holds every row (n < 200), so weighting is repetition to rounding, penalty too
+    X, y = blobs(n=60)
+    target = y if cls is MLPClassifier else X[:, 0] - X[:, 1]
+    w = np.random.default_rng(1).integers(0, 4, size=60)
+    params = dict(hidden_layer_sizes=(8,), max_iter=30, alpha=1e-2, random_state=0,
+                  shuffle=False)
+    weighted = quiet_fit(cls(**params), X, target, sample_weight=w)
+    repeated = quiet_fit(cls(**params), X.repeat(w, axis=0), target.repeat(w))
+    method = "predict_proba" if cls is MLPClassifier else "predict"
+    np.testing.assert_allclose(getattr(weighted, method)(X), getattr(repeated, method)(X),
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(weighted.loss_curve_, repeated.loss_curve_, rtol=1e-4)
+
+
+def test_sample_weights_shift_the_decision():
+    X, y = blobs(n=200)
+    w = np.where(y == y[0], 20.0, 1.0)  # one class made 20x as costly to miss
+    params = dict(hidden_layer_sizes=(8,), max_iter=40, random_state=0)
+    plain = quiet_fit(MLPClassifier(**params), X, y)
+    weighted = quiet_fit(MLPClassifier(**params), X, y, sample_weight=w)
+    favoured = list(plain.classes_).index(y[0])
+    assert (weighted.predict_proba(X)[:, favoured].mean()
+            > plain.predict_proba(X)[:, favoured].mean())
+
+
+def test_sample_weights_with_partial_fit_and_early_stopping():
+    X, y = blobs(n=120)
+    w = np.linspace(0.5, 2.0, 120)
+    clf = MLPClassifier(hidden_layer_sizes=(8,), random_state=0)
+    clf.partial_fit(X, y, w, np.unique(y))  # scikit-learn's order: sample_weight, classes
+    clf.partial_fit(X, y, sample_weight=w)
+    assert clf.n_iter_ == 1 and clf.t_ == 240
+    reg = quiet_fit(MLPRegressor(hidden_layer_sizes=(8,), max_iter=20, early_stopping=True,
+                                 random_state=0), X, X[:, 0], sample_weight=w)
+    assert len(reg.validation_scores_) == reg.n_iter_
+    reg = MLPRegressor(hidden_layer_sizes=(8,), random_state=0).partial_fit(X, X[:, 0], w)
+    assert reg.n_iter_ == 1
+
+
+def test_sample_weight_errors():
+    X, y = blobs(n=20)
+    for w, match in [(np.ones(19), "sample_weight|samples"), (-np.ones(20), "(?i)negative|>= 0"),
+                     (np.zeros(20), "positive sum|non-zero"), (np.full(20, np.nan), "NaN|finite")]:
+        with pytest.raises(ValueError, match=match):
+            MLPClassifier(max_iter=2).fit(X, y, sample_weight=w)
 
 
 def test_data_errors():

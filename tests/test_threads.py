@@ -26,10 +26,14 @@ def test_set_num_threads_limits_blas():
     assert all(b["num_threads"] == 1 for b in blas_info())
 
 
-@pytest.mark.parametrize("bad", [0, -3])
-def test_set_num_threads_rejects_non_positive(bad):
-    with pytest.raises(ValueError, match="n >= 1"):
+@pytest.mark.parametrize("bad", [0, -3, 40_000, 2**31, 10**12])
+def test_set_num_threads_rejects_out_of_range_and_keeps_the_count(bad):
+    nf.set_num_threads(1)
+    with pytest.raises(ValueError, match=r"1 <= n <= \d+.*received n="):
         nf.set_num_threads(bad)
+    assert nf.get_num_threads() == 1
+    x = np.ones(5, np.float32)
+    np.testing.assert_array_equal(nf.kernels.relu(x), x)  # the kernels still run
 
 
 @pytest.mark.parametrize("bad", [1.5, "2", None, True])

@@ -161,6 +161,13 @@ def real_scalar(value, name, *, low=None, high=None, low_open=False, high_open=F
     return v
 
 
+def flag(value, name):
+    """``value`` as a bool; anything but a Python or NumPy bool is a TypeError naming it."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"Expected {name} to be a bool, received: {name}={value!r}")
+    return bool(value)
+
+
 def integer(value, name, *, low=None):
     """``value`` as a Python int (bools rejected), at least ``low``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -18,6 +18,7 @@ __all__ = [
     "activation_code",
     "activation_forward",
     "activation_backward",
+    "linear",
     "relu",
     "leaky_relu",
     "elu",
@@ -220,6 +221,8 @@ def _forward_doc(name, formula, example):
     return fn
 
 
+linear = _forward_doc("linear", "``x`` (the identity: a copy, or ``x`` written into ``out``)",
+                      "array([-1.,  0.,  2.])")
 relu = _forward_doc("relu", "``max(x, 0)``", "array([0., 0., 2.])")
 leaky_relu = _forward_doc(
     "leaky_relu", "``x if x >= 0 else 0.01 x``", "array([-0.01,  0.  ,  2.  ])"

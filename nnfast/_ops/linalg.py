@@ -65,16 +65,18 @@ def matmul(a, b, *, transpose_a=False, transpose_b=False, out=None):
     (a, b), dtype = v.floats("matmul", a=a, b=b)
     v.ndim(a, "a", 2)
     v.ndim(b, "b", 2)
+    transpose_a = v.flag(transpose_a, "transpose_a")
+    transpose_b = v.flag(transpose_b, "transpose_b")
     m, ka = (a.shape[1], a.shape[0]) if transpose_a else a.shape
     kb, n = (b.shape[1], b.shape[0]) if transpose_b else b.shape
     if ka != kb:
         raise ValueError(
             "Expected the inner dimensions of op(a) and op(b) to match, received: "
-            f"a.shape={a.shape} (transpose_a={bool(transpose_a)}), "
-            f"b.shape={b.shape} (transpose_b={bool(transpose_b)})"
+            f"a.shape={a.shape} (transpose_a={transpose_a}), "
+            f"b.shape={b.shape} (transpose_b={transpose_b})"
         )
     out = v.out_array(out, (m, n), dtype, inputs=(a, b))
-    _gemm_into(a, bool(transpose_a), b, bool(transpose_b), out, ka)
+    _gemm_into(a, transpose_a, b, transpose_b, out, ka)
     return out
 
 

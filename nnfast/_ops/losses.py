@@ -1,7 +1,8 @@
 """Validated fused losses: each returns ``(loss, grad)`` from one compiled pass.
 
 ``loss`` is a Python float: the mean over the batch (and over the outputs for elementwise
-losses) of the per-sample losses, each multiplied by its ``sample_weight`` when given and
+losses) of the per-sample losses, each multiplied by its ``sample_weight`` when given (a float
+array of the inputs' dtype, or integers or a list) and
 divided by the *unweighted* count (Keras' "sum_over_batch_size"); it is accumulated in double.
 ``grad`` is d(loss)/d(input), a new array of the input's dtype, or written into ``out=``, which
 may be the input array itself (in place). An empty batch gives ``loss = nan`` and an empty grad.
@@ -30,9 +31,18 @@ __all__ = [
 # ------------------------------------------------------------------------------------------
 
 def _sample_weight(sample_weight, n, dtype):
-    """``sample_weight`` as a C-contiguous (n,) array of ``dtype`` (converted), or None."""
+    """``sample_weight`` as a C-contiguous (n,) array of ``dtype``, or None.
+
+    A float ndarray must have the inputs' dtype (as every array argument of nnf.kernels); an
+    integer array or a list is converted (exactly, as the labels are).
+    """
     if sample_weight is None:
         return None
+    if (isinstance(sample_weight, np.ndarray) and sample_weight.dtype.kind == "f"
+            and sample_weight.dtype != dtype):
+        raise TypeError("Expected all arrays to share one float dtype, received: "
+                        f"inputs of {np.dtype(dtype).name}, sample_weight of "
+                        f"{sample_weight.dtype.name}")
     w = np.asarray(sample_weight)
     if w.dtype.kind not in "fiu":
         raise TypeError(

@@ -50,12 +50,6 @@ def _hyper(value, name, *, low=0.0, high=None, high_open=False, finite=True):
     return x
 
 
-def _flag(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"Expected {name} to be a bool, received: {name}={value!r}")
-    return bool(value)
-
-
 def _require_ndarray(x, name):
     if not isinstance(x, np.ndarray):
         raise TypeError(
@@ -433,19 +427,19 @@ def sgd_update(param, grad, momentum_buffer=None, *, learning_rate, momentum=0.0
     lr = _hyper(learning_rate, "learning_rate")
     mu = _hyper(momentum, "momentum")
     wd = _hyper(weight_decay, "weight_decay")
-    nesterov = _flag(nesterov, "nesterov")
+    nesterov = val.flag(nesterov, "nesterov")
     if nesterov and mu == 0.0:
         raise ValueError("Expected momentum > 0 for Nesterov momentum, received: momentum=0.0, nesterov=True")
     inplace = [("param", param)]
-    if mu > 0.0:
-        if momentum_buffer is None:
-            raise ValueError(
-                f"Expected a momentum_buffer when momentum > 0, received: momentum_buffer=None, momentum={momentum!r}"
-            )
+    if mu > 0.0 and momentum_buffer is None:
+        raise ValueError(
+            f"Expected a momentum_buffer when momentum > 0, received: momentum_buffer=None, momentum={momentum!r}"
+        )
+    if momentum_buffer is not None:  # checked like the others even where momentum = 0 leaves it
         inplace.append(("momentum_buffer", momentum_buffer))
     (p, *rest), (g,), _ = _inplace_group("sgd_update", inplace, read_only=[("grad", grad)])
     if p.size:
-        _k.sgd_update(p, g, rest[0] if rest else None, lr, mu, nesterov, wd,
+        _k.sgd_update(p, g, rest[0] if rest and mu > 0.0 else None, lr, mu, nesterov, wd,
                       _threads.num_threads())
 
 
@@ -496,16 +490,16 @@ def rmsprop_update(param, grad, square_avg, momentum_buffer=None, *, learning_ra
     mu = _hyper(momentum, "momentum")
     wd = _hyper(weight_decay, "weight_decay")
     inplace = [("param", param), ("square_avg", square_avg)]
-    if mu > 0.0:
-        if momentum_buffer is None:
-            raise ValueError(
-                f"Expected a momentum_buffer when momentum > 0, received: momentum_buffer=None, momentum={momentum!r}"
-            )
+    if mu > 0.0 and momentum_buffer is None:
+        raise ValueError(
+            f"Expected a momentum_buffer when momentum > 0, received: momentum_buffer=None, momentum={momentum!r}"
+        )
+    if momentum_buffer is not None:  # checked like the others even where momentum = 0 leaves it
         inplace.append(("momentum_buffer", momentum_buffer))
     (p, s, *rest), (g,), _ = _inplace_group("rmsprop_update", inplace, read_only=[("grad", grad)])
     if p.size:
-        _k.rmsprop_update(p, g, s, rest[0] if rest else None, lr, rho, eps, mu, wd,
-                          _threads.num_threads())
+        buf = rest[0] if rest and mu > 0.0 else None
+        _k.rmsprop_update(p, g, s, buf, lr, rho, eps, mu, wd, _threads.num_threads())
 
 
 _STEP_CAP = 1 << 62  # beta**step is 0.0 in double long before this
@@ -561,7 +555,7 @@ def adam_update(param, grad, m, v, *, step, learning_rate, beta_1=0.9, beta_2=0.
     b2 = _hyper(beta_2, "beta_2", high=1.0, high_open=True)
     eps = _hyper(epsilon, "epsilon")
     wd = _hyper(weight_decay, "weight_decay")
-    decoupled = _flag(decoupled, "decoupled")
+    decoupled = val.flag(decoupled, "decoupled")
     (p, m1, v1), (g,), _ = _inplace_group(
         "adam_update", [("param", param), ("m", m), ("v", v)], read_only=[("grad", grad)]
     )

@@ -14,6 +14,7 @@ __all__ = [
     "activation_code",
     "activation_forward",
     "activation_backward",
+    "linear",
     "relu",
     "leaky_relu",
     "elu",
@@ -152,6 +153,10 @@ def activation_backward(grad, activation, *, x=None, y=None, out=None):
     else:  # softmax
         d = y64 * (g - (g * y64).sum(axis=-1, keepdims=True))
     return _finish(d, grad.dtype, out)
+
+
+def linear(x, out=None):
+    return activation_forward(x, "linear", out)
 
 
 def relu(x, out=None):

@@ -27,6 +27,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
     ) from exc
 
 from nnfast.sklearn._classifier import MLPClassifier  # noqa: E402
+from nnfast.sklearn._params import InvalidParameterError  # noqa: E402
 from nnfast.sklearn._regressor import MLPRegressor  # noqa: E402
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "InvalidParameterError"]

@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from nnfast.sklearn import _network
 from nnfast.sklearn._compat import validate_data
-from nnfast.sklearn._params import check_params
+from nnfast.sklearn._params import InvalidParameterError, check_params
 from nnfast.sklearn._stopping import SklearnProgress
 
 __all__ = ["_BaseMLP"]
@@ -35,8 +35,29 @@ def _random_state(value):
             raise ValueError
         return check_random_state(value)
     except ValueError:
-        raise ValueError("Expected random_state to be None, an int in [0, 2**32 - 1] or a "
-                         f"numpy.random.RandomState, received: random_state={value!r}") from None
+        raise InvalidParameterError("Expected random_state to be None, an int in [0, 2**32 - 1] or a "
+                                    "numpy.random.RandomState, received: "
+                                    f"random_state={value!r}") from None
+
+
+def _sample_weight(sample_weight, X):
+    """``sample_weight`` checked by scikit-learn (finite, non-negative, one per row) as float64,
+    or None; all-zero weights are refused (they leave nothing to train on)."""
+    if sample_weight is None:
+        return None
+    from sklearn.utils.validation import _check_sample_weight
+
+    try:
+        w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    except TypeError:  # scikit-learn < 1.5 has no ensure_non_negative
+        w = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        if (w < 0).any():
+            raise ValueError("Expected sample_weight >= 0, received negative weights") from None
+    if not np.isfinite(w).all():
+        raise ValueError("Expected finite sample_weight, received NaN or inf")
+    if not w.sum() > 0.0:
+        raise ValueError("Expected sample_weight with a positive sum, received: all zeros")
+    return w
 
 
 class _BaseMLP(BaseEstimator):
@@ -87,8 +108,9 @@ class _BaseMLP(BaseEstimator):
         """
         raise NotImplementedError
 
-    def _validation_score(self, model, X_val, T_val):
-        """The score early stopping watches (accuracy or R²) of ``model`` on encoded targets."""
+    def _validation_score(self, model, X_val, T_val, W_val):
+        """The score early stopping watches (accuracy or R², weighted by ``W_val`` when not
+        None) of ``model`` on encoded targets."""
         raise NotImplementedError
 
     def _stratify(self, T):
@@ -96,18 +118,18 @@ class _BaseMLP(BaseEstimator):
         return None
 
     # --- training ----------------------------------------------------------------------
-    def _fit(self, X, y, incremental):
+    def _fit(self, X, y, sample_weight, incremental):
         """``fit`` / ``partial_fit``; a call that raises leaves the estimator as it was
         (but for the network's weights when training itself failed)."""
         saved = dict(self.__dict__)
         try:
-            return self._fit_checked(X, y, incremental)
+            return self._fit_checked(X, y, sample_weight, incremental)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
 
-    def _fit_checked(self, X, y, incremental):
+    def _fit_checked(self, X, y, sample_weight, incremental):
         cfg = check_params(self)
         rng = _random_state(self.random_state)
         if incremental and cfg.early_stopping:
@@ -122,11 +144,16 @@ class _BaseMLP(BaseEstimator):
         else:
             dtype = self.model_.dtype
         X = np.ascontiguousarray(X, dtype=dtype)
+        W = _sample_weight(sample_weight, X)
         T = self._encode_targets(y, dtype, first_pass, incremental)
         n_outputs, out_activation, loss, grad_scale, report_scale = self._output_spec()
         validation = None
         if cfg.early_stopping:
-            X, T, validation = self._split(X, T, cfg, rng)
+            X, T, W, validation = self._split(X, T, W, cfg, rng)
+        weight_scale = 1.0  # the mean weight of a training row
+        if W is not None:
+            weight_scale = float(W.mean())
+            W = W / weight_scale
         if first_pass:
             seed = int(rng.randint(np.iinfo(np.int32).max))
             self.model_ = _network.build_network(cfg, X.shape[1], n_outputs, out_activation,
@@ -146,10 +173,11 @@ class _BaseMLP(BaseEstimator):
             if self.best_loss_ is None:
                 self.best_loss_ = np.inf
             self.validation_scores_ = self.best_validation_score_ = None
-        self._train(X, T, cfg, incremental, grad_scale, report_scale, validation)
+        self._train(X, T, W, weight_scale, cfg, incremental, grad_scale, report_scale,
+                    validation)
         return self
 
-    def _split(self, X, T, cfg, rng):
+    def _split(self, X, T, W, cfg, rng):
         from sklearn.model_selection import train_test_split
 
         n_val = math.ceil(cfg.validation_fraction * X.shape[0])
@@ -159,30 +187,38 @@ class _BaseMLP(BaseEstimator):
                              f"validation_fraction={cfg.validation_fraction} with "
                              f"{X.shape[0]} samples")
         stratify = self._stratify(T)
+        arrays = (X, T) if W is None else (X, T, W)
         try:
-            X, X_val, T, T_val = train_test_split(X, T, test_size=cfg.validation_fraction,
-                                                  random_state=rng, stratify=stratify)
+            parts = train_test_split(*arrays, test_size=cfg.validation_fraction,
+                                     random_state=rng, stratify=stratify)
         except ValueError:
             if stratify is None:
                 raise
             # a class too rare to stratify by: split without stratification
-            X, X_val, T, T_val = train_test_split(X, T, test_size=cfg.validation_fraction,
-                                                  random_state=rng)
-        return (np.ascontiguousarray(X), np.ascontiguousarray(T),
-                lambda model: self._validation_score(model, X_val, T_val))
+            parts = train_test_split(*arrays, test_size=cfg.validation_fraction,
+                                     random_state=rng)
+        X, X_val, T, T_val = parts[:4]
+        W, W_val = parts[4:] if W is not None else (None, None)
+        if W is not None and not W.sum() > 0.0:
+            raise ValueError("Expected sample_weight with a positive sum over the training rows "
+                             "left by early_stopping's split, received: all-zero weights there")
+        return (np.ascontiguousarray(X), np.ascontiguousarray(T), W,
+                lambda model: self._validation_score(model, X_val, T_val, W_val))
 
-    def _train(self, X, T, cfg, incremental, grad_scale, report_scale, validation):
+    def _train(self, X, T, W, weight_scale, cfg, incremental, grad_scale, report_scale,
+               validation):
         model = self.model_
         n = X.shape[0]
         batch = min(_AUTO_BATCH if cfg.batch_size == "auto" else cfg.batch_size, n)
-        _network.set_penalty(model, cfg, batch, grad_scale)
+        # scikit-learn divides a batch's penalty by its weight sum (its row count unweighted)
+        _network.set_penalty(model, cfg, batch * weight_scale, grad_scale)
         progress = SklearnProgress(self, n, report_scale, tol=cfg.tol,
                                    n_iter_no_change=cfg.n_iter_no_change, verbose=cfg.verbose,
                                    validation=validation)
         self.n_iter_ = 0
         try:
             model.fit(X, T, epochs=1 if incremental else cfg.max_iter, batch_size=batch,
-                      shuffle=cfg.shuffle, callbacks=[progress], verbose=0)
+                      shuffle=cfg.shuffle, sample_weight=W, callbacks=[progress], verbose=0)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
         if progress.best_weights is not None:
@@ -195,19 +231,21 @@ class _BaseMLP(BaseEstimator):
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({cfg.max_iter}) reached "
                           "and the optimization hasn't converged yet.", ConvergenceWarning)
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train a new network on ``(X, y)`` (or continue the current one with ``warm_start``).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights of the rows' losses (see the class docstring).
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, sample_weight, incremental=False)
 
     # --- inference ---------------------------------------------------------------------
     def _forward(self, X):

@@ -87,20 +87,21 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return (out[:, 0] > 0.5).astype(np.intp)
         return (out > 0.5).astype(np.intp)
 
-    def _validation_score(self, model, X_val, T_val):
+    def _validation_score(self, model, X_val, T_val, W_val):
         pred = self._codes(model.predict(X_val))
-        if self._kind == _MULTILABEL:
-            return float(np.mean(np.all(pred == T_val, axis=1)))
-        return float(np.mean(pred == T_val))
+        hits = np.all(pred == T_val, axis=1) if self._kind == _MULTILABEL else pred == T_val
+        return float(np.average(hits, weights=W_val))
 
     # --- public API --------------------------------------------------------------------
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``(X, y)``, starting a network on the first call.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights of the rows' losses.
         classes : array-like of shape (n_classes,), optional
             Every class of the whole data: required on the first call (``y`` need not hold
             them all), ignored for a multilabel ``y``.
@@ -114,7 +115,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 if attr in self.__dict__:
                     delattr(self, attr)
         _check_partial_fit_first_call(self, classes)
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def predict(self, X):
         """The predicted class of every row: ndarray of shape (n_samples,)

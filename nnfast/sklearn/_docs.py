@@ -63,6 +63,16 @@ _PARAMETERS = """
     dtype : {"auto", "float32", "float64"}
         Of the network; "auto" trains in float64 for float64 input and in float32 for anything
         else. Defaults to "auto".
+
+    ``fit`` and ``partial_fit`` take ``sample_weight`` (non-negative, one per row), as
+    scikit-learn's: each row's loss (and so its gradient) is multiplied by its weight, and a
+    weight of 2 counts as the row repeated. The weights of a call are scaled to mean 1 over its
+    training rows (the penalty is scaled to match), and a batch's loss is the weighted sum over
+    its rows divided by its row count, where scikit-learn divides by the batch's weight sum:
+    the two agree when a batch holds all the rows and in expectation otherwise. With
+    ``early_stopping`` the weights are split with the rows and weight the validation score.
+    Invalid parameters raise :class:`nnfast.sklearn.InvalidParameterError`, a ValueError and a
+    TypeError both, as scikit-learn's own.
 """
 
 _COMMON_ATTRIBUTES = """

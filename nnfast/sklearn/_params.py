@@ -1,7 +1,7 @@
 """Validation of the estimators' constructor parameters (done in ``fit``, as scikit-learn asks).
 
 :func:`check_params` reads an estimator's parameters and returns them checked and resolved in a
-:class:`Config`, or raises a ValueError or TypeError that names the parameter, says what was
+:class:`Config`, or raises an :class:`InvalidParameterError` (a ValueError and a TypeError) that names the parameter, says what was
 expected and shows what was received.
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Config", "check_params", "ACTIVATIONS", "SOLVERS"]
+__all__ = ["Config", "InvalidParameterError", "check_params", "ACTIVATIONS", "SOLVERS"]
 
 # scikit-learn's activation names and nnfast's own (same meaning) -> the nnfast name.
 ACTIVATIONS = {
@@ -49,13 +49,21 @@ class Config:
     dtype: object  # "auto" or a numpy float dtype
 
 
-def _fail(name, expected, value, kind=ValueError):
-    raise kind(f"Expected {name} {expected}, received: {name}={value!r}")
+class InvalidParameterError(ValueError, TypeError):
+    """A constructor parameter of the wrong type or out of range (raised by ``fit``).
+
+    Both a ValueError and a TypeError, as scikit-learn's own ``InvalidParameterError``, so code
+    that catches either (or scikit-learn's estimator checks) handles it.
+    """
+
+
+def _fail(name, expected, value):
+    raise InvalidParameterError(f"Expected {name} {expected}, received: {name}={value!r}")
 
 
 def _real(value, name, low, high=None, low_open=False, high_open=False):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        _fail(name, "to be a real number", value, TypeError)
+        _fail(name, "to be a real number", value)
     x = float(value)
     bad = not np.isfinite(x) or x < low or (low_open and x == low)
     bad = bad or (high is not None and (x > high or (high_open and x == high)))
@@ -67,7 +75,7 @@ def _real(value, name, low, high=None, low_open=False, high_open=False):
 
 def _int(value, name, low):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        _fail(name, "to be an integer", value, TypeError)
+        _fail(name, "to be an integer", value)
     if value < low:
         _fail(name, f">= {low}", value)
     return int(value)
@@ -75,7 +83,7 @@ def _int(value, name, low):
 
 def _bool(value, name):
     if not isinstance(value, (bool, np.bool_)):
-        _fail(name, "to be a bool", value, TypeError)
+        _fail(name, "to be a bool", value)
     return bool(value)
 
 
@@ -84,11 +92,11 @@ def _hidden(value):
     if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
         value = (value,)
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        _fail(name, "to be an int or a sequence of positive ints", value, TypeError)
+        _fail(name, "to be an int or a sequence of positive ints", value)
     sizes = tuple(value)
     for size in sizes:
         if isinstance(size, (bool, np.bool_)) or not isinstance(size, numbers.Integral):
-            _fail(name, "to be a sequence of positive ints", value, TypeError)
+            _fail(name, "to be a sequence of positive ints", value)
         if size < 1:
             _fail(name, "to hold sizes >= 1", value)
     return tuple(int(s) for s in sizes)
@@ -131,7 +139,7 @@ def check_params(est):
     >>> check_params(MLPRegressor(alpha=-1.0))
     Traceback (most recent call last):
     ...
-    ValueError: Expected alpha in [0.0, inf), received: alpha=-1.0
+    nnfast.sklearn._params.InvalidParameterError: Expected alpha in [0.0, inf), received: alpha=-1.0
     """
     return Config(
         hidden=_hidden(est.hidden_layer_sizes),

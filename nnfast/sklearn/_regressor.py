@@ -33,25 +33,28 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         k = self.n_outputs_
         return k, "linear", "mse", k / 2.0, 0.5
 
-    def _validation_score(self, model, X_val, T_val):
+    def _validation_score(self, model, X_val, T_val, W_val):
         pred = model.predict(X_val)
         if not np.isfinite(pred).all():
             return np.nan
-        return float(r2_score(T_val, pred[:, 0] if T_val.ndim == 1 else pred))
+        return float(r2_score(T_val, pred[:, 0] if T_val.ndim == 1 else pred,
+                               sample_weight=W_val))
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)``, starting a network on the first call.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights of the rows' losses.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def predict(self, X):
         """Predictions: ndarray of shape (n_samples,) for one target, else (n_samples, n_outputs),

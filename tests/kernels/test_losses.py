@@ -106,12 +106,17 @@ def test_sample_weight(name, dtype):
     w = rng.uniform(0.0, 3.0, 40).astype(dtype)
     w[3] = 0.0
     loss, grad = check_against_reference(name, x, t, {**kw, "sample_weight": w}, scale=4)
-    # weights of the other dtype, a list, and strided memory are converted
-    w64 = w.astype(np.float64)
-    for w_other in (w64, list(w64), np.repeat(w, 2)[::2]):
+    # a list, integers and strided memory are converted; floats of the other dtype refused
+    for w_other in (list(w.tolist()), np.repeat(w, 2)[::2]):
         l2, g2 = _fn(K, name)(x, t, **kw, sample_weight=w_other)
         np.testing.assert_allclose(l2, loss, **tol(dtype, 4))
         np.testing.assert_allclose(g2, grad, **tol(dtype, 4))
+    l_int, _ = _fn(K, name)(x, t, **kw, sample_weight=np.arange(40) % 3)
+    l_ref, _ = _fn(K, name)(x, t, **kw, sample_weight=(np.arange(40) % 3).astype(dtype))
+    assert l_int == l_ref
+    other = np.float64 if dtype == np.float32 else np.float32
+    with pytest.raises(TypeError, match="one float dtype.*sample_weight"):
+        _fn(K, name)(x, t, **kw, sample_weight=w.astype(other))
     # a zero weight zeroes that sample's gradient; all-ones weights change nothing
     assert np.all(grad[3] == 0)
     l1, g1 = _fn(K, name)(x, t, **kw, sample_weight=np.ones(40, dtype))
@@ -319,7 +324,7 @@ def test_batches_beyond_the_stack_scratch(name):
 def test_single_output_shapes(name, dtype):
     rng = np.random.default_rng(29)
     x, t, kw = _make(name, 13, 1, dtype, rng)
-    w = rng.uniform(0.5, 2.0, 13)
+    w = rng.uniform(0.5, 2.0, 13).astype(dtype)
     expected, egrad = _fn(ref, name)(x, t, **kw, sample_weight=w)
     for xs, ts in ((x, t), (x, t[:, 0]), (x[:, 0], t[:, 0]), (x[:, 0], t)):
         loss, grad = _fn(K, name)(xs, ts, **kw, sample_weight=w)

@@ -70,6 +70,14 @@ class TestMatmulErrors:
         with pytest.raises(TypeError, match="float32 or float64"):
             nf.kernels.matmul(np.ones((2, 2), np.int64), np.ones((2, 2), np.int64))
 
+    @pytest.mark.parametrize("flag", ["transpose_a", "transpose_b"])
+    @pytest.mark.parametrize("bad", ["yes", 1, None])
+    def test_transpose_flags_must_be_bools(self, flag, bad):
+        a = np.ones((2, 2), np.float32)
+        with pytest.raises(TypeError, match=rf"{flag} to be a bool"):
+            nf.kernels.matmul(a, a, **{flag: bad})
+        assert nf.kernels.matmul(a, a, **{flag: np.True_}).shape == (2, 2)
+
     def test_inner_dimension_mismatch_names_both_shapes(self):
         with pytest.raises(ValueError, match=r"a.shape=\(2, 3\).*b.shape=\(4, 2\)"):
             nf.kernels.matmul(np.ones((2, 3)), np.ones((4, 2)))
