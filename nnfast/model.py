@@ -46,7 +46,8 @@ def _int(value, name, low):
 
 
 def _check_verbose(verbose):
-    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+    """0, 1 or 2 (a bool counts as 0 or 1, as in Keras)."""
+    if not isinstance(verbose, (numbers.Integral, np.bool_)) or verbose not in (0, 1, 2):
         raise ValueError(f"Expected verbose in (0, 1, 2), received: verbose={verbose!r}")
 
 
@@ -282,7 +283,11 @@ class Sequential:
             return X
         if X is None:
             raise TypeError(f"Expected {name} to be an array of shape (n_samples, n_features), received: None")
-        X = np.asarray(X)
+        try:
+            X = np.asarray(X)
+        except (ValueError, TypeError) as exc:  # a ragged list, say
+            raise ValueError(f"Expected {name} to be an array of shape (n_samples, n_features), "
+                             f"received: {type(X).__name__} that is not one ({exc})") from None
         if X.dtype.kind not in "fiub":
             raise TypeError(f"Expected {name} to hold numbers, received: {name} with dtype {X.dtype}")
         if X.ndim != 2:
@@ -313,7 +318,11 @@ class Sequential:
         t_loss, t_metric = self.loss.prepare_targets(y_arr, self.output_dim, self.dtype, self._mode, y_name)
         w = None
         if sample_weight is not None:
-            w = np.asarray(sample_weight, dtype=np.float64)
+            try:
+                w = np.asarray(sample_weight, dtype=np.float64)
+            except (ValueError, TypeError):
+                raise TypeError("Expected sample_weight to be an array of real numbers, "
+                                f"received: {sample_weight!r:.80}") from None
             if w.ndim == 2 and w.shape[1] == 1:
                 w = w[:, 0]
             if w.shape != (X.shape[0],):
@@ -323,26 +332,31 @@ class Sequential:
                 raise ValueError("Expected sample_weight to be finite and >= 0, received: "
                                  "negative, NaN or inf values")
         if class_weight is not None:
-            w = self._class_weights(class_weight, t_metric, X.shape[0], w)
+            w = self._class_weights(class_weight, t_metric, w)
         if w is not None:
             w = np.ascontiguousarray(w, dtype=self.dtype)
         return X, t_loss, t_metric, w
 
-    def _class_weights(self, class_weight, t_metric, n, w):
+    def _class_weights(self, class_weight, t_metric, w):
+        """``w`` (None: ones) times each row's ``class_weight`` (classes not named: 1)."""
         if not isinstance(class_weight, dict):
             raise TypeError(f"Expected class_weight to be a dict {{class: weight}}, received: {class_weight!r}")
+        n_classes = max(self.output_dim, 2)  # a single output's classes are 0 and 1
+        table = np.ones(n_classes, np.float64)
+        for c, cw in class_weight.items():
+            if isinstance(c, (bool, np.bool_)) or not isinstance(c, numbers.Integral) \
+                    or not 0 <= c < n_classes:
+                raise ValueError(f"Expected class_weight keys to be classes in [0, {n_classes}), "
+                                 f"received: class_weight key {c!r}")
+            if isinstance(cw, bool) or not isinstance(cw, numbers.Real) or not cw >= 0:
+                raise ValueError(f"Expected class_weight values >= 0, received: class_weight[{c}]={cw!r}")
+            table[int(c)] = cw
         if t_metric.ndim == 1:
             cls = t_metric
         elif t_metric.shape[1] == 1:
             cls = (t_metric[:, 0] > 0.5).astype(np.intp)
         else:
             cls = np.argmax(t_metric, axis=1)
-        table = np.ones(max(int(cls.max()) + 1, max(class_weight, default=0) + 1), np.float64)
-        for c, cw in class_weight.items():
-            _int(c, "class_weight key", 0)
-            if isinstance(cw, bool) or not isinstance(cw, numbers.Real) or not cw >= 0:
-                raise ValueError(f"Expected class_weight values >= 0, received: class_weight[{c}]={cw!r}")
-            table[c] = cw
         cw = table[cls]
         return cw if w is None else w * cw
 
@@ -482,7 +496,7 @@ class Sequential:
         _check_verbose(verbose)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"Expected shuffle to be a bool, received: shuffle={shuffle!r}")
-        X, T, M, W = self._data(X, y, sample_weight, class_weight)
+        X, T, M, W = self._data(X, y, sample_weight)
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -497,6 +511,8 @@ class Sequential:
                                  f"validation_split={validation_split} with {X.shape[0]} samples")
             val = (X[at:], T[at:], M[at:], None if W is None else W[at:])
             X, T, M, W = X[:at], T[:at], M[:at], None if W is None else W[:at]
+        if class_weight is not None:  # the training rows only, as Keras (val_loss unweighted)
+            W = np.ascontiguousarray(self._class_weights(class_weight, M, W), dtype=self.dtype)
         n = X.shape[0]
         bs = min(batch_size, n)
         steps = -(-n // bs)
@@ -649,9 +665,11 @@ class Sequential:
                 raise ValueError(_not_finite("X"))
             return result
         _check_verbose(verbose)
-        self._ensure_built("predict")
         bs = _PREDICT_CHUNK if batch_size is None else _int(batch_size, "batch_size", 1)
         X = self._inputs(X)
+        if not self.built and self.input_dim is None:
+            self.build(X.shape[1])  # as fit and evaluate do, and Keras on a first predict
+        self._ensure_built("predict")
         n = X.shape[0]
         result = np.empty((n, self.output_dim), self.dtype)
         if plan is None or plan._store is not self._store:
@@ -681,6 +699,9 @@ class Sequential:
 
         Every shape is checked; values are converted to the model's dtype.
         """
+        if isinstance(weights, np.ndarray) or not hasattr(weights, "__iter__"):
+            raise TypeError("Expected weights to be a list of arrays (as get_weights returns), "
+                            f"received: {type(weights).__name__}")
         weights = list(weights)
         if not self.built:
             first = self._layers[0] if self._layers else None

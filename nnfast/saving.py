@@ -73,7 +73,7 @@ def save_model(model, path, metadata=None):
     """
     from nnfast import layers, losses, optimizers
 
-    path = os.fspath(path)
+    path = _fspath(path)
     if metadata is None:
         metadata = getattr(model, "metadata", None) or {}
     metadata_text = _check_metadata(metadata)
@@ -106,7 +106,8 @@ def save_model(model, path, metadata=None):
     tmp = os.path.join(directory, f".nnfast-{secrets.token_hex(8)}.tmp")
     fd = None
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        # 0o666 less the umask, as open() or np.savez would create it
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         with os.fdopen(fd, "wb") as f:
             fd = None  # the file object owns it now
             np.savez(f, **arrays)
@@ -125,9 +126,22 @@ def save_model(model, path, metadata=None):
         raise
 
 
+def _fspath(path):
+    """``os.fspath(path)``, with a TypeError that names the argument."""
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError("Expected path to be a str or os.PathLike, received: "
+                        f"path={path!r}") from None
+
+
 def _read(path):
     """``(config dict, arrays dict)`` from the file, or ValueError saying what is wrong."""
     try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        if magic not in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip archive's first bytes
+            raise ValueError("it is not an .npz (zip) archive")
         with np.load(path, allow_pickle=False) as data:
             if not hasattr(data, "files"):
                 raise ValueError("it holds a single array, not an archive")
@@ -163,7 +177,7 @@ def load_model(path):
     from nnfast import layers, losses, optimizers
     from nnfast.model import Sequential
 
-    path = os.fspath(path)
+    path = _fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(2, "No such model file", path)
     config, arrays = _read(path)

@@ -90,6 +90,13 @@ def test_length_mismatch_and_empty_data():
     (dict(sample_weight=np.ones(3)), ValueError, "sample_weight"),
     (dict(sample_weight=-np.ones(20)), ValueError, "sample_weight"),
     (dict(class_weight=[1, 2]), TypeError, "class_weight"),
+    (dict(class_weight={"a": 1.0}), ValueError, "class_weight key"),
+    (dict(class_weight={None: 1.0}), ValueError, "class_weight key"),
+    (dict(class_weight={10**12: 1.0}), ValueError, r"class_weight keys .*\[0, 3\)"),
+    (dict(class_weight={True: 1.0}), ValueError, "class_weight key"),
+    (dict(class_weight={0: -1.0}), ValueError, "class_weight values"),
+    (dict(sample_weight=np.array(["a"] * 20)), TypeError, "sample_weight"),
+    (dict(verbose="1"), ValueError, "verbose"),
     (dict(validation_data=X), ValueError, "validation_data"),
 ])
 def test_fit_arguments_out_of_range(kw, exc, match):
@@ -161,6 +168,9 @@ def test_callbacks_must_be_a_list_of_callbacks():
 def test_set_weights_count_and_shapes():
     m = model()
     ws = m.get_weights()
+    for bad in (None, 3, ws[0]):
+        with pytest.raises(TypeError, match="weights to be a list"):
+            m.set_weights(bad)
     with pytest.raises(ValueError, match="Expected 4 weight arrays, received: 3"):
         m.set_weights(ws[:3])
     bad = list(ws)
@@ -171,9 +181,15 @@ def test_set_weights_count_and_shapes():
 
 
 def test_predict_before_build_and_fit_before_compile():
-    m = nf.Sequential([nf.layers.Dense(2)])
+    m = nf.Sequential([nf.layers.Dense(2)], seed=3)
     with pytest.raises(ValueError, match="not been built"):
-        m.predict(X)
+        m.summary()
+    out = m.predict(X)  # builds from X's width, as fit and evaluate (and Keras) do
+    assert out.shape == (len(X), 2) and m.input_dim == X.shape[1]
+    np.testing.assert_array_equal(out, nf.Sequential([nf.layers.Dense(2)], input_dim=X.shape[1],
+                                                     seed=3).predict(X))
+    with pytest.raises(ValueError, match="features"):
+        m.predict(X[:, :2])
     with pytest.raises(ValueError, match="compile"):
         m.fit(X, Y, verbose=0)
     with pytest.raises(ValueError, match="compile"):
@@ -194,9 +210,32 @@ def test_model_constructor_arguments():
 def test_bad_x_types():
     with pytest.raises(TypeError, match="numbers"):
         model().predict(np.array([["a", "b", "c", "d"]]))
+    with pytest.raises(ValueError, match="Expected X to be an array"):
+        model().predict([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0]])  # ragged
     with pytest.raises(TypeError, match="X"):
         model().predict(None)
     with pytest.raises(TypeError, match="y"):
         model().fit(X, None, verbose=0)
     with pytest.raises(TypeError, match="list"):
         nf.Sequential(nf.layers.Dense(2))
+
+
+def test_verbose_accepts_bools_as_keras():
+    m = model()
+    m.fit(X, Y, epochs=1, verbose=False)
+    m.predict(X, verbose=True)
+
+
+def test_class_weight_weights_the_training_rows_only():
+    # Keras: class weights are for training; val_loss is the plain loss of the held-out rows
+    m = model()
+    m.compile(nf.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
+    hist = m.fit(X, Y, epochs=1, validation_split=0.25, class_weight={0: 1.0, 1: 2.0, 2: 0.5},
+                 verbose=0)
+    at = int(len(X) * 0.75)
+    assert hist.history["val_loss"][0] == pytest.approx(m.evaluate(X[at:], Y[at:])["loss"],
+                                                        rel=1e-6)
+    plain = model()
+    plain.compile(nf.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
+    unweighted = plain.fit(X, Y, epochs=1, validation_split=0.25, verbose=0).history
+    assert hist.history["loss"][0] != pytest.approx(unweighted["loss"][0], rel=1e-6)

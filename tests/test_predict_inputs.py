@@ -116,7 +116,7 @@ def test_fast_path_gives_the_general_paths_bits(dtype, rows):
 def test_fast_path_keeps_the_argument_checks():
     m = _warm("float32")
     with pytest.raises(ValueError, match="verbose"):
-        m.predict(np.zeros((1, 5), np.float32), verbose=True)
+        m.predict(np.zeros((1, 5), np.float32), verbose=3)
     with pytest.raises(ValueError, match="features"):
         m.predict(np.zeros((1, 4), np.float32))
     with pytest.raises(ValueError, match="at least one sample"):

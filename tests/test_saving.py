@@ -128,6 +128,24 @@ def test_missing_file():
         nf.load_model("/nonexistent/dir/model.npz")
 
 
+@pytest.mark.parametrize("bad", [3, None, ["m.npz"]])
+def test_path_of_the_wrong_type(bad):
+    with pytest.raises(TypeError, match="path"):
+        nf.load_model(bad)
+    with pytest.raises(TypeError, match="path"):
+        make().save(bad)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_saved_file_mode_follows_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        make().save(tmp_path / "m.npz")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o644
+
+
 def test_truncated_file(tmp_path):
     model = make()
     path = tmp_path / "m.npz"
@@ -153,6 +171,15 @@ def test_foreign_and_corrupt_files(tmp_path):
     np.save(npy, np.zeros(3))
     with pytest.raises(ValueError, match="nnfast model file"):
         nf.load_model(npy)
+    csv = tmp_path / "data.csv"
+    csv.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not an .npz") as err:
+        nf.load_model(csv)
+    assert "allow_pickle" not in str(err.value)  # no advice to load anything unsafely
+    empty = tmp_path / "empty.npz"
+    np.savez(empty)
+    with pytest.raises(ValueError, match="__config__"):
+        nf.load_model(empty)
     pickled = tmp_path / "pickled.npz"
     np.savez(pickled, __config__=np.array([{"evil": 1}], dtype=object))
     with pytest.raises(ValueError, match="nnfast model file"):
