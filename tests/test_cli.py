@@ -177,6 +177,11 @@ def _error_cases(tmp_path):
     (tmp_path / "other.csv").write_text("a,x,species\n1,2,cat\n")
     (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 not really a zip")
     np.savez(tmp_path / "objects.npz", a=np.array([1, None], dtype=object), species=np.arange(2))
+    np.savez(tmp_path / "no_arrays.npz")
+    rows = "".join(f"{i},{i % 3},{i},{'xy'[i % 2]}\n" for i in range(100))
+    (tmp_path / "open_quote.csv").write_text("a,b,c,species\n" + rows.replace("50,2,50,x", '50,2,50,"x'))
+    (tmp_path / "nul.csv").write_text("a,b,c,species\n1,2,3,cat\n4,5\x00,6,dog\n")
+    (tmp_path / "one_class.csv").write_text("a,b,c,species\n1,2,3,0\n4,5,6,0\n7,8,9,0\n")
     train = ["train", "--quiet", "--epochs", "1", "--out", tmp_path / "out.npz"]
     return {
         "missing data file": (train + [tmp_path / "nope.csv", "--target", "species"], ["no such file", "nope.csv"]),
@@ -195,6 +200,13 @@ def _error_cases(tmp_path):
                                          ["target column 'species'", "numbers"]),
         "one class": (train + [tmp_path / "other.csv", "--target", "species", "--validation-split", "0"],
                       ["at least 2 classes"]),
+        "one numeric class": (train + [tmp_path / "one_class.csv", "--target", "species",
+                                       "--validation-split", "0"], ["only 1 class (0)"]),
+        "unclosed quote": (train + [tmp_path / "open_quote.csv", "--target", "species"],
+                           ["not valid CSV", "line 52", "never closed"]),
+        "NUL character": (train + [tmp_path / "nul.csv", "--target", "species"], ["NUL", "line 3"]),
+        "npz without arrays": (train + [tmp_path / "no_arrays.npz", "--target", "species"],
+                               ["holds no arrays"]),
         "bad --validation-split": (train + [good, "--target", "species", "--validation-split", "1.5"],
                                    ["--validation-split"]),
         "no output directory": (["train", good, "--target", "species", "--out", tmp_path / "no" / "m.npz"],
@@ -275,3 +287,14 @@ def test_info_reports_the_build(capsys):
     flags = next(line for line in out.splitlines() if line.startswith("build flags:"))
     assert "-O3" in flags or "not recorded" in flags
     assert "-march=native" not in flags or "NNFAST_NATIVE" in __import__("os").environ
+
+
+def test_quoted_fields_with_commas_and_newlines_are_read(tmp_path):
+    from nnfast.cli.data import read_table
+
+    path = tmp_path / "quoted.csv"
+    path.write_text('a,b,label\n1,2,"multi\nline"\n3,4,"x, y"\n5,6, "z"\n')
+    table = read_table(str(path))
+    assert table.columns["label"].tolist() == ["multi\nline", "x, y", "z"]
+    assert table.where(2) == "line 5" and table.features(["a", "b"]).tolist() == [
+        [1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]

@@ -35,7 +35,10 @@ from nnfast.cli import UsageError
 
 __all__ = ["Table", "read_table"]
 
-_ZIP_MAGIC = b"PK\x03\x04"
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or an empty zip's end record
+# A last line no CSV field can hold (the text may not contain NUL): if it is not read as a row
+# of its own, a quoted field ran to the end of the file (csv.reader does not say so).
+_END = "\x00nnfast-end\x00"
 _NPY_MAGIC = b"\x93NUMPY"
 
 
@@ -135,7 +138,7 @@ def read_table(path):
     if head.startswith(_NPY_MAGIC):
         raise UsageError(f"{name} is a single .npy array: expected a CSV file or an .npz archive "
                          "of named columns (np.savez(path, X=X, y=y))")
-    table = _read_npz(path) if head.startswith(_ZIP_MAGIC) else _read_csv(path)
+    table = _read_npz(path) if head.startswith(_ZIP_MAGICS) else _read_csv(path)
     if len(table) == 0:
         raise UsageError(f"{name} has no data rows, only column names {_listing(table.names)}")
     return table
@@ -192,7 +195,11 @@ def _read_csv(path):
                          "an NPZ archive") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path!r}: {exc.strerror or exc}") from None
-    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise UsageError(f"{name} holds a NUL character at line {line}: expected CSV text")
+    reader = _rows(name, csv.reader(io.StringIO(text + "\n" + _END + "\n"),
+                                    skipinitialspace=True))
     try:
         header = next((row for row in reader if row), None)
         if header is None:
@@ -223,6 +230,31 @@ def _read_csv(path):
     cols = zip(*rows) if rows else [[] for _ in header]
     columns = {h: np.array([v.strip() for v in col], dtype=str) for h, col in zip(header, cols)}
     return Table(path, columns, np.array(lines, dtype=np.int64))
+
+
+class _rows:
+    """``csv.reader`` rows up to the :data:`_END` line, with ``line_num``; a UsageError for a
+    quoted field that is never closed (it would swallow the rest of the file)."""
+
+    def __init__(self, name, reader):
+        self.name, self.reader = name, reader
+
+    @property
+    def line_num(self):
+        return self.reader.line_num
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        start = self.reader.line_num + 1
+        row = next(self.reader)
+        if row == [_END]:
+            raise StopIteration
+        if any(_END in field for field in row):
+            raise UsageError(f"{self.name} is not valid CSV: the quoted field in the row of "
+                             f"line {start} is never closed (a missing '\"')")
+        return row
 
 
 def _numeric_csv(text, header_line, width):

@@ -79,6 +79,6 @@ def encode_labels(labels):
     else:
         values = [float(c) for c in classes]
     if len(values) < 2:
-        raise UsageError(f"classification needs at least 2 classes in the target, received: only "
-                         f"{values[0]!r}")
+        raise UsageError("classification needs at least 2 classes in the target, received: "
+                         f"only 1 class ({values[0]!r})")
     return codes.astype(np.intp).reshape(-1), values
