@@ -35,6 +35,7 @@ cross-entropy whose model output is not the matching softmax/sigmoid and not
 >>> model = nf.Sequential([nf.layers.Dense(8, activation="relu"),
 ...                        nf.layers.Dense(3, activation="softmax")], input_dim=4, seed=0)
 >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+>>> model.build()
 >>> plan = compile_plan(model, 16)
 >>> X = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
 >>> y = np.arange(64) % 3
@@ -286,10 +287,16 @@ def compile_plan(model, batch_size):
     >>> from nnfast._plan import compile_plan
     >>> model = nf.Sequential([nf.layers.Dense(1, activation="sigmoid")], input_dim=3)
     >>> model.compile("sgd", "binary_crossentropy")
+    >>> compile_plan(model, 32) is None  # not built yet
+    True
+    >>> model.build()
     >>> compile_plan(model, 32) is not None
     True
     >>> model.compile(nf.optimizers.SGD(clipnorm=1.0), "binary_crossentropy")
-    >>> compile_plan(model, 32) is None
+    >>> compile_plan(model, 32) is not None  # gradient clipping runs in the plan too
+    True
+    >>> model.compile("sgd", nf.losses.BinaryCrossentropy(label_smoothing=0.1))
+    >>> compile_plan(model, 32) is not None
     True
     """
     if not (getattr(model, "built", False) and getattr(model, "compiled", False)):
