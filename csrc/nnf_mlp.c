@@ -108,7 +108,8 @@ NNF_CLONES static void SFX(mlp_row_gemm_cols)(const T *NNF_RESTRICT x,
                                                   size_t in, size_t ldw, size_t out)
 {
 #if NNF_MLP_IS_F32
-    /* AVX-512: 256-column blocks in registers (784 x 256: 6.9 us against 8.4 us here) */
+    /* AVX-512: 256-column blocks in registers (784 x 256: 6.9 us against 8.4 us here);
+     * AVX2: 96-column blocks with prefetch (12.8 against 15.8 us on Zen 3) */
     if (nnf_sgemm_row(x, W, y, in, ldw, out) == 0)
         return;
 #endif

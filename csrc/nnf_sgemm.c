@@ -220,14 +220,58 @@ int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
             _mm512_storeu_ps(y + j0 + 16 * j, acc[j]);                                         \
     }
 
+/* The AVX2 twin of NNF_ROW_BLOCK: y[j0 : j0 + 8*V], V ymm registers over every k. With PF,
+ * the W rows PF steps ahead are prefetched (one hint per cache line): the hardware prefetcher
+ * alone left the 784 x 256 layer's 1 KB-strided rows waiting on L3. */
+#define NNF_ROW_BLOCK_AVX2(V, PF)                                                              \
+    for (; j0 + 8 * (V) <= out; j0 += 8 * (V)) {                                               \
+        __m256 acc[V];                                                                         \
+        for (int j = 0; j < (V); j++)                                                          \
+            acc[j] = _mm256_setzero_ps();                                                      \
+        const float *wk = w + j0;                                                              \
+        for (size_t k = 0; k < in; k++, wk += ldw) {                                           \
+            if (PF)                                                                            \
+                _Pragma("GCC unroll 8") for (int j = 0; j < (V); j += 2)                       \
+                    _mm_prefetch((const char *)(wk + (PF) * ldw + 8 * j), _MM_HINT_T0);        \
+            const __m256 xk = _mm256_broadcast_ss(x + k);                                      \
+            _Pragma("GCC unroll 16") for (int j = 0; j < (V); j++)                             \
+                acc[j] = _mm256_fmadd_ps(xk, _mm256_loadu_ps(wk + 8 * j), acc[j]);             \
+        }                                                                                      \
+        _Pragma("GCC unroll 16") for (int j = 0; j < (V); j++)                                 \
+            _mm256_storeu_ps(y + j0 + 8 * j, acc[j]);                                          \
+    }
+
+/* nnf_sgemm_row on AVX2 + FMA: blocks of 96, 64, 32, 16 and 8 columns (12 of the 16 ymm
+ * registers at most), the last partial vector masked. C harness on Zen 3, medians of 21 x 1,000
+ * calls against the portable 64-column loop: 784 x 256 15.8 -> 12.8 us, 2048 x 1024 421 -> 280
+ * us, 128 x 10 0.50 -> 0.38 us, 784 x 64 2.74 -> 2.54 us (same bits). */
+NNF_AVX2 static void sgemm_row_avx2(const float *x, const float *w, float *y, size_t in,
+                                    size_t ldw, size_t out)
+{
+    size_t j0 = 0;
+    NNF_ROW_BLOCK_AVX2(12, 4)
+    NNF_ROW_BLOCK_AVX2(8, 4)
+    NNF_ROW_BLOCK_AVX2(4, 0)
+    NNF_ROW_BLOCK_AVX2(2, 0)
+    NNF_ROW_BLOCK_AVX2(1, 0)
+    if (j0 < out) {
+        const __m256i mk = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(out - j0)),
+                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256 acc = _mm256_setzero_ps();
+        const float *wk = w + j0;
+        for (size_t k = 0; k < in; k++, wk += ldw)
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(x + k), _mm256_maskload_ps(wk, mk), acc);
+        _mm256_maskstore_ps(y + j0, mk, acc);
+    }
+}
+
 /* y (1 x out) := x (1 x in) W[:, :out], W row-major with row stride ldw: blocks of 256, 128,
  * 64 and 16 columns, each held in registers over all of k (one contiguous run of W per k), the
- * last partial vector masked. Every y element is one multiply-add chain over k in order. */
-NNF_AVX512 int nnf_sgemm_row(const float *x, const float *w, float *y, size_t in, size_t ldw,
-                             size_t out)
+ * last partial vector masked. Every y element is one multiply-add chain over k in order.
+ * nnf_sgemm_row (below) picks it or sgemm_row_avx2; -1 on a CPU with neither. */
+NNF_AVX512 static void sgemm_row_avx512(const float *x, const float *w, float *y, size_t in,
+                                        size_t ldw, size_t out)
 {
-    if (cpu_level() < 2)
-        return -1;
     size_t j0 = 0;
     NNF_ROW_BLOCK(16)
     NNF_ROW_BLOCK(8)
@@ -241,6 +285,17 @@ NNF_AVX512 int nnf_sgemm_row(const float *x, const float *w, float *y, size_t in
             acc = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), _mm512_maskz_loadu_ps(mk, wk), acc);
         _mm512_mask_storeu_ps(y + j0, mk, acc);
     }
+}
+
+int nnf_sgemm_row(const float *x, const float *w, float *y, size_t in, size_t ldw, size_t out)
+{
+    const int level = cpu_level();
+    if (level == 2)
+        sgemm_row_avx512(x, w, y, in, ldw, out);
+    else if (level == 1)
+        sgemm_row_avx2(x, w, y, in, ldw, out);
+    else
+        return -1;
     return 0;
 }
 
