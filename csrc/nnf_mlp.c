@@ -28,7 +28,8 @@
 #define NNF_MLP_BLOCK NNF_BIAS_GRAD_BLOCK
 
 /* Inference batches of at most this many rows skip BLAS (row-by-row kernel below): measured
- * 784-256-128-10 float32 batch 1, sgemm ~200 us (it packs every weight matrix), rows ~15 us. */
+ * 784-256-128-10 float32 batch 1, sgemm ~200 us (it packs every weight matrix), rows ~15 us.
+ * float32 on AVX2 takes up to nnf_sgemm_rows_max() rows (its kernel reads W once per 4 rows). */
 #define NNF_MLP_ROWWISE_MAX 2
 
 /* l1·a + l2·b with each product rounded before the sum (nnfast.regularizers' Python-float
@@ -137,6 +138,16 @@ NNF_CLONES static void SFX(mlp_row_gemm_cols)(const T *NNF_RESTRICT x,
                 yr[j] += xk * wk[j];
         }
     }
+}
+
+/* The most rows of an inference chunk the row kernels take (more go to ?gemm). */
+static size_t SFX(mlp_rowwise_max)(void)
+{
+#if NNF_MLP_IS_F32
+    return (size_t)nnf_sgemm_rows_max();
+#else
+    return NNF_MLP_ROWWISE_MAX;
+#endif
 }
 
 /* y (1 x out) := x · W for W (in x out) with row stride out. */
@@ -279,10 +290,13 @@ static void SFX(mlp_dense_forward)(GEMM_FN gemm, const nnf_mlp_layer *L, int cod
     const T *W = params + L->w;
     const T *b = L->b == NNF_MLP_NONE ? NULL : params + L->b;
     T *target = code == NNF_ACT_LINEAR || !keeps_z ? dst : z;
-    if (rowwise)
-        for (size_t r = 0; r < m; r++)
-            SFX(mlp_row_gemm)(h + r * L->in, W, target + r * L->out, L->in, L->out);
-    else
+    if (rowwise) {
+#if NNF_MLP_IS_F32
+        if (nnf_sgemm_rows(h, L->in, m, W, L->out, target, L->out, L->in, L->out) != 0)
+#endif
+            for (size_t r = 0; r < m; r++)
+                SFX(mlp_row_gemm)(h + r * L->in, W, target + r * L->out, L->in, L->out);
+    } else
         SFX(mlp_gemm)(gemm, 0, 0, m, L->out, L->in, h, L->in, W, L->out, target);
     if (target == dst) {
         SFX(nnf_bias_act)(code, m, L->out, dst, b, nthreads);
@@ -872,7 +886,7 @@ void SFX(nnf_mlp_predict)(const nnf_mlp_plan *p, GEMM_FN gemm, const T *params, 
             if (Ly->kind == NNF_MLP_DENSE) {
                 int keeps_z = code == NNF_ACT_SOFTMAX || !nnf_act_backward_uses_output(code);
                 SFX(mlp_dense_forward)(gemm, Ly, code, keeps_z, m, h, params, buf_z, dst,
-                                       m <= NNF_MLP_ROWWISE_MAX, 1);
+                                       m <= SFX(mlp_rowwise_max)(), 1);
             } else if (Ly->kind == NNF_MLP_ACTIVATION) {
                 SFX(mlp_act_forward)(code, m, Ly->in, h, dst, 1);
             } else if (Ly->kind == NNF_MLP_BATCH_NORM) {

@@ -45,6 +45,14 @@ int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
  * Returns 0, or -1 when the kernel is unavailable (the caller keeps its own loop). */
 int nnf_sgemm_row(const float *x, const float *w, float *y, size_t in, size_t ldw, size_t out);
 
+/* Y (m x out, row stride ldy) := X (m x in, row stride ldx) W[:, :out]: m rows through the row
+ * kernels (on AVX2 four rows per pass over W), each element the one-row kernel's chain. Returns
+ * 0, or -1 when unavailable. nnf_sgemm_rows_max: the most rows for which this beats ?gemm
+ * (which packs all of W): 8 on AVX2, 2 otherwise. */
+int nnf_sgemm_rows(const float *x, size_t ldx, size_t m, const float *w, size_t ldw, float *y,
+                   size_t ldy, size_t in, size_t out);
+int nnf_sgemm_rows_max(void);
+
 /* ?gemm_ (column-major, every argument by pointer) on top of nnf_sgemm, for shapes where it
  * beats the BLAS recorded by nnf_sgemm_set_fallback; other shapes go to that BLAS. */
 typedef void (*nnf_sgemm_fortran_fn)(char *transa, char *transb, int *m, int *n, int *k,

@@ -768,23 +768,26 @@ def test_clipping_changes_the_step_and_follows_the_setting(option, small):
 
 
 @pytest.mark.parametrize("n_in", [1, 13, 300])
-def test_batch_one_row_kernel_every_block_width(n_in):
-    # the batch-1 forward's row kernel: 96/64/32/16/8-column blocks and a masked tail (AVX2),
-    # 256/128/64/16 and a masked tail (AVX-512); against a float64 NumPy forward
+def test_small_batch_row_kernels_every_block_width(n_in):
+    # inference chunks of up to 8 rows skip ?gemm: the one-row kernel (96/64/32/16/8-column
+    # blocks and a masked tail on AVX2; 256/128/64/16 on AVX-512) and, on AVX2, the 4/3/2-row
+    # kernels (24/16/8 columns, ...); against a float64 NumPy forward
     rng = np.random.default_rng(n_in)
-    for units in (1, 7, 8, 9, 16, 31, 64, 95, 96, 97, 200, 257):
+    X = rng.normal(size=(41, n_in)).astype(np.float32)
+    for units in (1, 7, 8, 9, 16, 23, 24, 25, 31, 48, 64, 95, 96, 97, 200, 257):
         model = nf.Sequential([nf.layers.Dense(units, activation="relu"), nf.layers.Dense(3)],
                               input_dim=n_in, seed=0)
         model.compile("adam", "mse")
         model.build()
-        X = rng.normal(size=(1, n_in)).astype(np.float32)
         W1, b1, W2, b2 = (w.astype(np.float64) for w in model.get_weights())
         expected = np.maximum(X.astype(np.float64) @ W1 + b1, 0.0) @ W2 + b2
         plan = compile_plan(model, 32)
-        got = plan.predict(X, np.empty((1, 3), np.float32))
-        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.sqrt(n_in),
-                                   err_msg=f"{n_in} x {units}")
-        # a row of a bigger batch, through the GEMM path, agrees to float rounding
-        batch = np.vstack([X, rng.normal(size=(40, n_in)).astype(np.float32)])
-        np.testing.assert_allclose(plan.predict(batch, np.empty((41, 3), np.float32))[:1], got,
-                                   rtol=1e-5, atol=1e-5 * np.sqrt(n_in))
+        for n in (1, 2, 3, 4, 5, 7, 8, 9, 41):  # 9 and 41 rows: the GEMM path
+            got = plan.predict(X[:n], np.empty((n, 3), np.float32))
+            np.testing.assert_allclose(got, expected[:n], rtol=1e-5, atol=1e-5 * np.sqrt(n_in),
+                                       err_msg=f"{n} x {n_in} x {units}")
+        # a row's result does not depend on the small batch around it (one chain per element;
+        # two rows take the row kernels on every CPU)
+        one = plan.predict(X[1:2], np.empty((1, 3), np.float32))
+        np.testing.assert_array_equal(plan.predict(X[:2], np.empty((2, 3), np.float32))[1:],
+                                      one)
