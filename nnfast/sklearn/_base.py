@@ -9,6 +9,7 @@ targets become loss targets (``_encode_targets``), which output layer and loss t
 (``_output_spec``) and how a validation set is scored (``_validation_score``).
 """
 
+import dataclasses
 import math
 import warnings
 
@@ -20,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from nnfast.sklearn import _network
 from nnfast.sklearn._compat import validate_data
+from nnfast.sklearn._lbfgs import fit_lbfgs
 from nnfast.sklearn._params import InvalidParameterError, check_params
 from nnfast.sklearn._stopping import SklearnProgress
 
@@ -60,6 +62,14 @@ def _sample_weight(sample_weight, X):
     return w
 
 
+def _stochastic_solver(est):
+    """``available_if`` test of ``partial_fit``: scikit-learn's, absent for ``solver="lbfgs"``."""
+    if est.solver == "lbfgs":
+        raise AttributeError("partial_fit is only available for stochastic optimizers. lbfgs is "
+                             "not stochastic.")
+    return True
+
+
 class _BaseMLP(BaseEstimator):
     """Base class of the nnfast estimators (not for direct use)."""
 
@@ -70,7 +80,8 @@ class _BaseMLP(BaseEstimator):
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, dropout=0.0, batch_norm=False, dtype="auto"):
+                 n_iter_no_change=10, max_fun=15000, dropout=0.0, batch_norm=False,
+                 dtype="auto"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -91,6 +102,7 @@ class _BaseMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dropout = dropout
         self.batch_norm = batch_norm
         self.dtype = dtype
@@ -132,6 +144,11 @@ class _BaseMLP(BaseEstimator):
     def _fit_checked(self, X, y, sample_weight, incremental):
         cfg = check_params(self)
         rng = _random_state(self.random_state)
+        if incremental and cfg.solver == "lbfgs":
+            raise InvalidParameterError("Expected a stochastic solver with partial_fit, received: "
+                                        "solver='lbfgs' (it trains on all the data at once)")
+        if cfg.solver == "lbfgs":  # as scikit-learn: early stopping is for stochastic solvers
+            cfg = dataclasses.replace(cfg, early_stopping=False)
         if incremental and cfg.early_stopping:
             raise ValueError("Expected early_stopping=False with partial_fit (no data is held "
                              "out in partial_fit), received: early_stopping=True")
@@ -209,6 +226,15 @@ class _BaseMLP(BaseEstimator):
                validation):
         model = self.model_
         n = X.shape[0]
+        if cfg.solver == "lbfgs":
+            _network.set_penalty(model, cfg, n * weight_scale, grad_scale)
+            self.n_iter_, self.loss_, curve = fit_lbfgs(
+                model, X, T, W, max_iter=cfg.max_iter, max_fun=cfg.max_fun, tol=cfg.tol,
+                report_scale=report_scale, verbose=cfg.verbose)
+            self.loss_curve_ = self.loss_curve_ + curve
+            self.t_ += n
+            self.best_loss_ = min(self.best_loss_, self.loss_)
+            return
         batch = min(_AUTO_BATCH if cfg.batch_size == "auto" else cfg.batch_size, n)
         # scikit-learn divides a batch's penalty by its weight sum (its row count unweighted)
         _network.set_penalty(model, cfg, batch * weight_scale, grad_scale)

@@ -5,10 +5,11 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call, check_classification_targets, type_of_target, unique_labels,
 )
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d
 
 from nnfast.sklearn import _docs
-from nnfast.sklearn._base import _BaseMLP
+from nnfast.sklearn._base import _BaseMLP, _stochastic_solver
 
 __all__ = ["MLPClassifier"]
 
@@ -93,6 +94,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return float(np.average(hits, weights=W_val))
 
     # --- public API --------------------------------------------------------------------
+    @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``(X, y)``, starting a network on the first call.
 

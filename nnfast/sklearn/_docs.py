@@ -11,8 +11,10 @@ _PARAMETERS = """
         Of the hidden layers: scikit-learn's ``"identity"``, ``"logistic"``, ``"tanh"``,
         ``"relu"`` or nnfast's ``"linear"``, ``"sigmoid"``, ``"leaky_relu"``, ``"elu"``,
         ``"gelu"``, ``"swish"`` (``"silu"``), ``"softplus"``. Defaults to "relu".
-    solver : {"adam", "adamw", "sgd", "rmsprop"}
-        The nnfast optimizer. Defaults to "adam".
+    solver : {"adam", "adamw", "sgd", "rmsprop", "lbfgs"}
+        The nnfast optimizer, or SciPy's full-batch L-BFGS-B as scikit-learn's "lbfgs" (for
+        small data; no ``partial_fit``, ``dropout``, ``batch_norm`` or early stopping; ``tol``
+        is its gradient tolerance). Defaults to "adam".
     alpha : float
         L2 strength on the kernels (not the biases), scaled as scikit-learn's:
         ``alpha/(2·batch)·Σ‖W‖²`` per batch, carried by ``nf.regularizers.l2`` (see
@@ -54,6 +56,8 @@ _PARAMETERS = """
         0.9, 0.999 and 1e-8.
     n_iter_no_change : int
         Epochs without improvement tolerated. Defaults to 10.
+    max_fun : int
+        With ``solver="lbfgs"``: the most loss evaluations. Defaults to 15000.
     dropout : float
         In [0, 1): the rate of a Dropout layer after every hidden layer (none at 0). Defaults
         to 0.0.

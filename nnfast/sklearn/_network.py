@@ -82,6 +82,8 @@ def make_optimizer(cfg):
     if cfg.solver == "sgd":
         return optimizers.SGD(lr, momentum=cfg.momentum,
                               nesterov=cfg.nesterovs_momentum and cfg.momentum > 0.0)
+    if cfg.solver == "lbfgs":  # compile needs one; L-BFGS-B (nnfast.sklearn._lbfgs) steps
+        return optimizers.SGD(lr)
     return optimizers.RMSprop(lr, epsilon=cfg.epsilon)
 
 

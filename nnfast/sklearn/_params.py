@@ -18,7 +18,7 @@ ACTIVATIONS = {
     "linear": "linear", "sigmoid": "sigmoid", "leaky_relu": "leaky_relu", "elu": "elu",
     "gelu": "gelu", "swish": "swish", "silu": "swish", "softplus": "softplus",
 }
-SOLVERS = ("adam", "adamw", "sgd", "rmsprop")
+SOLVERS = ("adam", "adamw", "sgd", "rmsprop", "lbfgs")
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class Config:
     beta_2: float
     epsilon: float
     n_iter_no_change: int
+    max_fun: int
     dropout: float
     batch_norm: bool
     dtype: object  # "auto" or a numpy float dtype
@@ -141,7 +142,7 @@ def check_params(est):
     ...
     nnfast.sklearn._params.InvalidParameterError: Expected alpha in [0.0, inf), received: alpha=-1.0
     """
-    return Config(
+    cfg = Config(
         hidden=_hidden(est.hidden_layer_sizes),
         activation=ACTIVATIONS[_choice(est.activation, "activation", ACTIVATIONS)],
         solver=_choice(est.solver, "solver", SOLVERS),
@@ -163,7 +164,12 @@ def check_params(est):
         beta_2=_real(est.beta_2, "beta_2", 0.0, 1.0, high_open=True),
         epsilon=_real(est.epsilon, "epsilon", 0.0, low_open=True),
         n_iter_no_change=_int(est.n_iter_no_change, "n_iter_no_change", 1),
+        max_fun=_int(est.max_fun, "max_fun", 1),
         dropout=_real(est.dropout, "dropout", 0.0, 1.0, high_open=True),
         batch_norm=_bool(est.batch_norm, "batch_norm"),
         dtype=_dtype(est.dtype),
     )
+    if cfg.solver == "lbfgs" and (cfg.dropout > 0.0 or cfg.batch_norm):
+        _fail("solver", "to be a stochastic one ('adam', 'adamw', 'sgd', 'rmsprop') with "
+              "dropout or batch_norm (lbfgs needs a deterministic full-batch loss)", cfg.solver)
+    return cfg

@@ -4,10 +4,11 @@ error by nnfast."""
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d
 
 from nnfast.sklearn import _docs
-from nnfast.sklearn._base import _BaseMLP
+from nnfast.sklearn._base import _BaseMLP, _stochastic_solver
 
 __all__ = ["MLPRegressor"]
 
@@ -40,6 +41,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return float(r2_score(T_val, pred[:, 0] if T_val.ndim == 1 else pred,
                                sample_weight=W_val))
 
+    @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)``, starting a network on the first call.
 
