@@ -417,6 +417,8 @@ def test_no_feature_names_from_an_array():
     ({"hidden_layer_sizes": "10"}, "hidden_layer_sizes"),
     ({"activation": "softsign"}, "activation"),
     ({"solver": "newton"}, "solver"),
+    ({"learning_rate": "optimal"}, "learning_rate"),
+    ({"power_t": -0.5}, "power_t"),
     ({"alpha": -1.0}, "alpha"),
     ({"alpha": "big"}, "alpha"),
     ({"batch_size": 0}, "batch_size"),
@@ -497,6 +499,32 @@ def test_lbfgs_accuracy_and_its_limits():
             MLPClassifier(solver="lbfgs", **bad).fit(X_tr, y_tr)
     with pytest.raises(ValueError, match="max_fun"):
         MLPClassifier(solver="lbfgs", max_fun=0).fit(X_tr, y_tr)
+
+
+# --- learning_rate schedules of solver="sgd" ---------------------------------------------------
+def test_sgd_invscaling_sets_the_rate_after_every_epoch():
+    X, y = blobs(n=100)
+    clf = quiet_fit(MLPClassifier(solver="sgd", learning_rate="invscaling", power_t=0.25,
+                                  learning_rate_init=0.1, max_iter=3, random_state=0), X, y)
+    assert clf.t_ == 300
+    assert clf.model_.optimizer.learning_rate == pytest.approx(0.1 / 301 ** 0.25)
+    adam = quiet_fit(MLPClassifier(learning_rate="invscaling", max_iter=3, random_state=0), X, y)
+    assert adam.model_.optimizer.learning_rate == 1e-3  # other solvers keep learning_rate_init
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_sgd_adaptive_divides_the_rate_by_5_as_sklearn(early_stopping):
+    # tol=10: no epoch after the first counts as an improvement, so the rule alone decides how
+    # many epochs run and what the rate ends at, whatever the weights
+    X, y = blobs(n=100)
+    params = dict(solver="sgd", learning_rate="adaptive", tol=10.0, n_iter_no_change=1,
+                  max_iter=200, random_state=0, hidden_layer_sizes=(4,),
+                  early_stopping=early_stopping)
+    ours = quiet_fit(MLPClassifier(**params), X, y)
+    theirs = quiet_fit(SkMLPClassifier(**params), X, y)
+    assert ours.n_iter_ == theirs.n_iter_ < 200
+    assert ours.model_.optimizer.learning_rate == pytest.approx(theirs._optimizer.learning_rate)
+    assert ours.model_.optimizer.learning_rate <= 1e-6
 
 
 # --- sample weights ---------------------------------------------------------------------------

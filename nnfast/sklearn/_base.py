@@ -37,8 +37,8 @@ def _random_state(value):
             raise ValueError
         return check_random_state(value)
     except ValueError:
-        raise InvalidParameterError("Expected random_state to be None, an int in [0, 2**32 - 1] or a "
-                                    "numpy.random.RandomState, received: "
+        raise InvalidParameterError("Expected random_state to be None, an int in [0, 2**32 - 1] "
+                                    "or a numpy.random.RandomState, received: "
                                     f"random_state={value!r}") from None
 
 
@@ -76,7 +76,8 @@ class _BaseMLP(BaseEstimator):
     _y_numeric = False  # whether validate_data converts y to numbers (regression)
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=1e-4, batch_size="auto", learning_rate_init=1e-3, max_iter=200,
+                 alpha=1e-4, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=1e-3, power_t=0.5, max_iter=200,
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
@@ -87,7 +88,9 @@ class _BaseMLP(BaseEstimator):
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
@@ -240,7 +243,10 @@ class _BaseMLP(BaseEstimator):
         _network.set_penalty(model, cfg, batch * weight_scale, grad_scale)
         progress = SklearnProgress(self, n, report_scale, tol=cfg.tol,
                                    n_iter_no_change=cfg.n_iter_no_change, verbose=cfg.verbose,
-                                   validation=validation)
+                                   validation=validation,
+                                   schedule=cfg.learning_rate if cfg.solver == "sgd" else None,
+                                   learning_rate_init=cfg.learning_rate_init,
+                                   power_t=cfg.power_t)
         self.n_iter_ = 0
         try:
             model.fit(X, T, epochs=1 if incremental else cfg.max_iter, batch_size=batch,

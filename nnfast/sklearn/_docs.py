@@ -24,8 +24,15 @@ _PARAMETERS = """
     batch_size : int or "auto"
         Rows per mini-batch; "auto" is ``min(200, n_samples)`` and a larger int is clipped to
         ``n_samples``. Defaults to "auto".
+    learning_rate : {"constant", "invscaling", "adaptive"}
+        With ``solver="sgd"``, scikit-learn's schedule: constant; ``learning_rate_init / (t_ +
+        1) ** power_t`` after every epoch; or divided by 5 each time the loss (or validation
+        score) stalls for more than ``n_iter_no_change`` epochs, stopping at 1e-6. Other
+        solvers keep ``learning_rate_init``. Defaults to "constant".
     learning_rate_init : float
-        The (constant) learning rate. Defaults to 1e-3.
+        The initial learning rate. Defaults to 1e-3.
+    power_t : float
+        The exponent of "invscaling". Defaults to 0.5.
     max_iter : int
         Most epochs per ``fit``. Defaults to 200.
     shuffle : bool

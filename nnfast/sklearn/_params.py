@@ -1,8 +1,8 @@
 """Validation of the estimators' constructor parameters (done in ``fit``, as scikit-learn asks).
 
 :func:`check_params` reads an estimator's parameters and returns them checked and resolved in a
-:class:`Config`, or raises an :class:`InvalidParameterError` (a ValueError and a TypeError) that names the parameter, says what was
-expected and shows what was received.
+:class:`Config`, or raises an :class:`InvalidParameterError` (a ValueError and a TypeError)
+that names the parameter, says what was expected and shows what was received.
 """
 
 import numbers
@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Config", "InvalidParameterError", "check_params", "ACTIVATIONS", "SOLVERS"]
+__all__ = ["Config", "InvalidParameterError", "check_params", "ACTIVATIONS", "SOLVERS",
+           "LEARNING_RATES"]
 
 # scikit-learn's activation names and nnfast's own (same meaning) -> the nnfast name.
 ACTIVATIONS = {
@@ -19,6 +20,7 @@ ACTIVATIONS = {
     "gelu": "gelu", "swish": "swish", "silu": "swish", "softplus": "softplus",
 }
 SOLVERS = ("adam", "adamw", "sgd", "rmsprop", "lbfgs")
+LEARNING_RATES = ("constant", "invscaling", "adaptive")  # schedules of solver="sgd"
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,9 @@ class Config:
     solver: str
     alpha: float
     batch_size: object  # "auto" or int
+    learning_rate: str
     learning_rate_init: float
+    power_t: float
     max_iter: int
     shuffle: bool
     tol: float
@@ -137,10 +141,10 @@ def check_params(est):
     >>> from nnfast.sklearn import MLPRegressor
     >>> check_params(MLPRegressor(hidden_layer_sizes=8, activation="logistic")).hidden
     (8,)
-    >>> check_params(MLPRegressor(alpha=-1.0))
+    >>> check_params(MLPRegressor(alpha=-1.0))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    nnfast.sklearn._params.InvalidParameterError: Expected alpha in [0.0, inf), received: alpha=-1.0
+    nnfast.sklearn._params.InvalidParameterError: Expected alpha in [0.0, inf), received: ...
     """
     cfg = Config(
         hidden=_hidden(est.hidden_layer_sizes),
@@ -148,7 +152,9 @@ def check_params(est):
         solver=_choice(est.solver, "solver", SOLVERS),
         alpha=_real(est.alpha, "alpha", 0.0),
         batch_size=_batch_size(est.batch_size),
+        learning_rate=_choice(est.learning_rate, "learning_rate", LEARNING_RATES),
         learning_rate_init=_real(est.learning_rate_init, "learning_rate_init", 0.0, low_open=True),
+        power_t=_real(est.power_t, "power_t", 0.0),
         max_iter=_int(est.max_iter, "max_iter", 1),
         shuffle=_bool(est.shuffle, "shuffle"),
         tol=_real(est.tol, "tol", 0.0),

@@ -7,6 +7,12 @@ validation set, an epoch whose loss is not below ``best_loss_ - tol`` adds one t
 (reset otherwise); with one (early stopping), an epoch whose validation score is not above
 ``best_validation_score_ + tol`` does, and the best epoch's weights are kept. Training stops
 when the counter exceeds ``n_iter_no_change``.
+
+With ``solver="sgd"`` the estimator's ``learning_rate`` schedule is applied here too, as in
+scikit-learn's SGD optimizer: ``"invscaling"`` sets the rate to ``learning_rate_init / (t_ +
+1) ** power_t`` after every epoch (``t_``: samples seen), and ``"adaptive"`` divides it by 5
+instead of stopping when the counter exceeds ``n_iter_no_change`` (it stops once the rate is at
+most 1e-6).
 """
 
 from nnfast.callbacks import Callback
@@ -34,6 +40,10 @@ class SklearnProgress(Callback):
         Print each epoch's loss (and validation score) as scikit-learn does.
     validation : callable, optional
         ``validation(model) -> score`` (higher is better) for early stopping.
+    schedule : {"constant", "invscaling", "adaptive"} or None
+        scikit-learn's SGD ``learning_rate``; None (other solvers) or "constant" leaves the rate.
+    learning_rate_init, power_t : float
+        The schedule's constants.
 
     Attributes
     ----------
@@ -44,8 +54,11 @@ class SklearnProgress(Callback):
     """
 
     def __init__(self, estimator, n_samples, report_scale, *, tol,
-                 n_iter_no_change, verbose=False, validation=None):
+                 n_iter_no_change, verbose=False, validation=None, schedule=None,
+                 learning_rate_init=1e-3, power_t=0.5):
         super().__init__()
+        self.schedule = schedule
+        self.learning_rate_init, self.power_t = learning_rate_init, power_t
         self.estimator = estimator
         self.tol, self.n_iter_no_change, self.verbose = tol, n_iter_no_change, verbose
         self.n_samples = n_samples
@@ -82,10 +95,21 @@ class SklearnProgress(Callback):
                 est._no_improvement_count = 0
             if loss < est.best_loss_:
                 est.best_loss_ = loss
+        if self.schedule == "invscaling":
+            model.optimizer.learning_rate = self.learning_rate_init / (est.t_ + 1) ** self.power_t
         if est._no_improvement_count > self.n_iter_no_change:
             what = "Validation score" if self.validation is not None else "Training loss"
+            msg = (f"{what} did not improve more than tol={self.tol:f} for "
+                   f"{self.n_iter_no_change} consecutive epochs.")
+            lr = model.optimizer.learning_rate
+            if self.schedule == "adaptive" and lr > 1e-6:
+                model.optimizer.learning_rate = lr / 5.0
+                est._no_improvement_count = 0
+                if self.verbose:
+                    print(f"{msg} Setting learning rate to {lr / 5.0:f}")
+                return
             if self.verbose:
-                print(f"{what} did not improve more than tol={self.tol:f} for "
-                      f"{self.n_iter_no_change} consecutive epochs. Stopping.")
+                print(msg + (" Learning rate too small." if self.schedule == "adaptive" else "")
+                      + " Stopping.")
             self.stopped = True
             model.stop_training = True
