@@ -527,6 +527,21 @@ def test_sgd_adaptive_divides_the_rate_by_5_as_sklearn(early_stopping):
     assert ours.model_.optimizer.learning_rate <= 1e-6
 
 
+def test_sparse_input_trains_and_predicts_as_dense():
+    import scipy.sparse as sp
+
+    X, y = blobs(n=120)
+    X[np.abs(X) < 0.8] = 0.0
+    params = dict(hidden_layer_sizes=(8,), max_iter=20, random_state=0)
+    dense = quiet_fit(MLPClassifier(**params), X, y)
+    for fmt in ("csr", "csc", "coo"):
+        sparse = quiet_fit(MLPClassifier(**params), getattr(sp, f"{fmt}_matrix")(X), y)
+        np.testing.assert_array_equal(sparse.predict_proba(sp.csr_matrix(X)),
+                                      dense.predict_proba(X))
+    reg = quiet_fit(MLPRegressor(**params), sp.csr_matrix(X), X[:, 0])
+    assert reg.predict(sp.csr_matrix(X)).shape == (120,)
+
+
 # --- sample weights ---------------------------------------------------------------------------
 @pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
 def test_integer_sample_weights_equal_repeated_rows(cls):

@@ -30,6 +30,27 @@ __all__ = ["_BaseMLP"]
 _AUTO_BATCH = 200  # batch_size="auto" is min(200, n_samples), as scikit-learn's
 
 
+_SPARSE = ("csr", "csc", "coo")  # scipy.sparse inputs accepted (made dense, see _dense)
+_DENSE_MAX_BYTES = 1 << 30
+
+
+def _dense(X, dtype):
+    """``X`` as a C-contiguous ndarray of ``dtype``; a scipy.sparse matrix is made dense.
+
+    The network multiplies dense arrays, so sparse input costs its dense size: above 1 GiB that
+    is a ValueError rather than a surprise (scikit-learn's MLP multiplies sparse X directly).
+    """
+    if hasattr(X, "toarray"):
+        size = X.shape[0] * X.shape[1] * np.dtype(dtype).itemsize
+        if size > _DENSE_MAX_BYTES:
+            raise ValueError(f"Expected sparse X of at most {_DENSE_MAX_BYTES >> 30} GiB once "
+                             f"dense (nnfast trains on dense arrays), received: X of shape "
+                             f"{X.shape}, {size / 2**30:.1f} GiB dense; reduce the features "
+                             "(e.g. TruncatedSVD) or pass batches to partial_fit")
+        return np.ascontiguousarray(X.toarray(), dtype=dtype)
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
 def _random_state(value):
     """``check_random_state(value)``, with an error that names random_state."""
     try:
@@ -157,13 +178,13 @@ class _BaseMLP(BaseEstimator):
                              "out in partial_fit), received: early_stopping=True")
         first_pass = not hasattr(self, "model_") or (not cfg.warm_start and not incremental)
         X, y = validate_data(self, X, y, reset=first_pass, dtype="numeric", multi_output=True,
-                             y_numeric=self._y_numeric)
+                             y_numeric=self._y_numeric, accept_sparse=_SPARSE)
         if first_pass:
             auto = np.float64 if X.dtype == np.float64 else np.float32
             dtype = np.dtype(auto if cfg.dtype == "auto" else cfg.dtype)
         else:
             dtype = self.model_.dtype
-        X = np.ascontiguousarray(X, dtype=dtype)
+        X = _dense(X, dtype)
         W = _sample_weight(sample_weight, X)
         T = self._encode_targets(y, dtype, first_pass, incremental)
         n_outputs, out_activation, loss, grad_scale, report_scale = self._output_spec()
@@ -295,8 +316,8 @@ class _BaseMLP(BaseEstimator):
             except ValueError:  # NaN or inf: the full checks raise scikit-learn's own message
                 pass
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=self.model_.dtype)
-        return self.model_.predict(np.ascontiguousarray(X))
+        X = validate_data(self, X, reset=False, dtype=self.model_.dtype, accept_sparse=_SPARSE)
+        return self.model_.predict(_dense(X, self.model_.dtype))
 
     # --- scikit-learn's fitted attributes, read from the network ----------------------
     def _dense_weights(self, index):
@@ -314,6 +335,11 @@ class _BaseMLP(BaseEstimator):
     def intercepts_(self):
         """The Dense biases, first to last: a list of ndarray of shape (fan_out,)."""
         return self._dense_weights(1)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy.sparse X is accepted (made dense: _dense)
+        return tags
 
     # --- pickling: the network travels as nnfast's own .npz bytes ---------------------
     def __getstate__(self):
