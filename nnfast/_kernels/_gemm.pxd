@@ -11,6 +11,9 @@ cdef extern from "nnf_sgemm.h" nogil:
     int nnf_sgemm_isa()
     void nnf_sgemm_set_threads(int nthreads)
     int nnf_sgemm_takes(int trans_b, size_t m, size_t n, size_t k)
+    int nnf_sgemm_rows_max()
+    int nnf_sgemm_rows(const float *x, size_t ldx, size_t m, const float *w, size_t ldw,
+                       float *y, size_t ldy, size_t k, size_t n)
     int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                   const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
                   size_t ldc)

@@ -109,3 +109,24 @@ class TestMatmulErrors:
         out.flags.writeable = False
         with pytest.raises(ValueError, match="writable"):
             nf.kernels.matmul(np.ones((2, 2)), np.ones((2, 2)), out=out)
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("n", [1, 7, 8, 25, 96, 130])
+def test_few_rows_row_kernels_with_row_strides(m, n):
+    # float32 products of up to 4 rows run nnf_sgemm.c's row kernels (reading a and b through
+    # their row strides, lda and ldb), 5 rows ?gemm; against a float64 product
+    rng = np.random.default_rng(m * 1000 + n)
+    k = 37
+    a_big = rng.standard_normal((m, k + 5)).astype(np.float32)
+    b_big = rng.standard_normal((k, n + 3)).astype(np.float32)
+    a, b = a_big[:, 2:k + 2], b_big[:, 1:n + 1]  # unit inner stride, padded rows
+    expected = a.astype(np.float64) @ b.astype(np.float64)
+    for x, w in ((a, b), (np.ascontiguousarray(a), np.ascontiguousarray(b))):
+        got = nf.kernels.matmul(x, w)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+        out = np.full((m, n), np.nan, np.float32)
+        assert nf.kernels.matmul(x, w, out=out) is out
+        np.testing.assert_array_equal(out, got)
+        y = nf.kernels.dense_forward(x, w, np.ones(n, np.float32), "relu")
+        np.testing.assert_allclose(y, np.maximum(expected + 1.0, 0.0), rtol=1e-5, atol=1e-5)
