@@ -704,10 +704,10 @@ class Sequential:
                             f"received: {type(weights).__name__}")
         weights = list(weights)
         if not self.built:
-            first = self._layers[0] if self._layers else None
-            if self.input_dim is None and hasattr(first, "units") and weights \
-                    and np.ndim(weights[0]) == 2:
-                self.input_dim = int(np.shape(weights[0])[0])  # a Dense kernel is (in, out)
+            if self.input_dim is None and weights and np.ndim(weights[0]) in (1, 2):
+                # the first weight is a Dense kernel (in, out) or a normalization's gamma (in,),
+                # whatever shape-keeping layers (Dropout, Activation) come before it
+                self.input_dim = int(np.shape(weights[0])[0])
             self._ensure_built("set_weights")
         self._set_arrays(weights)
 

@@ -239,3 +239,16 @@ def test_class_weight_weights_the_training_rows_only():
     plain.compile(nf.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
     unweighted = plain.fit(X, Y, epochs=1, validation_split=0.25, verbose=0).history
     assert hist.history["loss"][0] != pytest.approx(unweighted["loss"][0], rel=1e-6)
+
+
+def test_set_weights_builds_an_unbuilt_model_from_the_first_weight():
+    firsts = (nf.layers.BatchNormalization, nf.layers.LayerNormalization,
+              lambda: nf.layers.Dropout(0.1), lambda: nf.layers.Dense(6))
+    for first in firsts:
+        src = nf.Sequential([first(), nf.layers.Dense(3)], input_dim=5, seed=0)
+        src.build()
+        dst = nf.Sequential([first(), nf.layers.Dense(3)])
+        dst.set_weights(src.get_weights())
+        assert dst.input_dim == 5
+        for a, b in zip(src.get_weights(), dst.get_weights()):
+            np.testing.assert_array_equal(a, b)
