@@ -102,18 +102,13 @@ static void SFX(mlp_gemm)(GEMM_FN gemm, int trans_a, int trans_b, size_t m, size
 
 /* y (1 x out) := x (1 x in) · W[:, :out] (W row-major, row stride ldw): columns in blocks of NNF_MLP_ROW_BLOCK
  * accumulated over k in order, the block held in registers (the batch-1 forward: BLAS ?gemm
- * would pack all of W for one row). */
+ * would pack all of W for one row). The portable loop: float32 on AVX2 or AVX-512 runs
+ * nnf_sgemm_rows instead (nnf_sgemm.c; 784 x 256 on Zen 3: 12.8 against 15.8 us). */
 #define NNF_MLP_ROW_BLOCK 64
 NNF_CLONES static void SFX(mlp_row_gemm_cols)(const T *NNF_RESTRICT x,
                                                   const T *NNF_RESTRICT W, T *NNF_RESTRICT y,
                                                   size_t in, size_t ldw, size_t out)
 {
-#if NNF_MLP_IS_F32
-    /* AVX-512: 256-column blocks in registers (784 x 256: 6.9 us against 8.4 us here);
-     * AVX2: 96-column blocks with prefetch (12.8 against 15.8 us on Zen 3) */
-    if (nnf_sgemm_row(x, W, y, in, ldw, out) == 0)
-        return;
-#endif
     size_t j0 = 0;
     for (; j0 + NNF_MLP_ROW_BLOCK <= out; j0 += NNF_MLP_ROW_BLOCK) {
         T acc[NNF_MLP_ROW_BLOCK] = {0};

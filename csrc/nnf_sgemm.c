@@ -220,53 +220,11 @@ int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
             _mm512_storeu_ps(y + j0 + 16 * j, acc[j]);                                         \
     }
 
-/* The AVX2 twin of NNF_ROW_BLOCK: y[j0 : j0 + 8*V], V ymm registers over every k. With PF,
- * the W rows PF steps ahead are prefetched (one hint per cache line): the hardware prefetcher
- * alone left the 784 x 256 layer's 1 KB-strided rows waiting on L3. */
-#define NNF_ROW_BLOCK_AVX2(V, PF)                                                              \
-    for (; j0 + 8 * (V) <= out; j0 += 8 * (V)) {                                               \
-        __m256 acc[V];                                                                         \
-        for (int j = 0; j < (V); j++)                                                          \
-            acc[j] = _mm256_setzero_ps();                                                      \
-        const float *wk = w + j0;                                                              \
-        for (size_t k = 0; k < in; k++, wk += ldw) {                                           \
-            if (PF)                                                                            \
-                _Pragma("GCC unroll 8") for (int j = 0; j < (V); j += 2)                       \
-                    _mm_prefetch((const char *)(wk + (PF) * ldw + 8 * j), _MM_HINT_T0);        \
-            const __m256 xk = _mm256_broadcast_ss(x + k);                                      \
-            _Pragma("GCC unroll 16") for (int j = 0; j < (V); j++)                             \
-                acc[j] = _mm256_fmadd_ps(xk, _mm256_loadu_ps(wk + 8 * j), acc[j]);             \
-        }                                                                                      \
-        _Pragma("GCC unroll 16") for (int j = 0; j < (V); j++)                                 \
-            _mm256_storeu_ps(y + j0 + 8 * j, acc[j]);                                          \
-    }
-
-/* nnf_sgemm_row on AVX2 + FMA: blocks of 96, 64, 32, 16 and 8 columns (12 of the 16 ymm
- * registers at most), the last partial vector masked. C harness on Zen 3, medians of 21 x 1,000
- * calls against the portable 64-column loop: 784 x 256 15.8 -> 12.8 us, 2048 x 1024 421 -> 280
- * us, 128 x 10 0.50 -> 0.38 us, 784 x 64 2.74 -> 2.54 us (same bits). */
-NNF_AVX2 static void sgemm_row_avx2(const float *x, const float *w, float *y, size_t in,
-                                    size_t ldw, size_t out)
-{
-    size_t j0 = 0;
-    NNF_ROW_BLOCK_AVX2(12, 4)
-    NNF_ROW_BLOCK_AVX2(8, 4)
-    NNF_ROW_BLOCK_AVX2(4, 0)
-    NNF_ROW_BLOCK_AVX2(2, 0)
-    NNF_ROW_BLOCK_AVX2(1, 0)
-    if (j0 < out) {
-        const __m256i mk = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(out - j0)),
-                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        __m256 acc = _mm256_setzero_ps();
-        const float *wk = w + j0;
-        for (size_t k = 0; k < in; k++, wk += ldw)
-            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(x + k), _mm256_maskload_ps(wk, mk), acc);
-        _mm256_maskstore_ps(y + j0, mk, acc);
-    }
-}
-
-/* R rows at once: Y[0:R, j0 : j0 + 8*V] := X[0:R] W, R x V ymm accumulators, each W vector
- * loaded once for the R rows (the same multiply-add chain per element as the one-row kernel). */
+/* The AVX2 twin of NNF_ROW_BLOCK for R rows at once: Y[0:R, j0 : j0 + 8*V] := X[0:R] W, R x V
+ * ymm accumulators, each W vector loaded once for the R rows, every element one multiply-add
+ * chain over k in order (so the same bits whatever R, one row included). With PF, the W rows PF
+ * steps ahead are prefetched (one hint per cache line): the hardware prefetcher alone left the
+ * 784 x 256 layer's 1 KB-strided rows waiting on L3. */
 #define NNF_ROWS_BLOCK_AVX2(R, V, PF)                                                          \
     for (; j0 + 8 * (V) <= out; j0 += 8 * (V)) {                                               \
         __m256 acc[R][V];                                                                      \
@@ -320,8 +278,45 @@ NNF_AVX2 static void sgemm_row_avx2(const float *x, const float *w, float *y, si
         NNF_ROWS_TAIL_AVX2(R)                                                                  \
     }
 
-/* C harness on Zen 3, 784 x 256: four rows 24.9 us against 50.3 us for four one-row calls,
- * three 22.1 against 40.2, two 17.4 against 24.9, the same bits. */
+/* One row: y[j0 : j0 + 8*V], V ymm accumulators fed straight from memory. Not the R = 1 case of
+ * NNF_ROWS_BLOCK_AVX2: with its W vectors loaded into registers first, the 12-vector block
+ * needs 24 of the 16 ymm registers and spilled (784 x 256: 47 us against 12.8). */
+#define NNF_ROW_BLOCK_AVX2(V, PF)                                                              \
+    for (; j0 + 8 * (V) <= out; j0 += 8 * (V)) {                                               \
+        __m256 acc[V];                                                                         \
+        for (int j = 0; j < (V); j++)                                                          \
+            acc[j] = _mm256_setzero_ps();                                                      \
+        const float *wk = w + j0;                                                              \
+        for (size_t k = 0; k < in; k++, wk += ldw) {                                           \
+            if (PF)                                                                            \
+                _Pragma("GCC unroll 8") for (int j = 0; j < (V); j += 2)                       \
+                    _mm_prefetch((const char *)(wk + (PF) * ldw + 8 * j), _MM_HINT_T0);        \
+            const __m256 xk = _mm256_broadcast_ss(x + k);                                      \
+            _Pragma("GCC unroll 16") for (int j = 0; j < (V); j++)                             \
+                acc[j] = _mm256_fmadd_ps(xk, _mm256_loadu_ps(wk + 8 * j), acc[j]);             \
+        }                                                                                      \
+        _Pragma("GCC unroll 16") for (int j = 0; j < (V); j++)                                 \
+            _mm256_storeu_ps(y + j0 + 8 * j, acc[j]);                                          \
+    }
+
+/* One row on AVX2 + FMA: blocks of 96, 64, 32, 16 and 8 columns (12 of the 16 ymm registers at
+ * most), then the masked tail. C harness on Zen 3, medians of 21 x 1,000 calls, against the
+ * portable 64-column loop: 784 x 256 15.8 -> 12.8 us, 2048 x 1024 421 -> 280 us, 128 x 10 0.50
+ * -> 0.38 us (same bits). */
+NNF_AVX2 static void sgemm_rows1_avx2(const float *x, size_t ldx, const float *w, size_t ldw,
+                                      float *y, size_t ldy, size_t in, size_t out)
+{
+    size_t j0 = 0;
+    NNF_ROW_BLOCK_AVX2(12, 4)
+    NNF_ROW_BLOCK_AVX2(8, 4)
+    NNF_ROW_BLOCK_AVX2(4, 0)
+    NNF_ROW_BLOCK_AVX2(2, 0)
+    NNF_ROW_BLOCK_AVX2(1, 0)
+    NNF_ROWS_TAIL_AVX2(1)
+}
+
+/* C harness on Zen 3, 784 x 256, medians of 21 x 1,000 calls: four rows in one pass 24.9 us
+ * against 50.3 us for four one-row calls, three 22.1 against 40.2, two 17.4 against 24.9. */
 NNF_ROWS_KERNEL_AVX2(sgemm_rows4_avx2, 4,
                      NNF_ROWS_BLOCK_AVX2(4, 3, 4) NNF_ROWS_BLOCK_AVX2(4, 2, 0)
                      NNF_ROWS_BLOCK_AVX2(4, 1, 0))
@@ -334,8 +329,8 @@ NNF_ROWS_KERNEL_AVX2(sgemm_rows2_avx2, 2,
 
 /* y (1 x out) := x (1 x in) W[:, :out], W row-major with row stride ldw: blocks of 256, 128,
  * 64 and 16 columns, each held in registers over all of k (one contiguous run of W per k), the
- * last partial vector masked. Every y element is one multiply-add chain over k in order.
- * nnf_sgemm_row (below) picks it or sgemm_row_avx2; -1 on a CPU with neither. */
+ * last partial vector masked. Every y element is one multiply-add chain over k in order
+ * (nnf_sgemm_rows runs it row by row on AVX-512 CPUs). */
 NNF_AVX512 static void sgemm_row_avx512(const float *x, const float *w, float *y, size_t in,
                                         size_t ldw, size_t out)
 {
@@ -371,7 +366,7 @@ int nnf_sgemm_rows(const float *x, size_t ldx, size_t m, const float *w, size_t 
         else if (m - r == 2)
             sgemm_rows2_avx2(x + r * ldx, ldx, w, ldw, y + r * ldy, ldy, in, out);
         else if (m - r == 1)
-            sgemm_row_avx2(x + r * ldx, w, y + r * ldy, in, ldw, out);
+            sgemm_rows1_avx2(x + r * ldx, ldx, w, ldw, y + r * ldy, ldy, in, out);
         return 0;
     }
     for (; r < m; r++)
@@ -379,17 +374,6 @@ int nnf_sgemm_rows(const float *x, size_t ldx, size_t m, const float *w, size_t 
     return 0;
 }
 
-int nnf_sgemm_row(const float *x, const float *w, float *y, size_t in, size_t ldw, size_t out)
-{
-    const int level = cpu_level();
-    if (level == 2)
-        sgemm_row_avx512(x, w, y, in, ldw, out);
-    else if (level == 1)
-        sgemm_row_avx2(x, w, y, in, ldw, out);
-    else
-        return -1;
-    return 0;
-}
 
 #else /* !NNF_SGEMM_BUILT */
 
@@ -401,12 +385,6 @@ int nnf_sgemm_set_isa(int level)
 {
     (void)level;
     return 0;
-}
-
-int nnf_sgemm_row(const float *x, const float *w, float *y, size_t in, size_t ldw, size_t out)
-{
-    (void)x; (void)w; (void)y; (void)in; (void)ldw; (void)out;
-    return -1;
 }
 
 int nnf_sgemm_rows_max(void) { return 2; }

@@ -41,13 +41,10 @@ int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
               const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
               size_t ldc);
 
-/* y (1 x out) := x (1 x in) W[:, :out] (row stride ldw): the batch-1 forward's row kernel.
- * Returns 0, or -1 when the kernel is unavailable (the caller keeps its own loop). */
-int nnf_sgemm_row(const float *x, const float *w, float *y, size_t in, size_t ldw, size_t out);
-
-/* Y (m x out, row stride ldy) := X (m x in, row stride ldx) W[:, :out]: m rows through the row
- * kernels (on AVX2 four rows per pass over W), each element the one-row kernel's chain. Returns
- * 0, or -1 when unavailable. nnf_sgemm_rows_max: the most rows for which this beats ?gemm
+/* Y (m x out, row stride ldy) := X (m x in, row stride ldx) W[:, :out] (row stride ldw): the
+ * small-batch forward's row kernels (on AVX2 up to four rows per pass over W), each element one
+ * multiply-add chain over k in order, whatever m. Returns 0, or -1 when unavailable (the caller
+ * keeps its own loop). nnf_sgemm_rows_max: the most rows for which this beats ?gemm
  * (which packs all of W): 8 on AVX2, 2 otherwise. */
 int nnf_sgemm_rows(const float *x, size_t ldx, size_t m, const float *w, size_t ldw, float *y,
                    size_t ldy, size_t in, size_t out);

@@ -660,11 +660,16 @@ class Plan:
             ``out``; None, with ``out`` untouched, when ``check_finite`` found X not finite.
         """
         forward, store, n = self._forward, self.model._store, X.shape[0]
-        if (forward is not None and not self._norms and store is self._store
+        if not (forward is not None and not self._norms and store is self._store
                 and forward.params is store.params and forward.state is store.state
                 and 0 < n <= self._predict_rows and X.shape[1] == self.in_dim
                 and out.shape[0] == n and out.shape[1] == self.out_dim):
-            return forward(X, out, check_finite)  # warm: buffers, kernel and weights as bound
+            forward = self._bind_forward(X, out)  # a warm call skips this
+        return forward(X, out, check_finite)
+
+    def _bind_forward(self, X, out):
+        """The checks and buffers of :meth:`predict`: the ``_step.Forward`` for ``X`` and
+        ``out``, (re)bound when the weights, the norm settings or the batch size changed."""
         self._check_model()
         # Inference reads only the norm layers' epsilon from the settings in _layout_key
         # (trainable, regularizers and the optimizer do not change a forward pass): 5 us of
@@ -690,4 +695,4 @@ class Plan:
             forward = self._forward = _step.Forward(self._kernel, store.params, store.state,
                                                     self._pa, self._pb, self._pz, self._ps,
                                                     self._predict_rows)
-        return forward(X, out, check_finite)
+        return forward

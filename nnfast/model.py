@@ -333,12 +333,13 @@ class Sequential:
                                  "negative, NaN or inf values")
         if class_weight is not None:
             w = self._class_weights(class_weight, t_metric, w)
-        if w is not None:
+        elif w is not None:
             w = np.ascontiguousarray(w, dtype=self.dtype)
         return X, t_loss, t_metric, w
 
     def _class_weights(self, class_weight, t_metric, w):
-        """``w`` (None: ones) times each row's ``class_weight`` (classes not named: 1)."""
+        """``w`` (None: ones) times each row's ``class_weight`` (classes not named: 1), in the
+        model's dtype."""
         if not isinstance(class_weight, dict):
             raise TypeError(f"Expected class_weight to be a dict {{class: weight}}, received: {class_weight!r}")
         n_classes = max(self.output_dim, 2)  # a single output's classes are 0 and 1
@@ -358,7 +359,7 @@ class Sequential:
         else:
             cls = np.argmax(t_metric, axis=1)
         cw = table[cls]
-        return cw if w is None else w * cw
+        return np.ascontiguousarray(cw if w is None else w * cw, dtype=self.dtype)
 
     # --- buffers and the step ------------------------------------------------------------
     def _ensure_buffers(self, n):
@@ -512,7 +513,7 @@ class Sequential:
             val = (X[at:], T[at:], M[at:], None if W is None else W[at:])
             X, T, M, W = X[:at], T[:at], M[:at], None if W is None else W[:at]
         if class_weight is not None:  # the training rows only, as Keras (val_loss unweighted)
-            W = np.ascontiguousarray(self._class_weights(class_weight, M, W), dtype=self.dtype)
+            W = self._class_weights(class_weight, M, W)
         n = X.shape[0]
         bs = min(batch_size, n)
         steps = -(-n // bs)

@@ -31,6 +31,8 @@ __all__ = ["save_model", "load_model"]
 FORMAT = "nnfast.Sequential"
 VERSION = 1
 _CONFIG_KEY = "__config__"
+#: The first bytes of an .npz (zip) archive: its first entry, or an empty archive's end record.
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 def _check_metadata(metadata):
@@ -140,7 +142,7 @@ def _read(path):
     try:
         with open(path, "rb") as f:
             magic = f.read(4)
-        if magic not in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip archive's first bytes
+        if magic not in ZIP_MAGICS:
             raise ValueError("it is not an .npz (zip) archive")
         with np.load(path, allow_pickle=False) as data:
             if not hasattr(data, "files"):

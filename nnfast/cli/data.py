@@ -32,10 +32,10 @@ import zipfile
 import numpy as np
 
 from nnfast.cli import UsageError
+from nnfast.saving import ZIP_MAGICS
 
 __all__ = ["Table", "read_table"]
 
-_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or an empty zip's end record
 # A last line no CSV field can hold (the text may not contain NUL): if it is not read as a row
 # of its own, a quoted field ran to the end of the file (csv.reader does not say so).
 _END = "\x00nnfast-end\x00"
@@ -138,7 +138,7 @@ def read_table(path):
     if head.startswith(_NPY_MAGIC):
         raise UsageError(f"{name} is a single .npy array: expected a CSV file or an .npz archive "
                          "of named columns (np.savez(path, X=X, y=y))")
-    table = _read_npz(path) if head.startswith(_ZIP_MAGICS) else _read_csv(path)
+    table = _read_npz(path) if head.startswith(ZIP_MAGICS) else _read_csv(path)
     if len(table) == 0:
         raise UsageError(f"{name} has no data rows, only column names {_listing(table.names)}")
     return table
@@ -198,7 +198,7 @@ def _read_csv(path):
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise UsageError(f"{name} holds a NUL character at line {line}: expected CSV text")
-    reader = _rows(name, csv.reader(io.StringIO(text + "\n" + _END + "\n"),
+    reader = _Rows(name, csv.reader(io.StringIO(text + "\n" + _END + "\n"),
                                     skipinitialspace=True))
     try:
         header = next((row for row in reader if row), None)
@@ -232,7 +232,7 @@ def _read_csv(path):
     return Table(path, columns, np.array(lines, dtype=np.int64))
 
 
-class _rows:
+class _Rows:
     """``csv.reader`` rows up to the :data:`_END` line, with ``line_num``; a UsageError for a
     quoted field that is never closed (it would swallow the rest of the file)."""
 

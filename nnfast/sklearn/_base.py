@@ -76,8 +76,6 @@ def _sample_weight(sample_weight, X):
         w = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if (w < 0).any():
             raise ValueError("Expected sample_weight >= 0, received negative weights") from None
-    if not np.isfinite(w).all():
-        raise ValueError("Expected finite sample_weight, received NaN or inf")
     if not w.sum() > 0.0:
         raise ValueError("Expected sample_weight with a positive sum, received: all zeros")
     return w
