@@ -28,6 +28,17 @@ __all__ = [
     "swish",
     "silu",
     "softplus",
+    "linear_backward",
+    "relu_backward",
+    "leaky_relu_backward",
+    "elu_backward",
+    "sigmoid_backward",
+    "tanh_backward",
+    "gelu_backward",
+    "swish_backward",
+    "silu_backward",
+    "softplus_backward",
+    "softmax_backward",
     "softmax",
     "log_softmax",
     "bias_activation_inplace",
@@ -248,6 +259,70 @@ silu = _forward_doc(
 softplus = _forward_doc(
     "softplus", "``log(1 + exp(x))``, without overflow",
     "array([0.31326169, 0.69314718, 2.12692801])",
+)
+
+
+
+def _backward_doc(name, derivative, reads, result, call_args=None):
+    def fn(grad, *, x=None, y=None, out=None):
+        return activation_backward(grad, name, x=x, y=y, out=out)
+
+    if call_args is None:
+        call_args = "np.ones(3), x=np.array([-1.0, 0.5, 2.0])"
+    fn.__name__ = fn.__qualname__ = f"{name}_backward"
+    fn.__doc__ = f"""``dL/dx`` through {name} from ``dL/dy`` (``grad``): {derivative}.
+
+    :func:`activation_backward` with ``activation="{name}"``: it {reads}
+
+    Parameters
+    ----------
+    grad : ndarray
+        ``dL/dy``.
+    x : ndarray of grad's shape, optional, keyword-only
+        The pre-activation input.
+    y : ndarray of grad's shape, optional, keyword-only
+        The activation's output.
+    out : ndarray of grad's shape, optional
+        C-contiguous, same dtype; may be ``grad`` itself.
+
+    Returns
+    -------
+    ndarray of grad's shape and dtype
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> nf.kernels.{name}_backward({call_args})
+    {result}
+    """
+    return fn
+
+
+_FROM_Y = "reads ``y``, computed from ``x`` when only ``x`` is given."
+_FROM_X = "reads ``x``, which is required (the function cannot be inverted from ``y``)."
+_SWISH = "``grad (s + x s (1 - s))`` with ``s = sigmoid(x)``"
+linear_backward = _backward_doc("linear", "``grad``", "needs neither ``x`` nor ``y``.",
+                                "array([1., 1., 1.])")
+relu_backward = _backward_doc("relu", "``grad (y > 0)``", _FROM_Y, "array([0., 1., 1.])")
+leaky_relu_backward = _backward_doc("leaky_relu", "``grad (1 if y > 0 else 0.01)``", _FROM_Y,
+                                    "array([0.01, 1.  , 1.  ])")
+elu_backward = _backward_doc("elu", "``grad (1 if y > 0 else y + 1)``", _FROM_Y,
+                             "array([0.36787944, 1.        , 1.        ])")
+sigmoid_backward = _backward_doc("sigmoid", "``grad y (1 - y)``", _FROM_Y,
+                                 "array([0.19661193, 0.23500371, 0.10499359])")
+tanh_backward = _backward_doc("tanh", "``grad (1 - y^2)``", _FROM_Y,
+                              "array([0.41997434, 0.78644773, 0.07065082])")
+gelu_backward = _backward_doc("gelu", "``grad (Phi(x) + x phi(x))``", _FROM_X,
+                              "array([-0.08331547,  0.86749512,  1.0852318 ])")
+swish_backward = _backward_doc("swish", _SWISH, _FROM_X,
+                               "array([0.07232949, 0.73996119, 1.09078425])")
+silu_backward = _backward_doc("silu", _SWISH, _FROM_X,
+                              "array([0.07232949, 0.73996119, 1.09078425])")
+softplus_backward = _backward_doc("softplus", "``grad (1 - exp(-y))`` (``= grad sigmoid(x)``)",
+                                  _FROM_Y, "array([0.26894142, 0.62245933, 0.88079708])")
+softmax_backward = _backward_doc(
+    "softmax", "``y (grad - sum_j grad_j y_j)`` per row", _FROM_Y + " ``grad`` is 2-D.",
+    "array([[ 0.1875, -0.1875]])", "np.array([[1.0, 0.0]]), y=np.array([[0.25, 0.75]])",
 )
 
 

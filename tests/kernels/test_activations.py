@@ -204,6 +204,33 @@ def test_backward_in_place_into_grad_and_every_layout(dtype, name):
     assert_close(g, expected, scale=8)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", [*K.ACTIVATIONS, "silu"])
+def test_named_backward_functions_match_reference(dtype, name):
+    x = _x((9, 13), dtype, seed=21)
+    g = _x((9, 13), dtype, seed=22, scale=1.0)
+    fn = getattr(K, f"{name}_backward")
+    assert fn.__name__ == f"{name}_backward"
+    expected = ref.activation_backward(g, "swish" if name == "silu" else name, x=x)
+    assert_close(fn(g, x=x), expected, scale=8)
+    if name not in ("gelu", "swish", "silu"):
+        assert_close(fn(g, y=K.activation_forward(x, name)), expected, scale=8)
+    out = np.empty_like(g)
+    assert fn(g, x=x, out=out) is out
+    with pytest.raises(TypeError):
+        fn(g, x)  # x and y are keyword-only: a positional array could be either
+
+
+def test_named_backward_errors_name_the_argument():
+    g = np.ones(4, np.float32)
+    with pytest.raises(ValueError, match="x for the gelu derivative"):
+        K.gelu_backward(g, y=g)
+    with pytest.raises(ValueError, match="neither x nor y"):
+        K.relu_backward(g)
+    with pytest.raises(TypeError, match="float64"):
+        K.tanh_backward(g, x=np.ones(4))
+
+
 def test_linear_backward_needs_neither_x_nor_y():
     g = _x(5, np.float32)
     np.testing.assert_array_equal(K.activation_backward(g, "linear"), g)
