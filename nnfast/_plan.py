@@ -6,7 +6,9 @@ something the plan does not run, so the model keeps its per-layer Python path).
 backward, one optimizer kernel per trainable run -- in one ``nogil`` call over buffers made
 once (``csrc/nnf_mlp.c``), updating the model's own flat parameter buffer and the optimizer's
 state arrays, so ``get_weights``, ``predict`` and ``save`` see the result. :meth:`Plan.predict`
-is the forward pass in one call.
+is the forward pass in one call. :func:`compile_inference_plan` makes a plan that runs only that
+forward pass, for a built model whether compiled or not (a loaded or hand-set model that only
+serves ``predict``).
 
 The plan computes exactly what the Python path computes (the same kernels called with the same
 shapes, the same data order, the same dropout seeds drawn from the model's generator), so both
@@ -242,6 +244,9 @@ def _optimizer_spec(opt):
     return None
 
 
+# What an inference plan tells C for its optimizer (never run: see Plan.__init__).
+_INFERENCE_OPT = _optimizer_spec(opt_mod.SGD())
+
 # Regularizer classes the plan runs (their strengths l1, l2; the base class adds nothing).
 _REGULARIZERS = (reg_mod.Regularizer, reg_mod.L1L2, reg_mod.L1, reg_mod.L2)
 
@@ -316,6 +321,39 @@ def compile_plan(model, batch_size):
     return Plan(model, int(batch_size), loss, opt)
 
 
+def compile_inference_plan(model):
+    """A :class:`Plan` that runs only ``model``'s forward pass (:meth:`Plan.predict`).
+
+    Unlike :func:`compile_plan` it needs no compiled loss or optimizer, and it ignores the
+    regularizers (which do not change a forward pass): every built model of the supported
+    layers gets it, so a loaded or hand-built model serves ``predict`` in one C call.
+
+    Returns
+    -------
+    Plan or None
+        None when the model is not built or uses a layer the plan does not run.
+
+    Examples
+    --------
+    >>> import numpy as np, nnfast as nf
+    >>> from nnfast._plan import compile_inference_plan
+    >>> model = nf.Sequential([nf.layers.Dense(2, activation="softmax")], input_dim=3, seed=0)
+    >>> model.build()
+    >>> plan = compile_inference_plan(model)
+    >>> X = np.ones((4, 3), np.float32)
+    >>> np.allclose(plan.predict(X, np.empty((4, 2), np.float32)), model.predict(X))
+    True
+    """
+    if not getattr(model, "built", False):
+        return None
+    if any(type(layer) not in _LAYERS for layer in model._layers):
+        return None
+    dims = [model.input_dim] + [layer.output_dim for layer in model._layers]
+    if max(dims) > _INT_MAX:
+        return None
+    return Plan(model, 1, None, None)
+
+
 class Plan:
     """A compiled model's training step and forward pass (made by :func:`compile_plan`).
 
@@ -325,9 +363,16 @@ class Plan:
         The largest batch :meth:`train_chunk` accepts.
     counts_correct : bool
         Whether :meth:`train_chunk` can fill ``correct_out`` (the accuracy metric's hits).
+    inference_only : bool
+        Made by :func:`compile_inference_plan`: :meth:`predict` only.
     """
 
     def __init__(self, model, batch_size, loss, opt):
+        # loss and opt None: an inference plan, described to C with a neutral loss and
+        # optimizer (a one-row mse step with plain SGD that never runs)
+        self.inference_only = opt is None
+        if self.inference_only:
+            loss, opt = (_MSE, 0.0), _INFERENCE_OPT
         self.model = model
         self.batch_size = batch_size
         self.dtype = model.dtype
@@ -335,7 +380,8 @@ class Plan:
         self._opt, self._slot_names = opt
         self.out_dim = model.output_dim
         self.in_dim = model.input_dim
-        self._metric = _metric_code(model, self._loss, self.out_dim)
+        self._metric = (_COUNT_NONE if self.inference_only
+                        else _metric_code(model, self._loss, self.out_dim))
         self.counts_correct = self._metric != _COUNT_NONE
         self.sparse = self._loss == _SPARSE_XENT
         self._dropouts = [l for l in model._layers if type(l) is Dropout and l.rate > 0.0]
@@ -344,7 +390,8 @@ class Plan:
         self._predict_rows = 0
         self._forward = None  # _step.Forward bound to the buffers below (rebound on change)
         self._key = None
-        self._store, self._optimizer = model._store, model.optimizer
+        self._store = model._store
+        self._optimizer = None if self.inference_only else model.optimizer
         self._build_kernel()
 
     # --- layout --------------------------------------------------------------------------
@@ -352,11 +399,12 @@ class Plan:
         """Lay out the work buffer and describe every layer to C (again if trainable changed)."""
         model, cap = self.model, self.batch_size
         layers = model._layers
-        spec = _optimizer_spec(model.optimizer)
-        if spec is None:
-            raise ValueError("Expected optimizer settings the plan runs, received: "
-                             f"{type(model.optimizer).__name__} (call compile_plan again)")
-        self._opt, self._slot_names = spec
+        if not self.inference_only:
+            spec = _optimizer_spec(model.optimizer)
+            if spec is None:
+                raise ValueError("Expected optimizer settings the plan runs, received: "
+                                 f"{type(model.optimizer).__name__} (call compile_plan again)")
+            self._opt, self._slot_names = spec
         trainable = tuple(l.trainable for l in layers)
         store = model._store
         offsets = {(s.layer, s.name): s.lo for s in store.slots}
@@ -364,7 +412,7 @@ class Plan:
         state = {(s.layer, s.name): s.lo for s in store.state_slots}
         firsts = [i for i, l in enumerate(layers) if l.trainable and l.has_weights]
         first = firsts[0] if firsts else len(layers)
-        fused = model._fused
+        fused = None if self.inference_only else model._fused
         pos = 0
 
         def take(size):
@@ -400,7 +448,8 @@ class Plan:
                 desc.update(keeps_z=int(keeps_z), grad=int(layer.trainable and i >= first),
                             w=offsets[(i, "kernel")],
                             b=offsets[(i, "bias")] if layer.use_bias else -1)
-                if layer.trainable:  # a frozen layer's regularizers add nothing (model._regs)
+                if layer.trainable and not self.inference_only:
+                    # (a frozen layer's regularizers add nothing: model._regs)
                     for weight in ("kernel", "bias") if layer.use_bias else ("kernel",):
                         strengths = _strengths(regs[(i, weight)])
                         if strengths is None:
@@ -449,6 +498,8 @@ class Plan:
         optimizer's settings (mutable: the scikit-learn estimators set strengths and AdamW's
         weight decay before each training call)."""
         model = self.model
+        if self.inference_only:
+            return None  # (the norm layers' epsilon: _key_norms, checked by predict)
         spec = _optimizer_spec(model.optimizer)
         return (tuple((l.trainable, getattr(l, "epsilon", None), getattr(l, "momentum", None))
                       for l in model._layers),
@@ -531,6 +582,9 @@ class Plan:
             step), for metrics computed in Python.
         """
         model = self.model
+        if self.inference_only:
+            raise ValueError("Expected a training plan (compile_plan), received: an inference "
+                             "plan (compile_inference_plan), which only predicts")
         self._check_model()
         if model.optimizer is not self._optimizer:
             raise ValueError("Expected the optimizer the plan was compiled for, received: a model "

@@ -116,6 +116,7 @@ class Sequential:
         self.metadata = {}  # JSON-serializable user data saved with the model
         self._cap, self._step_key, self._pending = 0, None, None
         self._plan, self._use_plan = None, True  # the compiled plan (nnfast._plan), made lazily
+        self._inference_plan = None  # predict's plan when there is no training plan
         self._one_step = (np.empty(1), np.empty(1))  # train_on_batch's learning rate and loss
         self._fused = self._mode = None
         self._lock = threading.RLock()
@@ -656,7 +657,8 @@ class Sequential:
         # The model's lock taken here rather than by @_serialized: its wrapper frame was ~0.8 us
         # of a 3.7 us batch-1 predict of a 30-64-64-1 network.
         with self._lock:
-            plan = self._plan  # inference needs no optimizer checks: any plan of these weights
+            # inference needs no optimizer checks: any plan of these weights
+            plan = self._plan or self._inference_plan
             if (plan is not None and type(X) is np.ndarray and batch_size is None
                     and type(verbose) is int and verbose == 0 and plan._store is self._store
                     and self._use_plan and X.dtype == self.dtype and X.ndim == 2 and X.shape[0]
@@ -672,7 +674,6 @@ class Sequential:
 
     def _predict_checked(self, X, batch_size, verbose):
         """``predict`` for any input and argument (the caller holds the lock)."""
-        plan = self._plan
         _check_verbose(verbose)
         bs = _PREDICT_CHUNK if batch_size is None else _int(batch_size, "batch_size", 1)
         X = self._inputs(X)
@@ -681,9 +682,8 @@ class Sequential:
         self._ensure_built("predict")
         n = X.shape[0]
         result = np.empty((n, self.output_dim), self.dtype)
-        if plan is None or plan._store is not self._store:
-            plan = self._training_plan(1) if self.compiled else None
-        if plan is not None and self._use_plan:  # the forward pass in one C call
+        plan = self._predict_plan()
+        if plan is not None:  # the forward pass in one C call
             return plan.predict(X, result)
         bs = min(bs, n)
         self._ensure_buffers(bs)
@@ -693,6 +693,21 @@ class Sequential:
             hi = min(n, lo + bs)
             self._forward(X[lo:hi], hi - lo, False, False, out=result[lo:hi])
         return result
+
+    def _predict_plan(self):
+        """The plan ``predict`` runs: the training plan if one is current, else the inference
+        plan (made once per build, compiled or not); None for the per-layer path."""
+        from nnfast._plan import compile_inference_plan
+
+        if not self._use_plan:
+            return None
+        plan = self._plan
+        if plan is not None and plan._store is self._store:
+            return plan
+        plan = self._inference_plan
+        if plan is None or plan._store is not self._store:
+            plan = self._inference_plan = compile_inference_plan(self)
+        return plan
 
     # --- weights -----------------------------------------------------------------------
     def get_weights(self):

@@ -219,10 +219,87 @@ def test_predict_through_the_plan_matches_the_per_layer_path(dtype, n):
     a, b = twins(dtype, dropout=0.5)
     assert a.predict(X).dtype == np.dtype(dtype)
     np.testing.assert_allclose(a.predict(X), b.predict(X), **TOL[dtype])
+    assert a._inference_plan is not None and b._predict_plan() is None
+
+
+def _serving_twins(dtype, layers):
+    """The same uncompiled network twice (weights copied), the second on the per-layer path."""
+    made = [nf.Sequential(layers(), input_dim=6, dtype=dtype, seed=4) for _ in range(2)]
+    made[0].build()
+    made[1].set_weights(made[0].get_weights())
+    made[1]._use_plan = False
+    return made
+
+
+SERVED = {
+    "dense": lambda: [nf.layers.Dense(7, activation="gelu"), nf.layers.Dense(5, activation="elu"),
+                      nf.layers.Dense(3, activation="softmax")],
+    "norms": lambda: [nf.layers.Dense(8, activation="tanh"), nf.layers.BatchNormalization(),
+                      nf.layers.Dropout(0.3), nf.layers.Dense(8, use_bias=False),
+                      nf.layers.LayerNormalization(), nf.layers.Activation("swish"),
+                      nf.layers.Dense(1, activation="sigmoid")],
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("net", sorted(SERVED))
+@pytest.mark.parametrize("n", [1, 3, 1500])
+def test_an_uncompiled_model_predicts_through_its_inference_plan(dtype, net, n):
+    a, b = _serving_twins(dtype, SERVED[net])
+    bn = [l for l in a.layers if isinstance(l, nf.layers.BatchNormalization)]
+    if bn:  # moving statistics away from (0, 1), set on both twins
+        w = a.get_weights()
+        i = sum(len(l.get_weights()) for l in a.layers[:a.layers.index(bn[0])])
+        w[i + 2] += 0.5
+        w[i + 3] *= 3.0
+        a.set_weights(w)
+        b.set_weights(w)
+    X = np.random.default_rng(n).normal(size=(n, 6))
+    got = a.predict(X)
+    assert a._plan is None and a._inference_plan is not None
+    assert b._inference_plan is None
+    np.testing.assert_allclose(got, b.predict(X), **TOL[dtype])
+    # set_weights reaches the plan's next call
+    w = [x * 0.5 for x in a.get_weights()]
+    a.set_weights(w)
+    b.set_weights(w)
+    np.testing.assert_allclose(a.predict(X), b.predict(X), **TOL[dtype])
+
+
+def test_the_inference_plan_follows_compile_rebuild_and_unsupported_settings():
+    X = np.random.default_rng(0).normal(size=(4, 6))
+    a, b = _serving_twins("float64", SERVED["dense"])
+    a.predict(X)
+    plan = a._inference_plan
+    with pytest.raises(ValueError, match="inference plan"):
+        plan.train_chunk(X.astype(a.dtype), None, None, None, 0, 1, 4, np.ones(1), np.zeros(1))
+
+    class CustomLoss(nf.losses.MeanSquaredError):  # a loss the training plan does not run
+        pass
+
+    for m in (a, b):
+        m.compile("adam", CustomLoss())
+    np.testing.assert_allclose(a.predict(X), b.predict(X), **TOL["float64"])
+    assert a._plan is None and a._inference_plan is plan
+    a.compile("adam", "mse")
+    a.fit(X, np.zeros((4, 3)), epochs=1, verbose=0)  # a training plan now: predict runs it
     assert a._plan is not None
-    # an uncompiled model predicts through its layers
-    c = nf.Sequential([nf.layers.Dense(3, activation="softmax")], input_dim=6, dtype=dtype, seed=0)
-    assert c.predict(X).shape == (n, 3) and c._plan is None
+    b.set_weights(a.get_weights())
+    np.testing.assert_allclose(a.predict(X), b.predict(X), **TOL["float64"])
+    a.add(nf.layers.Dense(2))  # rebuilt: a new store, so a new plan
+    b.add(nf.layers.Dense(2))
+    b.set_weights(a.get_weights())
+    np.testing.assert_allclose(a.predict(X), b.predict(X), **TOL["float64"])
+    assert a._inference_plan is not plan
+
+
+def test_a_loaded_uncompiled_model_predicts_through_a_plan(tmp_path):
+    a, _ = _serving_twins("float32", SERVED["dense"])
+    X = np.random.default_rng(1).normal(size=(5, 6)).astype(np.float32)
+    a.save(tmp_path / "m.npz")
+    loaded = nf.load_model(tmp_path / "m.npz")
+    np.testing.assert_array_equal(loaded.predict(X), a.predict(X))
+    assert loaded._inference_plan is not None
 
 
 def test_optimizer_settings_changed_between_fits_reach_the_plan():

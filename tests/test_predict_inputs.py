@@ -72,7 +72,7 @@ def _warm(dtype):
     """A model whose next predict takes the serving fast path (its plan exists)."""
     m = _model(dtype)
     m.predict(np.zeros((1, 5), dtype))
-    assert m._plan is not None
+    assert m._predict_plan() is not None
     return m
 
 
@@ -128,6 +128,6 @@ def test_plan_forward_check_finite_computes_nothing_on_bad_input():
     out = np.full((2, 3), 7.0, np.float32)
     X = np.ones((2, 5), np.float32)
     X[1, 1] = np.inf
-    assert m._plan.predict(X, out, check_finite=True) is None
+    assert m._predict_plan().predict(X, out, check_finite=True) is None
     np.testing.assert_array_equal(out, 7.0)
-    assert m._plan.predict(X, out) is out  # unchecked: the caller vouched for X
+    assert m._predict_plan().predict(X, out) is out  # unchecked: the caller vouched for X

@@ -24,6 +24,17 @@ __all__ = [
     "swish",
     "silu",
     "softplus",
+    "linear_backward",
+    "relu_backward",
+    "leaky_relu_backward",
+    "elu_backward",
+    "sigmoid_backward",
+    "tanh_backward",
+    "gelu_backward",
+    "swish_backward",
+    "silu_backward",
+    "softplus_backward",
+    "softmax_backward",
     "softmax",
     "log_softmax",
     "bias_activation_inplace",
@@ -206,6 +217,27 @@ def log_softmax(x, out=None):
     shifted = x64 - x64.max(axis=-1, keepdims=True)
     r = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     return _finish(r, x.dtype, out)
+
+
+def _named_backward(name):
+    def fn(grad, *, x=None, y=None, out=None):
+        return activation_backward(grad, name, x=x, y=y, out=out)
+
+    fn.__name__ = fn.__qualname__ = f"{name}_backward"
+    return fn
+
+
+linear_backward = _named_backward("linear")
+relu_backward = _named_backward("relu")
+leaky_relu_backward = _named_backward("leaky_relu")
+elu_backward = _named_backward("elu")
+sigmoid_backward = _named_backward("sigmoid")
+tanh_backward = _named_backward("tanh")
+gelu_backward = _named_backward("gelu")
+swish_backward = _named_backward("swish")
+silu_backward = _named_backward("silu")
+softplus_backward = _named_backward("softplus")
+softmax_backward = _named_backward("softmax")
 
 
 def bias_activation_inplace(z, bias, code):

@@ -337,17 +337,19 @@ def build_forward(gen, name):
 
 
 def build_backward(gen, name):
-    act = gen.draw(st.sampled_from(ACTS + ("silu", None)), label="act")
+    named = name != "activation_backward"  # relu_backward(grad, *, x, y, out) ...
+    act = name[:-len("_backward")] if named else \
+        gen.draw(st.sampled_from(ACTS + ("silu", None)), label="act")
     shape = gen.shape(2) if act == "softmax" else gen.shape(gen.draw(st.integers(1, 3)))
-    kw = {"grad": gen.array(shape), "activation": act}
+    kw = {"grad": gen.array(shape)} if named else {"grad": gen.array(shape), "activation": act}
     has = gen.draw(st.sampled_from(["x", "y", "xy"]), label="given")
     if "x" in has:
         kw["x"] = gen.array(shape, -10, 10)
     if "y" in has or act in (None, "linear"):
         lo, hi = {"sigmoid": (0, 1), "tanh": (-1, 1), "softmax": (0, 1)}.get(act, (-1, 5))
         kw["y"] = gen.array(shape, lo, hi)
-    case = Case(gen, name, kw, arrays=["grad", "x", "y"], scalars=_act_scalars(), out=shape,
-                alias=["grad"])
+    case = Case(gen, name, kw, arrays=["grad", "x", "y"], scalars={} if named else _act_scalars(),
+                out=shape, alias=["grad"])
     if has == "y" and act in ("gelu", "swish", "silu"):
         gen.wellformed = False  # these need x: must raise, or be right anyway
     maybe_out(case)
@@ -679,7 +681,9 @@ BUILDERS = {
     **{n: build_forward for n in ("activation_forward", "linear", "relu", "leaky_relu", "elu", "sigmoid",
                                   "tanh", "gelu", "swish", "silu", "softplus", "softmax",
                                   "log_softmax")},
-    "activation_backward": build_backward,
+    **{n: build_backward for n in ("activation_backward", *(f"{a}_backward" for a in (
+        "linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "swish", "silu",
+        "softplus", "softmax")))},
     "bias_activation_inplace": build_bias_act,
     "bias_grad": build_bias_grad,
     "activation_code": build_activation_code,
