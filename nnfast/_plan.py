@@ -504,14 +504,10 @@ class Plan:
         return (tuple((l.trainable, getattr(l, "epsilon", None), getattr(l, "momentum", None))
                       for l in model._layers),
                 tuple(_strengths(s.regularizer) for s in model._store.slots),
-                None if spec is None else tuple(sorted(spec[0].items())))
+                None if spec is None else tuple(spec[0].values()))  # (one key order: the dict's)
 
     def _norm_key(self):
         return tuple(l.epsilon for l in self._norms)
-
-    def runs_current_settings(self):
-        """Whether the optimizer's current settings are ones the plan runs."""
-        return _optimizer_spec(self.model.optimizer) is not None
 
     # --- training ------------------------------------------------------------------------
     def learning_rates(self, n_steps, out=None):

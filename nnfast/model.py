@@ -262,7 +262,7 @@ class Sequential:
             return None
         plan = self._plan
         if plan is None or plan.batch_size < batch_size or plan._store is not self._store \
-                or plan._optimizer is not self.optimizer or not plan.runs_current_settings():
+                or plan._optimizer is not self.optimizer:  # (same object: settings it runs)
             plan = self._plan = compile_plan(self, batch_size)
         return plan
 
