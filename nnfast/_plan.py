@@ -260,11 +260,19 @@ def _strengths(regularizer):
     return float(getattr(regularizer, "l1", 0.0)), float(getattr(regularizer, "l2", 0.0))
 
 
-def _supported_layers(model):
-    layers = model._layers
-    if any(type(layer) not in _LAYERS for layer in layers):
+def _runs_forward(model, rows):
+    """Whether the plan runs ``model``'s forward pass on ``rows`` rows: its layer classes, and
+    dimensions within BLAS's 32-bit ints."""
+    if any(type(layer) not in _LAYERS for layer in model._layers):
         return False
-    # the regularizers the model applies: those its weight slots were built with
+    widest = max([model.input_dim] + [layer.output_dim for layer in model._layers])
+    return widest <= _INT_MAX and rows * widest <= _INT_MAX
+
+
+def _supported_regularizers(model):
+    """Whether every regularizer the model applies (those its trainable weight slots were built
+    with) is one the plan runs."""
+    layers = model._layers
     return all(_strengths(s.regularizer) is not None for s in model._store.slots
                if layers[s.layer].trainable)
 
@@ -309,14 +317,12 @@ def compile_plan(model, batch_size):
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"Expected batch_size >= 1, received: batch_size={batch_size!r}")
-    if model._mode is None or not _supported_layers(model):
+    if model._mode is None or not _runs_forward(model, int(batch_size)) \
+            or not _supported_regularizers(model):
         return None
     loss = _loss_code(model.loss, model._mode)
     opt = _optimizer_spec(model.optimizer)
     if loss is None or opt is None:
-        return None
-    dims = [model.input_dim] + [layer.output_dim for layer in model._layers]
-    if max(dims) > _INT_MAX or int(batch_size) * max(dims) > _INT_MAX:
         return None
     return Plan(model, int(batch_size), loss, opt)
 
@@ -344,12 +350,7 @@ def compile_inference_plan(model):
     >>> np.allclose(plan.predict(X, np.empty((4, 2), np.float32)), model.predict(X))
     True
     """
-    if not getattr(model, "built", False):
-        return None
-    if any(type(layer) not in _LAYERS for layer in model._layers):
-        return None
-    dims = [model.input_dim] + [layer.output_dim for layer in model._layers]
-    if max(dims) > _INT_MAX:
+    if not (getattr(model, "built", False) and _runs_forward(model, 1)):
         return None
     return Plan(model, 1, None, None)
 

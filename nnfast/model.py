@@ -702,8 +702,11 @@ class Sequential:
         if not self._use_plan:
             return None
         plan = self._plan
-        if plan is not None and plan._store is self._store:
-            return plan
+        if plan is not None:
+            if plan._store is self._store:
+                return plan
+            self._plan = None  # the model was built again: fit makes a new one (and predict's
+            #                    fast path then finds the inference plan)
         plan = self._inference_plan
         if plan is None or plan._store is not self._store:
             plan = self._inference_plan = compile_inference_plan(self)

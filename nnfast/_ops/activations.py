@@ -28,17 +28,6 @@ __all__ = [
     "swish",
     "silu",
     "softplus",
-    "linear_backward",
-    "relu_backward",
-    "leaky_relu_backward",
-    "elu_backward",
-    "sigmoid_backward",
-    "tanh_backward",
-    "gelu_backward",
-    "swish_backward",
-    "silu_backward",
-    "softplus_backward",
-    "softmax_backward",
     "softmax",
     "log_softmax",
     "bias_activation_inplace",
@@ -51,6 +40,8 @@ ACTIVATIONS = (
     "linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "swish", "softplus",
     "softmax",
 )
+# one backward function per activation, and silu_backward (= swish_backward)
+__all__ += [f"{name}_backward" for name in (*ACTIVATIONS, "silu")]
 _CODES = {name: code for code, name in enumerate(ACTIVATIONS)}
 _CODES["silu"] = _CODES["swish"]
 _SOFTMAX = _CODES["softmax"]

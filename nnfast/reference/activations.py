@@ -24,17 +24,6 @@ __all__ = [
     "swish",
     "silu",
     "softplus",
-    "linear_backward",
-    "relu_backward",
-    "leaky_relu_backward",
-    "elu_backward",
-    "sigmoid_backward",
-    "tanh_backward",
-    "gelu_backward",
-    "swish_backward",
-    "silu_backward",
-    "softplus_backward",
-    "softmax_backward",
     "softmax",
     "log_softmax",
     "bias_activation_inplace",
@@ -45,6 +34,8 @@ ACTIVATIONS = (
     "linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "swish", "softplus",
     "softmax",
 )
+# one backward function per activation, and silu_backward (= swish_backward)
+__all__ += [f"{name}_backward" for name in (*ACTIVATIONS, "silu")]
 LEAKY_RELU_ALPHA = 0.01
 ELU_ALPHA = 1.0
 

@@ -681,9 +681,8 @@ BUILDERS = {
     **{n: build_forward for n in ("activation_forward", "linear", "relu", "leaky_relu", "elu", "sigmoid",
                                   "tanh", "gelu", "swish", "silu", "softplus", "softmax",
                                   "log_softmax")},
-    **{n: build_backward for n in ("activation_backward", *(f"{a}_backward" for a in (
-        "linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "swish", "silu",
-        "softplus", "softmax")))},
+    **{n: build_backward for n in ("activation_backward",
+                                   *(f"{a}_backward" for a in (*ACTS, "silu")))},
     "bias_activation_inplace": build_bias_act,
     "bias_grad": build_bias_grad,
     "activation_code": build_activation_code,
