@@ -866,7 +866,7 @@ int SFX(nnf_mlp_train)(const nnf_mlp_plan *p, GEMM_FN gemm, T *params, T *grads,
 
 void SFX(nnf_mlp_predict)(const nnf_mlp_plan *p, GEMM_FN gemm, const T *params, const T *state,
                           T *buf_a, T *buf_b, T *buf_z, T *buf_s, size_t rows, const T *X,
-                          size_t n, T *out, int nthreads)
+                          size_t n, T *out, int logits, int nthreads)
 {
     const size_t L = p->n_layers, din = p->in_dim, k = p->out_dim;
     /* element-wise work on the calling thread: BLAS owns the cores (see _plan.py) */
@@ -876,7 +876,7 @@ void SFX(nnf_mlp_predict)(const nnf_mlp_plan *p, GEMM_FN gemm, const T *params, 
         const T *h = X + lo * din;
         for (size_t i = 0; i < L; i++) {
             const nnf_mlp_layer *Ly = p->layers + i;
-            int code = Ly->act_infer;
+            int code = logits && i + 1 == L ? NNF_ACT_LINEAR : Ly->act_infer;
             T *dst = i + 1 == L ? out + lo * k : (h == buf_a ? buf_b : buf_a);
             if (Ly->kind == NNF_MLP_DENSE) {
                 int keeps_z = code == NNF_ACT_SOFTMAX || !nnf_act_backward_uses_output(code);

@@ -174,16 +174,17 @@ int nnf_mlp_train_f64(const nnf_mlp_plan *p, nnf_dgemm_fn gemm, double *params, 
  * chunks of at most `rows` rows (the Python path's predict chunk). buf_a, buf_b and buf_z hold
  * rows x (widest layer) elements each, buf_s 2·rows (layer norm's row statistics); Dropout is
  * the identity, batch norm normalizes with the moving statistics in state. Batches of 1-2 rows skip BLAS
- * (a row kernel): their results may differ from the GEMM path in the last bits. Element-wise
+ * (a row kernel): their results may differ from the GEMM path in the last bits. logits != 0
+ * skips the last layer's activation (the logits a fused loss reads: evaluate). Element-wise
  * work stays on the calling thread (`nthreads` is reserved); BLAS uses its own threads. */
 void nnf_mlp_predict_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, const float *params,
                          const float *state, float *buf_a, float *buf_b, float *buf_z,
                          float *buf_s, size_t rows, const float *X, size_t n, float *out,
-                         int nthreads);
+                         int logits, int nthreads);
 void nnf_mlp_predict_f64(const nnf_mlp_plan *p, nnf_dgemm_fn gemm, const double *params,
                          const double *state, double *buf_a, double *buf_b, double *buf_z,
                          double *buf_s, size_t rows, const double *X, size_t n, double *out,
-                         int nthreads);
+                         int logits, int nthreads);
 
 #ifdef __cplusplus
 }

@@ -693,7 +693,7 @@ class Plan:
         return seeds
 
     # --- inference -----------------------------------------------------------------------
-    def predict(self, X, out, check_finite=False):
+    def predict(self, X, out, check_finite=False, logits=False):
         """``out := model.predict(X)``: the forward pass in inference mode, in one call.
 
         Parameters
@@ -704,6 +704,9 @@ class Plan:
             C-contiguous, the model's dtype; receives the output activations.
         check_finite : bool
             Check X for NaN and infinity first, in the same C call.
+        logits : bool
+            Leave out the last layer's activation: the logits that the model's loss reads when
+            it fuses that activation (``evaluate``).
 
         Returns
         -------
@@ -716,7 +719,7 @@ class Plan:
                 and 0 < n <= self._predict_rows and X.shape[1] == self.in_dim
                 and out.shape[0] == n and out.shape[1] == self.out_dim):
             forward = self._bind_forward(X, out)  # a warm call skips this
-        return forward(X, out, check_finite)
+        return forward(X, out, check_finite, logits)
 
     def _bind_forward(self, X, out):
         """The checks and buffers of :meth:`predict`: the ``_step.Forward`` for ``X`` and

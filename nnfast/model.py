@@ -616,19 +616,33 @@ class Sequential:
     # --- inference ---------------------------------------------------------------------
     def _evaluate_arrays(self, X, T, M, W, batch_size, metrics):
         n = X.shape[0]
-        self._ensure_buffers(min(batch_size, n))
+        rows, probs = min(batch_size, n), None  # None: the model's own metric buffer
+        plan = self._predict_plan() if X.flags.c_contiguous else None
+        if plan is not None:
+            # The forward pass in one C call per chunk, giving the logits when the loss fuses the
+            # last activation (a 30-64-1 network on 200 rows: 134 us per-layer).
+            logits, fused = np.empty((rows, self.output_dim), self.dtype), self._fused is not None
+            probs = np.empty_like(logits) if metrics else None
+            grad = np.empty_like(logits)
+        else:
+            self._ensure_buffers(rows)
         for m in metrics:
             m.reset_state()
         total = 0.0
         for lo in range(0, n, batch_size):
             hi = min(n, lo + batch_size)
             k = hi - lo
-            out = self._forward(X[lo:hi], k, False, True)
-            loss, _ = self.loss.compute(out, T[lo:hi], None if W is None else W[lo:hi],
-                                        self._dys[-1][:k], self._mode)
+            if plan is not None:
+                out = plan.predict(X[lo:hi], logits[:k], False, fused)
+                loss, _ = self.loss.compute(out, T[lo:hi], None if W is None else W[lo:hi],
+                                            grad[:k], self._mode)
+            else:
+                out = self._forward(X[lo:hi], k, False, True)
+                loss, _ = self.loss.compute(out, T[lo:hi], None if W is None else W[lo:hi],
+                                            self._dys[-1][:k], self._mode)
             total += float(loss) * k
             if metrics:
-                pred = self._outputs(out, k)
+                pred = self._outputs(out, k, probs)
                 for m in metrics:
                     m.update_state(M[lo:hi], pred)
         result = {"loss": total / n + self._penalty()}

@@ -388,3 +388,44 @@ def test_validation_runs_in_evaluates_chunks(use_plan):
     assert h.history["val_loss"][-1] == ev["loss"]
     assert h.history["val_accuracy"][-1] == ev["accuracy"]
     assert h.history["val_auc"][-1] == ev["auc"]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("net,loss,metrics", [
+    ("dense", "sparse_categorical_crossentropy", ["accuracy"]),  # softmax fused: logits
+    ("dense", "categorical_crossentropy", ["accuracy", "auc"]),
+    ("norms", "binary_crossentropy", ["accuracy", "auc"]),       # sigmoid fused: logits
+    ("norms", "mse", ["mae"]),                                   # nothing fused: outputs
+])
+@pytest.mark.parametrize("n,batch_size", [(1, None), (3, None), (1500, None), (1500, 64)])
+def test_evaluate_through_the_plan_matches_the_per_layer_path(dtype, net, loss, metrics, n,
+                                                              batch_size):
+    """evaluate runs the forward pass in one C call per chunk (the inference plan before fit,
+    the training plan after), asking for the logits when the loss fuses the last activation."""
+    a, b = _serving_twins(dtype, SERVED[net])
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(n, 6))
+    y = rng.integers(0, a.output_dim, n) if a.output_dim > 1 else rng.integers(0, 2, n)
+    if loss == "categorical_crossentropy":
+        y = np.eye(a.output_dim)[y]
+    w = rng.uniform(0.5, 2.0, n)
+    for m in (a, b):
+        m.compile("adam", loss, metrics=metrics)
+    for fitted in (False, True):
+        got = a.evaluate(X, y, batch_size=batch_size, sample_weight=w)
+        assert (a._plan if fitted else a._inference_plan) is not None
+        want = b.evaluate(X, y, batch_size=batch_size, sample_weight=w)
+        assert got.keys() == want.keys()
+        for key in got:
+            np.testing.assert_allclose(got[key], want[key], err_msg=key, **TOL[dtype])
+        a.fit(X, y, epochs=1, batch_size=8, verbose=0)
+        b.set_weights(a.get_weights())
+
+
+def test_evaluate_of_a_fortran_ordered_input_takes_the_same_values():
+    a, b = _serving_twins("float64", SERVED["dense"])
+    X = np.asfortranarray(np.random.default_rng(2).normal(size=(40, 6)))
+    y = np.arange(40) % 3
+    for m in (a, b):
+        m.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    assert a.evaluate(X, y) == pytest.approx(b.evaluate(X, y), rel=1e-12)

@@ -67,11 +67,11 @@ cdef extern from "nnf_mlp.h" nogil:
     void nnf_mlp_predict_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, const float *params,
                              const float *state, float *buf_a, float *buf_b, float *buf_z,
                              float *buf_s, size_t rows, const float *X, size_t n, float *out,
-                             int nthreads)
+                             int logits, int nthreads)
     void nnf_mlp_predict_f64(const nnf_mlp_plan *p, nnf_dgemm_fn gemm, const double *params,
                              const double *state, double *buf_a, double *buf_b, double *buf_z,
                              double *buf_s, size_t rows, const double *X, size_t n,
-                             double *out, int nthreads)
+                             double *out, int logits, int nthreads)
 
 
 NONE = <Py_ssize_t>NNF_MLP_NONE  # "no such buffer" offset (as a Python int: -1)
@@ -283,12 +283,13 @@ cdef class Forward:
         self.p_s = _address(buf_s, self.f32)
         self.rows = rows
 
-    def __call__(self, X, out, bint check_finite=False):
+    def __call__(self, X, out, bint check_finite=False, bint logits=False):
         """``out := network(X)`` on one thread (the caller has checked dtypes and shapes).
 
         With ``check_finite``, X is first checked for NaN and infinity in the same nogil call
         (a batch-1 predict of a small network is ~1 us: a separate check cost as much again);
-        returns None, computing nothing, when it holds any.
+        returns None, computing nothing, when it holds any. With ``logits``, the last layer's
+        activation is left out (the logits a fused loss reads).
         """
         cdef const float[:, ::1] x32
         cdef float[:, ::1] o32
@@ -306,7 +307,7 @@ cdef class Forward:
                     nnf_mlp_predict_f32(
                         &self.kernel.plan, _sgemm, <float *>self.p_params, <float *>self.p_state,
                         <float *>self.p_a, <float *>self.p_b, <float *>self.p_z,
-                        <float *>self.p_s, self.rows, &x32[0, 0], n, &o32[0, 0], 1)
+                        <float *>self.p_s, self.rows, &x32[0, 0], n, &o32[0, 0], logits, 1)
         else:
             x64, o64 = X, out
             n = x64.shape[0]
@@ -318,5 +319,5 @@ cdef class Forward:
                         &self.kernel.plan, _dgemm, <double *>self.p_params,
                         <double *>self.p_state, <double *>self.p_a, <double *>self.p_b,
                         <double *>self.p_z, <double *>self.p_s, self.rows, &x64[0, 0], n,
-                        &o64[0, 0], 1)
+                        &o64[0, 0], logits, 1)
         return out if finite else None
