@@ -55,3 +55,22 @@ NNF_FINITE_CHUNK(finite_chunk_f64, double, uint64_t, 0x7ff0000000000000ull)
 int nnf_all_finite_f32(const float *x, size_t n, int nthreads) { NNF_ALL_FINITE(finite_chunk_f32); }
 
 int nnf_all_finite_f64(const double *x, size_t n, int nthreads) { NNF_ALL_FINITE(finite_chunk_f64); }
+
+/* Blocks with an early exit between them, as the finite check; the count of values inside
+ * [lo, hi] (comparisons false for NaN) is a plain sum GCC vectorises. */
+#define NNF_ALL_WITHIN(name, T)                                                               \
+    NNF_CLONES int name(const T *NNF_RESTRICT x, size_t n, T lo, T hi)                        \
+    {                                                                                        \
+        for (size_t b = 0; b < n; b += NNF_CHECK_BLOCK) {                                    \
+            const size_t e = n - b < NNF_CHECK_BLOCK ? n : b + NNF_CHECK_BLOCK;              \
+            size_t inside = 0;                                                               \
+            for (size_t i = b; i < e; i++)                                                   \
+                inside += (x[i] >= lo) & (x[i] <= hi);                                       \
+            if (inside != e - b)                                                             \
+                return 0;                                                                    \
+        }                                                                                    \
+        return 1;                                                                            \
+    }
+
+NNF_ALL_WITHIN(nnf_all_within_f32, float)
+NNF_ALL_WITHIN(nnf_all_within_f64, double)

@@ -47,6 +47,7 @@ cross-entropy whose model output is not the matching softmax/sigmoid and not
 4
 """
 
+import operator
 import os
 import weakref
 
@@ -56,6 +57,7 @@ from nnfast import _blas, _threads
 from nnfast import losses as losses_mod, optimizers as opt_mod, regularizers as reg_mod
 from nnfast._kernels import step as _step
 from nnfast._memory import aligned_zeros
+from nnfast._ops._validate import labels_inside
 from nnfast._ops.optim import GLOBAL_CLIP_EPS
 from nnfast.layers import Activation, BatchNormalization, Dense, Dropout, LayerNormalization
 
@@ -219,29 +221,45 @@ def _metric_code(model, loss_code, out_dim):
 _CLIP_NONE, _CLIP_NORM, _CLIP_VALUE, _CLIP_GLOBAL_NORM = range(4)  # csrc/nnf_mlp.h
 
 
+# The optimizers the plan runs: their C code, the optimizer-state slots the update reads, and
+# the attribute behind each nnf_mlp_plan field. One table for the spec and the layout key, so
+# a setting the C update reads is always one the key watches.
+_OPTIMIZERS = {
+    opt_mod.Adam: (_ADAM, ("m", "v"), dict(beta_1="beta_1", beta_2="beta_2", epsilon="epsilon",
+                                           weight_decay="weight_decay", decoupled="_decoupled")),
+    opt_mod.SGD: (_SGD, ("momentum", None), dict(momentum="momentum", nesterov="nesterov",
+                                                  weight_decay="weight_decay")),
+    opt_mod.RMSprop: (_RMSPROP, ("square_avg", "momentum"),
+                      dict(rho="rho", epsilon="epsilon", momentum="momentum",
+                           weight_decay="weight_decay")),
+}
+_OPTIMIZERS[opt_mod.AdamW] = _OPTIMIZERS[opt_mod.Adam]
+_CLIPS = ((_CLIP_NORM, "clipnorm"), (_CLIP_VALUE, "clipvalue"), (_CLIP_GLOBAL_NORM, "global_clipnorm"))
+
+# Per optimizer class, every attribute its spec reads in one C-level getter (the layout key's,
+# checked on every train_on_batch: building the spec cost 1.5 us there).
+_OPTIMIZER_SETTINGS = {kind: operator.attrgetter(*(a for _, a in _CLIPS), *fields.values())
+                       for kind, (_, _, fields) in _OPTIMIZERS.items()}
+
+
 def _optimizer_spec(opt):
-    """Scalars of the optimizer for the C plan, or None when unsupported."""
+    """Scalars of the optimizer for the C plan and its state slots' names, or None when
+    unsupported."""
+    entry = _OPTIMIZERS.get(type(opt))
+    if entry is None:
+        return None
+    code, slots, fields = entry
     spec = dict(beta_1=0.0, beta_2=0.0, epsilon=0.0, weight_decay=0.0, momentum=0.0, rho=0.0,
                 nesterov=0, decoupled=0, clip=_CLIP_NONE, clip_max=0.0,
-                clip_eps=GLOBAL_CLIP_EPS)
-    for clip, value in ((_CLIP_NORM, opt.clipnorm), (_CLIP_VALUE, opt.clipvalue),
-                        (_CLIP_GLOBAL_NORM, opt.global_clipnorm)):
+                clip_eps=GLOBAL_CLIP_EPS, opt=code)
+    for clip, name in _CLIPS:
+        value = getattr(opt, name)
         if value is not None:  # at most one is set (the optimizer checks)
             spec.update(clip=clip, clip_max=float(value))
-    kind = type(opt)
-    if kind in (opt_mod.Adam, opt_mod.AdamW):
-        spec.update(opt=_ADAM, beta_1=opt.beta_1, beta_2=opt.beta_2, epsilon=opt.epsilon,
-                    weight_decay=opt.weight_decay, decoupled=int(opt._decoupled))
-        return spec, ("m", "v")
-    if kind is opt_mod.SGD:
-        spec.update(opt=_SGD, momentum=opt.momentum, nesterov=int(opt.nesterov),
-                    weight_decay=opt.weight_decay)
-        return spec, ("momentum", None)
-    if kind is opt_mod.RMSprop:
-        spec.update(opt=_RMSPROP, rho=opt.rho, epsilon=opt.epsilon, momentum=opt.momentum,
-                    weight_decay=opt.weight_decay)
-        return spec, ("square_avg", "momentum")
-    return None
+    for field, name in fields.items():
+        value = getattr(opt, name)
+        spec[field] = int(value) if field in ("nesterov", "decoupled") else value
+    return spec, slots
 
 
 # What an inference plan tells C for its optimizer (never run: see Plan.__init__).
@@ -389,8 +407,14 @@ class Plan:
         self._seeds = np.zeros(1, np.uint64)
         self._labels_ok = None
         self._predict_rows = 0
-        self._forward = None  # _step.Forward bound to the buffers below (rebound on change)
+        self._forward = self._trainer = None  # _step.Forward, _step.Trainer (rebound on change)
         self._key = None
+        # per layer, the settings the C description reads from it (attrgetter: no missing
+        # attribute looked up and caught on every call)
+        self._layer_settings = [
+            (layer, operator.attrgetter("trainable", *(a for a in ("epsilon", "momentum")
+                                                       if hasattr(layer, a))))
+            for layer in model._layers]
         self._store = model._store
         self._optimizer = None if self.inference_only else model.optimizer
         self._build_kernel()
@@ -485,7 +509,7 @@ class Plan:
         self._kernel = _step.MLPKernel(descs, plan,
                                        [tuple(r) for r in store.trainable_runs(trainable)],
                                        [(s.lo, s.hi) for s in store.trainable_slots(trainable)])
-        self._forward = None
+        self._forward = self._trainer = None  # (bound to the kernel and buffers: rebound)
         self._work = aligned_zeros(max(1, pos), self.dtype)
         self._dscratch = np.zeros(self._dscratch_size(1), np.float64)
         self._lbuf = np.zeros(cap, np.intp)
@@ -501,11 +525,10 @@ class Plan:
         model = self.model
         if self.inference_only:
             return None  # (the norm layers' epsilon: _key_norms, checked by predict)
-        spec = _optimizer_spec(model.optimizer)
-        return (tuple((l.trainable, getattr(l, "epsilon", None), getattr(l, "momentum", None))
-                      for l in model._layers),
-                tuple(_strengths(s.regularizer) for s in model._store.slots),
-                None if spec is None else tuple(spec[0].values()))  # (one key order: the dict's)
+        settings = _OPTIMIZER_SETTINGS.get(type(model.optimizer))
+        return (tuple([get(layer) for layer, get in self._layer_settings]),
+                tuple([_strengths(s.regularizer) for s in model._store.slots]),
+                None if settings is None else settings(model.optimizer))
 
     def _norm_key(self):
         return tuple(l.epsilon for l in self._norms)
@@ -607,7 +630,7 @@ class Plan:
             if labels.shape != (n,):
                 raise ValueError(f"Expected labels of shape ({n},), received: {labels.shape}")
             if self._labels_ok is None or self._labels_ok() is not labels:
-                if labels.dtype != np.intp or labels.min() < 0 or labels.max() >= self.out_dim:
+                if labels.dtype != np.intp or not labels_inside(labels, self.out_dim):
                     raise ValueError(f"Expected intp labels in [0, {self.out_dim})")
                 self._labels_ok = weakref.ref(labels)
         elif T.shape != (n, self.out_dim):
@@ -642,19 +665,30 @@ class Plan:
         nthreads = nthreads if blas is not None else _ELEMENTWISE_THREADS
         if self._dscratch.shape[0] < self._dscratch_size(nthreads):
             self._dscratch = np.zeros(self._dscratch_size(nthreads), np.float64)
+            self._trainer = None
+        trainer = self._trainer_for(store)
         try:
-            status = _step.train(self._kernel, store.params, store.grads, store.state,
-                                 self._state(self._slot_names[0]),
-                                 self._state(self._slot_names[1]), self._work, self._dscratch,
-                                 self._lbuf, X, T, labels, W, order, batch_size, start_step,
-                                 n_steps, opt.iterations, lrs, seeds, losses_out, correct_out,
-                                 nthreads, outs)
+            status = trainer(X, T, labels, W, order, batch_size, start_step, n_steps,
+                             opt.iterations, lrs, seeds, losses_out, correct_out, nthreads, outs)
         finally:
             if blas is not None:
                 blas.restore()
         opt.iterations += n_steps
         if status != 0:
             raise MemoryError("train_chunk: the loss kernel could not allocate its scratch")
+
+    def _trainer_for(self, store):
+        """The ``_step.Trainer`` of the kernel and buffers, (re)bound when the store's arrays or
+        the optimizer's state arrays were replaced."""
+        s1, s2 = self._state(self._slot_names[0]), self._state(self._slot_names[1])
+        trainer = self._trainer
+        if (trainer is None or trainer.params is not store.params
+                or trainer.grads is not store.grads or trainer.state is not store.state
+                or trainer.s1 is not s1 or trainer.s2 is not s2):
+            trainer = self._trainer = _step.Trainer(self._kernel, store.params, store.grads,
+                                                    store.state, s1, s2, self._work,
+                                                    self._dscratch, self._lbuf)
+        return trainer
 
     def _team_pays(self, batch_size):
         """Whether a chunk of ``batch_size`` steps runs on the thread team (see _TEAM_MIN_WORK)."""

@@ -429,3 +429,37 @@ def test_evaluate_of_a_fortran_ordered_input_takes_the_same_values():
     for m in (a, b):
         m.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
     assert a.evaluate(X, y) == pytest.approx(b.evaluate(X, y), rel=1e-12)
+
+
+
+@pytest.mark.parametrize("kind", sorted(nnfast._plan._OPTIMIZERS, key=lambda k: k.__name__))
+def test_every_setting_the_c_update_reads_is_watched_by_train_on_batch(kind):
+    """Changing any optimizer attribute the plan's spec reads (and clipping) between two
+    train_on_batch calls reaches the C update: the plan's layout key watches each one."""
+    code, slots, fields = nnfast._plan._OPTIMIZERS[kind]
+    changes = {"beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-3, "weight_decay": 0.3,
+               "momentum": 0.7, "rho": 0.5, "nesterov": True, "clipnorm": 1e-3,
+               "clipvalue": 1e-4, "global_clipnorm": 1e-3}
+    names = [n for n in fields.values() if n != "_decoupled"] + ["clipnorm", "clipvalue",
+                                                                  "global_clipnorm"]
+    X, y = data(n=24)
+    for name in names:
+        made = []
+        for use_plan in (True, False):
+            m = nf.Sequential([nf.layers.Dense(5, activation="tanh"),
+                               nf.layers.Dense(3, activation="softmax")], input_dim=6,
+                              dtype="float64", seed=2)
+            opt = kind(1e-2, momentum=0.1) if kind in (nf.optimizers.SGD, nf.optimizers.RMSprop) \
+                else kind(1e-2)
+            m.compile(opt, "sparse_categorical_crossentropy")
+            m._use_plan = use_plan
+            made.append(m)
+        with threads(1):
+            for m in made:
+                m.train_on_batch(X, y)
+                setattr(m.optimizer, name, changes[name])
+                m.train_on_batch(X, y)
+                m.train_on_batch(X, y)
+        assert made[0]._plan is not None
+        for wa, wb in zip(made[0].get_weights(), made[1].get_weights()):
+            np.testing.assert_allclose(wa, wb, err_msg=name, **TOL["float64"])

@@ -14,6 +14,8 @@ from libc.stdint cimport int64_t, uint64_t
 cdef extern from "nnf_check.h" nogil:
     int nnf_all_finite_f32(const float *x, size_t n, int nthreads)
     int nnf_all_finite_f64(const double *x, size_t n, int nthreads)
+    int nnf_all_within_f32(const float *x, size_t n, float lo, float hi)
+    int nnf_all_within_f64(const double *x, size_t n, double lo, double hi)
 
 
 cdef extern from "nnf_norm.h" nogil:
@@ -238,4 +240,24 @@ def all_finite_f64(const double[::1] x, int nthreads):
     if n:
         with nogil:
             ok = nnf_all_finite_f64(&x[0], n, nthreads)
+    return ok != 0
+
+
+def all_within_f32(const float[::1] x, float lo, float hi):
+    """Whether every value of ``x`` lies in ``[lo, hi]`` (NaN does not), on one thread."""
+    cdef size_t n = x.shape[0]
+    cdef int ok = 1
+    if n:
+        with nogil:
+            ok = nnf_all_within_f32(&x[0], n, lo, hi)
+    return ok != 0
+
+
+def all_within_f64(const double[::1] x, double lo, double hi):
+    """Whether every value of ``x`` lies in ``[lo, hi]`` (NaN does not), on one thread."""
+    cdef size_t n = x.shape[0]
+    cdef int ok = 1
+    if n:
+        with nogil:
+            ok = nnf_all_within_f64(&x[0], n, lo, hi)
     return ok != 0

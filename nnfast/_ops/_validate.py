@@ -11,9 +11,12 @@ import numpy as np
 
 from nnfast import _threads
 from nnfast._kernels.norm import all_finite_f32 as _all_finite_f32, all_finite_f64 as _all_finite_f64
+from nnfast._kernels.norm import all_within_f32 as _all_within_f32, all_within_f64 as _all_within_f64
+from nnfast._kernels.norm import first_out_of_range as _first_out_of_range
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _F32, _F64 = FLOAT_DTYPES
+_I64 = np.dtype(np.int64)
 
 
 def _fmt_dtype(dt):
@@ -178,6 +181,14 @@ def integer(value, name, *, low=None):
     return v
 
 
+def labels_inside(lab, n_classes):
+    """Whether every value of the integer array ``lab`` lies in ``[0, n_classes)``: one pass
+    in C for a contiguous int64 array (min() and max() cost ~3 us on a 32-row batch)."""
+    if lab.dtype == _I64 and lab.ndim == 1 and lab.flags.c_contiguous:
+        return _first_out_of_range(lab, n_classes) < 0
+    return not lab.size or (int(lab.min()) >= 0 and int(lab.max()) < n_classes)
+
+
 def labels_array(labels, name, n, n_classes):
     """Integer class labels of shape ``(n,)`` in ``[0, n_classes)``, as a contiguous intp array."""
     lab = np.asarray(labels)
@@ -196,7 +207,7 @@ def labels_array(labels, name, n, n_classes):
         lab = lab[:, 0]
     if lab.ndim != 1 or lab.shape[0] != n:
         raise ValueError(f"Expected {name} of shape ({n},), received: {name}.shape={lab.shape}")
-    if lab.size:
+    if not labels_inside(lab, n_classes):
         lo, hi = int(lab.min()), int(lab.max())
         if lo < 0 or hi >= n_classes:
             bad = lo if lo < 0 else hi
@@ -217,3 +228,14 @@ def all_finite(x, threads=None):
         if x.dtype == _F64:
             return _all_finite_f64(x.reshape(-1), nt)
     return bool(np.isfinite(x).all())
+
+
+def all_within(x, lo, hi):
+    """Whether every value of the array ``x`` lies in ``[lo, hi]`` (NaN does not): one pass on
+    one thread for C-contiguous float32/float64 arrays, else through NumPy."""
+    if x.flags.c_contiguous:
+        if x.dtype == _F32:
+            return _all_within_f32(x.reshape(-1), lo, hi)
+        if x.dtype == _F64:
+            return _all_within_f64(x.reshape(-1), lo, hi)
+    return bool(((x >= lo) & (x <= hi)).all())

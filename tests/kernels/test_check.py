@@ -1,10 +1,11 @@
-"""The inputs' finiteness check (csrc/nnf_check.c) against np.isfinite."""
+"""The inputs' checks (csrc/nnf_check.c): finiteness against np.isfinite, the range check
+against NumPy's comparisons."""
 
 import numpy as np
 import pytest
 
 from nnfast._kernels import norm as _norm
-from nnfast._ops._validate import all_finite
+from nnfast._ops._validate import all_finite, all_within
 
 CHECKS = {np.float32: _norm.all_finite_f32, np.float64: _norm.all_finite_f64}
 BAD = [np.nan, np.inf, -np.inf, -np.nan]
@@ -51,3 +52,34 @@ def test_helper_matches_numpy_on_any_layout(dtype, layout):
     y[3, 4] = np.nan
     assert all_finite(y) is False
     assert all_finite(np.array([[1, 2]], np.int64)) is True  # other dtypes: NumPy's answer
+
+
+WITHIN = {np.float32: _norm.all_within_f32, np.float64: _norm.all_within_f64}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [0, 1, 15, 4095, 4096, 4097, 70_001])
+def test_values_inside_the_range_pass_and_one_outside_anywhere_fails(dtype, n):
+    rng = np.random.default_rng(n)
+    x = rng.uniform(0.0, 1.0, n).astype(dtype)
+    x[: min(n, 4)] = np.array([0.0, 1.0, -0.0, np.finfo(dtype).smallest_subnormal], dtype)[: min(n, 4)]
+    assert WITHIN[dtype](x, 0.0, 1.0) is True
+    for bad in (np.nan, np.inf, -np.inf, -1e-30, np.nextafter(dtype(1), dtype(2)), 7.0):
+        for where in {0, n // 2, n - 1} if n else ():
+            y = x.copy()
+            y[where] = bad
+            want = bool(((y >= 0) & (y <= 1)).all())
+            assert want is False and WITHIN[dtype](y, 0.0, 1.0) is want, (bad, where)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_range_helper_matches_numpy_on_any_layout(dtype, layout):
+    base = np.random.default_rng(2).uniform(-2.0, 3.0, (37, 41)).astype(dtype)
+    x = {"C": base, "F": np.asfortranarray(base), "strided": base[::2, ::3]}[layout]
+    for lo, hi in [(-2.0, 3.0), (0.0, 1.0), (-1.0, 5.0)]:
+        assert all_within(x, lo, hi) is bool(((x >= lo) & (x <= hi)).all())
+    y = np.clip(x, 0.0, 1.0)
+    y[1, 2] = np.nan
+    assert all_within(y, 0.0, 1.0) is False
+    assert all_within(np.array([[0, 1]], np.int64), 0, 1) is True  # other dtypes: NumPy's answer
