@@ -132,3 +132,14 @@ def test_bad_targets_get_scikit_learns_error(y, message):
     X = np.zeros((6, 3))
     with pytest.raises(ValueError, match=message):
         MLPClassifier(max_iter=2).fit(X, y)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_binary_probabilities_are_one_minus_p_and_p_exactly(dtype):
+    X, y, _ = _data()
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0, dtype=dtype).fit(X, y)
+    X = np.vstack([X, 1e4 * X[:2], -1e4 * X[:2]]).astype(dtype)  # and far out: p near 0 or 1
+    p = clf.model_.predict(X)[:, 0]
+    proba = clf.predict_proba(X)
+    assert proba.dtype == np.dtype(dtype) and proba.shape == (X.shape[0], 2)
+    np.testing.assert_array_equal(proba, np.column_stack([1 - p, p]))

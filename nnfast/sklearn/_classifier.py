@@ -15,6 +15,11 @@ __all__ = ["MLPClassifier"]
 
 _MULTICLASS, _BINARY, _MULTILABEL = "multiclass", "binary", "multilabel"
 
+# A binary network's one output p becomes the columns [1 - p, p] as |[1, 0] - p|: two ufunc
+# calls (an empty array, a subtract into one column and a copy into the other cost 2.6 against
+# 1.7 us a batch-1 call). Exact: 0 - p is -p, whose absolute value is p.
+_ONE_ZERO = {np.dtype(t): np.array([1.0, 0.0], t) for t in (np.float32, np.float64)}
+
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     __doc__ = _docs.CLASSIFIER
@@ -130,11 +135,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ``classes_`` (two columns for a binary problem; per-label probabilities for
         multilabel targets)."""
         out = self._forward(X)
-        if self._kind == _BINARY:  # [1 - p, p] written in place (np.column_stack: ~10 us)
-            proba = np.empty((out.shape[0], 2), out.dtype)
-            np.subtract(1, out[:, 0], out=proba[:, 0])
-            proba[:, 1] = out[:, 0]
-            return proba
+        if self._kind == _BINARY:  # [1 - p, p] (np.column_stack: ~10 us)
+            proba = np.subtract(_ONE_ZERO[out.dtype], out)
+            return np.abs(proba, out=proba)
         return out
 
     def predict_log_proba(self, X):
