@@ -755,6 +755,15 @@ class Plan:
             forward = self._bind_forward(X, out)  # a warm call skips this
         return forward(X, out, check_finite, logits)
 
+    def serving_forward(self):
+        """The bound ``_step.Forward`` when it runs the model's current weights and settings
+        (``model.predict`` calls its ``serve``), else None (:meth:`predict` binds one)."""
+        forward, store = self._forward, self.model._store
+        if (forward is not None and not self._norms and store is self._store
+                and forward.params is store.params and forward.state is store.state):
+            return forward
+        return None
+
     def _bind_forward(self, X, out):
         """The checks and buffers of :meth:`predict`: the ``_step.Forward`` for ``X`` and
         ``out``, (re)bound when the weights, the norm settings or the batch size changed."""

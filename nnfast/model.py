@@ -673,17 +673,17 @@ class Sequential:
         with self._lock:
             # inference needs no optimizer checks: any plan of these weights
             plan = self._plan or self._inference_plan
-            if (plan is not None and type(X) is np.ndarray and batch_size is None
-                    and type(verbose) is int and verbose == 0 and plan._store is self._store
-                    and self._use_plan and X.dtype == self.dtype and X.ndim == 2 and X.shape[0]
-                    and X.shape[1] == self.input_dim and X.flags.c_contiguous):
-                # The serving case, checked in one pass: the finiteness check runs inside the
-                # plan's C call (a 30-4-1 network's batch-1 predict: 8.0 -> 3.2 us here).
-                result = plan.predict(X, np.empty((X.shape[0], self.output_dim), self.dtype),
-                                      True)
-                if result is None:
-                    raise ValueError(_not_finite("X"))
-                return result
+            if (plan is not None and batch_size is None and type(verbose) is int
+                    and verbose == 0 and self._use_plan):
+                forward = plan.serving_forward()
+                # The serving case: X's type, dtype, layout and shape checked, the output made
+                # and X's finiteness checked inside the plan's C call, in one Cython call
+                # (30-4-1 at batch 1: 8.0 -> 3.2 us here with the checks in Python).
+                result = False if forward is None else forward.serve(X)
+                if result is not False:
+                    if result is None:
+                        raise ValueError(_not_finite("X"))
+                    return result
             return self._predict_checked(X, batch_size, verbose)
 
     def _predict_checked(self, X, batch_size, verbose):

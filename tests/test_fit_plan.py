@@ -463,3 +463,34 @@ def test_every_setting_the_c_update_reads_is_watched_by_train_on_batch(kind):
         assert made[0]._plan is not None
         for wa, wb in zip(made[0].get_weights(), made[1].get_weights()):
             np.testing.assert_allclose(wa, wb, err_msg=name, **TOL["float64"])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_serving_call_takes_only_its_case_and_hands_back_the_rest(dtype):
+    """Forward.serve (predict's fast path) computes only for an ndarray of the model's dtype,
+    C-contiguous, 2-D, of 1 to `rows` rows of the input width; anything else comes back as
+    False for the checked path, and non-finite input as None."""
+    a, b = _serving_twins(dtype, SERVED["dense"])
+    X = np.random.default_rng(3).normal(size=(5, 6)).astype(dtype)
+    a.predict(X)  # binds the plan's forward pass
+    forward = a._inference_plan.serving_forward()
+    assert forward is not None
+    np.testing.assert_allclose(forward.serve(X), b.predict(X), **TOL[dtype])
+    ro = X.copy()
+    ro.flags.writeable = False
+    np.testing.assert_array_equal(forward.serve(ro), forward.serve(X))
+    other = "float32" if dtype == "float64" else "float64"
+    taken = [X.tolist(), np.asfortranarray(X), X[:, ::-1], X.astype(other),
+             X.astype(X.dtype.newbyteorder()), np.repeat(X, 1000, axis=0)]  # > rows: 5000
+    for bad in taken:
+        assert forward.serve(bad) is False
+        np.testing.assert_allclose(a.predict(bad), b.predict(bad), **TOL[dtype])
+    for bad in (X[:0], X[:, :5].copy(), X.reshape(-1)):
+        assert forward.serve(bad) is False
+        with pytest.raises(ValueError):
+            a.predict(bad)
+    nan = X.copy()
+    nan[2, 3] = np.nan
+    assert forward.serve(nan) is None
+    with pytest.raises(ValueError, match="finite"):
+        a.predict(nan)

@@ -13,6 +13,8 @@ from libc.stdint cimport int64_t, intptr_t, uint64_t
 from libc.stdlib cimport calloc, free
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
+import numpy as np
+
 
 cdef extern from "nnf_check.h" nogil:
     int nnf_all_finite_f32(const float *x, size_t n, int nthreads)
@@ -321,6 +323,56 @@ cdef class Forward:
         self.p_z = _address(buf_z, self.f32)
         self.p_s = _address(buf_s, self.f32)
         self.rows = rows
+
+    def serve(self, X):
+        """``network(X)`` for ``Sequential.predict``'s serving case, X checked for NaN and
+        infinity in the same nogil call: a new (n, out_dim) array; None when X is not finite;
+        False, computing nothing, when X is not an ndarray of the bound dtype, C-contiguous,
+        2-D, of 1 to ``rows`` rows of the plan's width (the caller takes its checked path).
+
+        These checks made in Python cost ~1 us of a 2.7 us batch-1 predict (30-64-64-1).
+        """
+        cdef const float[:, ::1] x32
+        cdef float[:, ::1] o32
+        cdef const double[:, ::1] x64
+        cdef double[:, ::1] o64
+        cdef size_t n
+        cdef size_t d = self.kernel.plan.in_dim
+        cdef size_t k = self.kernel.plan.out_dim
+        cdef int finite = 1
+        if type(X) is not np.ndarray:
+            return False
+        try:
+            if self.f32:
+                x32 = X
+            else:
+                x64 = X
+        except (ValueError, TypeError, BufferError):  # another dtype or layout
+            return False
+        n = x32.shape[0] if self.f32 else x64.shape[0]
+        if n == 0 or n > self.rows or <size_t>(x32.shape[1] if self.f32 else x64.shape[1]) != d:
+            return False
+        out = np.empty((n, k), np.float32 if self.f32 else np.float64)
+        if self.f32:
+            o32 = out
+            with nogil:
+                finite = nnf_all_finite_f32(&x32[0, 0], n * d, 1)
+                if finite:
+                    nnf_mlp_predict_f32(
+                        &self.kernel.plan, _sgemm, <float *>self.p_params, <float *>self.p_state,
+                        <float *>self.p_a, <float *>self.p_b, <float *>self.p_z,
+                        <float *>self.p_s, self.rows, &x32[0, 0], n, &o32[0, 0], 0, 1)
+        else:
+            o64 = out
+            with nogil:
+                finite = nnf_all_finite_f64(&x64[0, 0], n * d, 1)
+                if finite:
+                    nnf_mlp_predict_f64(
+                        &self.kernel.plan, _dgemm, <double *>self.p_params,
+                        <double *>self.p_state, <double *>self.p_a, <double *>self.p_b,
+                        <double *>self.p_z, <double *>self.p_s, self.rows, &x64[0, 0], n,
+                        &o64[0, 0], 0, 1)
+        return out if finite else None
 
     def __call__(self, X, out, bint check_finite=False, bint logits=False):
         """``out := network(X)`` on one thread (the caller has checked dtypes and shapes).
