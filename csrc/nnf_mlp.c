@@ -901,4 +901,19 @@ void SFX(nnf_mlp_predict)(const nnf_mlp_plan *p, GEMM_FN gemm, const T *params, 
     }
 }
 
+/* Evaluation of m rows: out := the forward pass in inference mode (logits != 0: without the
+ * last layer's activation, as the fused loss reads it), then the loss kernel a training step
+ * runs (its gradient into g, discarded) and, when correct != NULL, the correct count. */
+int SFX(nnf_mlp_evaluate)(const nnf_mlp_plan *p, GEMM_FN gemm, const T *params, const T *state,
+                          T *buf_a, T *buf_b, T *buf_z, T *buf_s, size_t rows, const T *X,
+                          const T *Tg, const intptr_t *labels, const T *W, size_t m, T *out,
+                          int logits, T *g, double *loss, double *correct)
+{
+    SFX(nnf_mlp_predict)(p, gemm, params, state, buf_a, buf_b, buf_z, buf_s, rows, X, m, out,
+                         logits, 1);
+    if (correct != NULL)
+        *correct = SFX(mlp_correct)(p->metric, m, p->out_dim, out, Tg, labels);
+    return SFX(mlp_loss)(p, m, out, Tg, labels, W, g, loss, 1);
+}
+
 #endif /* NNF_MLP_TEMPLATE */

@@ -186,6 +186,22 @@ void nnf_mlp_predict_f64(const nnf_mlp_plan *p, nnf_dgemm_fn gemm, const double 
                          double *buf_s, size_t rows, const double *X, size_t n, double *out,
                          int logits, int nthreads);
 
+/* Evaluation of m rows (m >= 1): out (m x out_dim) := the forward pass of nnf_mlp_predict
+ * (logits as there), then *loss := the plan's loss of out against T / labels with weights W
+ * (NULL: ones), as a training step computes it, and, when correct != NULL, *correct := its
+ * correct-prediction count (the plan's metric rule). g (m x out_dim) receives the loss's
+ * gradient (scratch). Returns 0, or -1 when the loss kernel's scratch could not be allocated. */
+int nnf_mlp_evaluate_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, const float *params,
+                         const float *state, float *buf_a, float *buf_b, float *buf_z,
+                         float *buf_s, size_t rows, const float *X, const float *T,
+                         const intptr_t *labels, const float *W, size_t m, float *out,
+                         int logits, float *g, double *loss, double *correct);
+int nnf_mlp_evaluate_f64(const nnf_mlp_plan *p, nnf_dgemm_fn gemm, const double *params,
+                         const double *state, double *buf_a, double *buf_b, double *buf_z,
+                         double *buf_s, size_t rows, const double *X, const double *T,
+                         const intptr_t *labels, const double *W, size_t m, double *out,
+                         int logits, double *g, double *loss, double *correct);
+
 #ifdef __cplusplus
 }
 #endif

@@ -755,6 +755,40 @@ class Plan:
             forward = self._bind_forward(X, out)  # a warm call skips this
         return forward(X, out, check_finite, logits)
 
+    def evaluate(self, X, T, W, out, grad, logits, count):
+        """The loss (and the correct count) of a chunk of ``Sequential.evaluate``, in one call.
+
+        ``X`` (m, input_dim), ``T`` and ``W`` as :meth:`train_chunk` takes them; the outputs of
+        the inference forward pass (logits with ``logits``: the loss fuses the last activation)
+        are left in ``out`` and the loss's gradient in ``grad``, both (m, output_dim)
+        C-contiguous in the model's dtype. Returns ``(mean loss, count)``: the loss as a
+        training step computes it (no regularization penalty), the accuracy metric's hits
+        when ``count`` (:attr:`counts_correct`), else None.
+        """
+        if self.inference_only:
+            raise ValueError("Expected a training plan (compile_plan), received: an inference "
+                             "plan, which has no loss")
+        m = X.shape[0]
+        if not (X.ndim == 2 and m and X.shape[1] == self.in_dim and out.shape == (m, self.out_dim)
+                and grad.shape == out.shape and (W is None or W.shape == (m,))):
+            raise ValueError(f"Expected X (m >= 1, {self.in_dim}), out and grad (m, "
+                             f"{self.out_dim}) and W (m,), received: X.shape={X.shape}, "
+                             f"out.shape={out.shape}, grad.shape={grad.shape}")
+        labels = None
+        if self.sparse:
+            labels, T = T, None
+            if labels.shape != (m,) or labels.dtype != np.intp \
+                    or not labels_inside(labels, self.out_dim):
+                raise ValueError(f"Expected {m} intp labels in [0, {self.out_dim})")
+        elif T.shape != (m, self.out_dim):
+            raise ValueError(f"Expected T of shape ({m}, {self.out_dim}), received: {T.shape}")
+        if count and not self.counts_correct:
+            raise ValueError("Expected count only when the plan counts correct predictions")
+        forward = self.serving_forward()
+        if forward is None or m > self._predict_rows:
+            forward = self._bind_forward(X, out)
+        return forward.evaluate(X, T, labels, W, out, grad, logits, count)
+
     def serving_forward(self):
         """The bound ``_step.Forward`` when it runs the model's current weights and settings
         (``model.predict`` calls its ``serve``), else None (:meth:`predict` binds one)."""

@@ -395,6 +395,7 @@ def test_validation_runs_in_evaluates_chunks(use_plan):
     ("dense", "sparse_categorical_crossentropy", ["accuracy"]),  # softmax fused: logits
     ("dense", "categorical_crossentropy", ["accuracy", "auc"]),
     ("norms", "binary_crossentropy", ["accuracy", "auc"]),       # sigmoid fused: logits
+    ("norms", "binary_crossentropy", ["accuracy"]),              # hits counted in C
     ("norms", "mse", ["mae"]),                                   # nothing fused: outputs
 ])
 @pytest.mark.parametrize("n,batch_size", [(1, None), (3, None), (1500, None), (1500, 64)])
@@ -494,3 +495,27 @@ def test_the_serving_call_takes_only_its_case_and_hands_back_the_rest(dtype):
     assert forward.serve(nan) is None
     with pytest.raises(ValueError, match="finite"):
         a.predict(nan)
+
+
+
+def test_the_plans_evaluate_checks_its_arguments():
+    a, _ = _serving_twins("float64", SERVED["dense"])
+    a.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    X = np.random.default_rng(4).normal(size=(9, 6))
+    y = np.arange(9) % 3
+    out, grad = np.empty((9, 3)), np.empty((9, 3))
+    a.evaluate(X, y)  # before fit: the inference plan, which has no loss
+    with pytest.raises(ValueError, match="inference plan"):
+        a._inference_plan.evaluate(X, y, None, out, grad, True, True)
+    a.fit(X, y, epochs=1, verbose=0)
+    plan = a._plan
+    loss, hits = plan.evaluate(X, y.astype(np.intp), None, out, grad, True, True)
+    assert loss == pytest.approx(a.evaluate(X, y)["loss"], rel=1e-12)
+    assert hits == np.sum(out.argmax(1) == y)
+    for bad in (dict(X=X[:, :5]), dict(out=out[:5]), dict(grad=grad[:, :2]),
+                dict(T=np.array([0, 1, 2, 3, 0, 1, 2, 0, 1], np.intp)), dict(T=y[:5].astype(np.intp)),
+                dict(W=np.ones(4))):
+        args = dict(X=X, T=y.astype(np.intp), W=None, out=out, grad=grad)
+        args.update(bad)
+        with pytest.raises(ValueError):
+            plan.evaluate(args["X"], args["T"], args["W"], args["out"], args["grad"], True, True)

@@ -65,6 +65,16 @@ cdef extern from "nnf_mlp.h" nogil:
                           size_t n_rows, size_t batch, size_t first_batch, size_t n_steps,
                           long long iteration, const double *lrs, const uint64_t *seeds,
                           double *losses, double *correct, double *outs, int nthreads)
+    int nnf_mlp_evaluate_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, const float *params,
+                             const float *state, float *buf_a, float *buf_b, float *buf_z,
+                             float *buf_s, size_t rows, const float *X, const float *T,
+                             const intptr_t *labels, const float *W, size_t m, float *out,
+                             int logits, float *g, double *loss, double *correct)
+    int nnf_mlp_evaluate_f64(const nnf_mlp_plan *p, nnf_dgemm_fn gemm, const double *params,
+                             const double *state, double *buf_a, double *buf_b, double *buf_z,
+                             double *buf_s, size_t rows, const double *X, const double *T,
+                             const intptr_t *labels, const double *W, size_t m, double *out,
+                             int logits, double *g, double *loss, double *correct)
     void nnf_mlp_predict_f32(const nnf_mlp_plan *p, nnf_sgemm_fn gemm, const float *params,
                              const float *state, float *buf_a, float *buf_b, float *buf_z,
                              float *buf_s, size_t rows, const float *X, size_t n, float *out,
@@ -373,6 +383,47 @@ cdef class Forward:
                         <double *>self.p_z, <double *>self.p_s, self.rows, &x64[0, 0], n,
                         &o64[0, 0], 0, 1)
         return out if finite else None
+
+    def evaluate(self, X, T, const Py_ssize_t[::1] labels, W, out, grad, bint logits,
+                 bint count):
+        """``(mean loss, correct count or None)`` of X's rows against T or labels with weights W (None: ones), as a training step computes them, the
+        outputs (logits with ``logits``) left in ``out`` and the loss's gradient in ``grad``
+        (both (n, out_dim)); the caller has checked shapes, and labels' range."""
+        cdef const float[:, ::1] x32
+        cdef const float[:, ::1] t32
+        cdef const float[::1] w32
+        cdef float[:, ::1] o32
+        cdef float[:, ::1] g32
+        cdef const double[:, ::1] x64
+        cdef const double[:, ::1] t64
+        cdef const double[::1] w64
+        cdef double[:, ::1] o64
+        cdef double[:, ::1] g64
+        cdef const intptr_t *lp = NULL if labels is None else <const intptr_t *>&labels[0]
+        cdef double loss = 0.0, correct = 0.0
+        cdef double *cp = &correct if count else NULL
+        cdef int status
+        if self.f32:
+            x32, t32, w32, o32, g32 = X, T, W, out, grad
+            with nogil:
+                status = nnf_mlp_evaluate_f32(
+                    &self.kernel.plan, _sgemm, <float *>self.p_params, <float *>self.p_state,
+                    <float *>self.p_a, <float *>self.p_b, <float *>self.p_z,
+                    <float *>self.p_s, self.rows, &x32[0, 0],
+                    NULL if t32 is None else &t32[0, 0], lp, NULL if w32 is None else &w32[0],
+                    x32.shape[0], &o32[0, 0], logits, &g32[0, 0], &loss, cp)
+        else:
+            x64, t64, w64, o64, g64 = X, T, W, out, grad
+            with nogil:
+                status = nnf_mlp_evaluate_f64(
+                    &self.kernel.plan, _dgemm, <double *>self.p_params,
+                    <double *>self.p_state, <double *>self.p_a, <double *>self.p_b,
+                    <double *>self.p_z, <double *>self.p_s, self.rows, &x64[0, 0],
+                    NULL if t64 is None else &t64[0, 0], lp, NULL if w64 is None else &w64[0],
+                    x64.shape[0], &o64[0, 0], logits, &g64[0, 0], &loss, cp)
+        if status != 0:
+            raise MemoryError("evaluate: the loss kernel could not allocate its scratch")
+        return loss, (correct if count else None)
 
     def __call__(self, X, out, bint check_finite=False, bint logits=False):
         """``out := network(X)`` on one thread (the caller has checked dtypes and shapes).
