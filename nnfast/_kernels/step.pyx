@@ -1,10 +1,13 @@
 # distutils: sources = csrc/nnf_mlp.c csrc/nnf_act.c csrc/nnf_loss.c csrc/nnf_optim.c csrc/nnf_norm.c csrc/nnf_gemm.c csrc/nnf_sgemm.c csrc/nnf_check.c
-"""The compiled whole-step training plan: many mini-batch steps, or a forward pass, in one call.
+"""The compiled whole-step training plan: many mini-batch steps, a forward pass or an
+evaluation, in one call.
 
 ``MLPKernel`` holds the C description of a network (``nnf_mlp_plan``: layers, loss, optimizer,
 work-buffer offsets); ``Trainer`` and ``Forward`` run it with the GIL released over buffers the
 caller owns. ``nnfast/_plan.py`` builds the description from a compiled ``Sequential`` and has
-checked every size, dtype and offset: nothing is checked here. GEMMs go through SciPy's BLAS
+checked every size, dtype and offset: nothing is checked here beyond the typed buffers' own
+dtype and layout, except by ``Forward.serve``, which tests whether its input is the serving
+case before it computes. GEMMs go through SciPy's BLAS
 (``scipy.linalg.cython_blas``) or, after :func:`use_gemm64`, NumPy's ILP64 OpenBLAS
 (``nnfast._blas`` chooses at import), passed to C as function pointers.
 """
