@@ -624,17 +624,7 @@ class Plan:
                              f"{start_step}, n_steps={n_steps}, batch_size={batch_size}")
         if lrs.shape[0] < n_steps or losses_out.shape[0] < n_steps:
             raise ValueError(f"Expected lrs and losses_out with at least {n_steps} entries")
-        labels = None
-        if self.sparse:
-            labels, T = T, None
-            if labels.shape != (n,):
-                raise ValueError(f"Expected labels of shape ({n},), received: {labels.shape}")
-            if self._labels_ok is None or self._labels_ok() is not labels:
-                if labels.dtype != np.intp or not labels_inside(labels, self.out_dim):
-                    raise ValueError(f"Expected intp labels in [0, {self.out_dim})")
-                self._labels_ok = weakref.ref(labels)
-        elif T.shape != (n, self.out_dim):
-            raise ValueError(f"Expected T of shape ({n}, {self.out_dim}), received: {T.shape}")
+        T, labels = self._targets(T, n)
         if W is not None and W.shape != (n,):
             raise ValueError(f"Expected W of shape ({n},), received: {W.shape}")
         if order is not None:
@@ -676,6 +666,21 @@ class Plan:
         opt.iterations += n_steps
         if status != 0:
             raise MemoryError("train_chunk: the loss kernel could not allocate its scratch")
+
+    def _targets(self, T, n):
+        """``(dense targets, labels)`` of ``n`` rows' targets as :meth:`train_chunk` takes them
+        (one of the two None), checked; labels' range once per array (fit's epochs reuse it)."""
+        if not self.sparse:
+            if T.shape != (n, self.out_dim):
+                raise ValueError(f"Expected T of shape ({n}, {self.out_dim}), received: {T.shape}")
+            return T, None
+        if T.shape != (n,):
+            raise ValueError(f"Expected labels of shape ({n},), received: {T.shape}")
+        if self._labels_ok is None or self._labels_ok() is not T:
+            if T.dtype != np.intp or not labels_inside(T, self.out_dim):
+                raise ValueError(f"Expected intp labels in [0, {self.out_dim})")
+            self._labels_ok = weakref.ref(T)
+        return None, T
 
     def _trainer_for(self, store):
         """The ``_step.Trainer`` of the kernel and buffers, (re)bound when the store's arrays or
@@ -747,10 +752,8 @@ class Plan:
         ndarray or None
             ``out``; None, with ``out`` untouched, when ``check_finite`` found X not finite.
         """
-        forward, store, n = self._forward, self.model._store, X.shape[0]
-        if not (forward is not None and not self._norms and store is self._store
-                and forward.params is store.params and forward.state is store.state
-                and 0 < n <= self._predict_rows and X.shape[1] == self.in_dim
+        forward, n = self.serving_forward(), X.shape[0]
+        if not (forward is not None and 0 < n <= self._predict_rows and X.shape[1] == self.in_dim
                 and out.shape[0] == n and out.shape[1] == self.out_dim):
             forward = self._bind_forward(X, out)  # a warm call skips this
         return forward(X, out, check_finite, logits)
@@ -774,14 +777,7 @@ class Plan:
             raise ValueError(f"Expected X (m >= 1, {self.in_dim}), out and grad (m, "
                              f"{self.out_dim}) and W (m,), received: X.shape={X.shape}, "
                              f"out.shape={out.shape}, grad.shape={grad.shape}")
-        labels = None
-        if self.sparse:
-            labels, T = T, None
-            if labels.shape != (m,) or labels.dtype != np.intp \
-                    or not labels_inside(labels, self.out_dim):
-                raise ValueError(f"Expected {m} intp labels in [0, {self.out_dim})")
-        elif T.shape != (m, self.out_dim):
-            raise ValueError(f"Expected T of shape ({m}, {self.out_dim}), received: {T.shape}")
+        T, labels = self._targets(T, m)
         if count and not self.counts_correct:
             raise ValueError("Expected count only when the plan counts correct predictions")
         forward = self.serving_forward()

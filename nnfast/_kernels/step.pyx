@@ -337,6 +337,27 @@ cdef class Forward:
         self.p_s = _address(buf_s, self.f32)
         self.rows = rows
 
+    cdef int _run(self, const void *x, size_t n, void *out, bint check_finite,
+                  bint logits) noexcept nogil:
+        """``out := network(x)`` for n rows (pointers of the bound dtype, width in_dim and
+        out_dim); 0, computing nothing, when ``check_finite`` finds a NaN or an infinity."""
+        cdef size_t size = n * self.kernel.plan.in_dim
+        if self.f32:
+            if check_finite and not nnf_all_finite_f32(<const float *>x, size, 1):
+                return 0
+            nnf_mlp_predict_f32(
+                &self.kernel.plan, _sgemm, <float *>self.p_params, <float *>self.p_state,
+                <float *>self.p_a, <float *>self.p_b, <float *>self.p_z, <float *>self.p_s,
+                self.rows, <const float *>x, n, <float *>out, logits, 1)
+        else:
+            if check_finite and not nnf_all_finite_f64(<const double *>x, size, 1):
+                return 0
+            nnf_mlp_predict_f64(
+                &self.kernel.plan, _dgemm, <double *>self.p_params, <double *>self.p_state,
+                <double *>self.p_a, <double *>self.p_b, <double *>self.p_z, <double *>self.p_s,
+                self.rows, <const double *>x, n, <double *>out, logits, 1)
+        return 1
+
     def serve(self, X):
         """``network(X)`` for ``Sequential.predict``'s serving case, X checked for NaN and
         infinity in the same nogil call: a new (n, out_dim) array; None when X is not finite;
@@ -349,49 +370,40 @@ cdef class Forward:
         cdef float[:, ::1] o32
         cdef const double[:, ::1] x64
         cdef double[:, ::1] o64
-        cdef size_t n
-        cdef size_t d = self.kernel.plan.in_dim
-        cdef size_t k = self.kernel.plan.out_dim
-        cdef int finite = 1
+        cdef size_t n, d
+        cdef const void *xp
+        cdef void *op
+        cdef int finite
         if type(X) is not np.ndarray:
             return False
         try:
             if self.f32:
                 x32 = X
+                n, d = x32.shape[0], x32.shape[1]
             else:
                 x64 = X
+                n, d = x64.shape[0], x64.shape[1]
         except (ValueError, TypeError, BufferError):  # another dtype or layout
             return False
-        n = x32.shape[0] if self.f32 else x64.shape[0]
-        if n == 0 or n > self.rows or <size_t>(x32.shape[1] if self.f32 else x64.shape[1]) != d:
+        if n == 0 or n > self.rows or d != self.kernel.plan.in_dim:
             return False
-        out = np.empty((n, k), np.float32 if self.f32 else np.float64)
+        out = np.empty((n, self.kernel.plan.out_dim), np.float32 if self.f32 else np.float64)
         if self.f32:
             o32 = out
-            with nogil:
-                finite = nnf_all_finite_f32(&x32[0, 0], n * d, 1)
-                if finite:
-                    nnf_mlp_predict_f32(
-                        &self.kernel.plan, _sgemm, <float *>self.p_params, <float *>self.p_state,
-                        <float *>self.p_a, <float *>self.p_b, <float *>self.p_z,
-                        <float *>self.p_s, self.rows, &x32[0, 0], n, &o32[0, 0], 0, 1)
+            xp, op = &x32[0, 0], &o32[0, 0]
         else:
             o64 = out
-            with nogil:
-                finite = nnf_all_finite_f64(&x64[0, 0], n * d, 1)
-                if finite:
-                    nnf_mlp_predict_f64(
-                        &self.kernel.plan, _dgemm, <double *>self.p_params,
-                        <double *>self.p_state, <double *>self.p_a, <double *>self.p_b,
-                        <double *>self.p_z, <double *>self.p_s, self.rows, &x64[0, 0], n,
-                        &o64[0, 0], 0, 1)
+            xp, op = &x64[0, 0], &o64[0, 0]
+        with nogil:
+            finite = self._run(xp, n, op, True, False)
         return out if finite else None
 
     def evaluate(self, X, T, const Py_ssize_t[::1] labels, W, out, grad, bint logits,
                  bint count):
-        """``(mean loss, correct count or None)`` of X's rows against T or labels with weights W (None: ones), as a training step computes them, the
-        outputs (logits with ``logits``) left in ``out`` and the loss's gradient in ``grad``
-        (both (n, out_dim)); the caller has checked shapes, and labels' range."""
+        """``(mean loss, correct count or None)`` of X's rows against T or labels with weights
+        W (None: ones), as a training step computes them; the outputs (logits with
+        ``logits``) are left in ``out`` and the loss's gradient in ``grad`` (both (n,
+        out_dim)). The caller has checked the shapes and the labels' range."""
         cdef const float[:, ::1] x32
         cdef const float[:, ::1] t32
         cdef const float[::1] w32
@@ -441,28 +453,15 @@ cdef class Forward:
         cdef const double[:, ::1] x64
         cdef double[:, ::1] o64
         cdef size_t n
-        cdef int finite = 1
+        cdef const void *xp
+        cdef void *op
+        cdef int finite
         if self.f32:
             x32, o32 = X, out
-            n = x32.shape[0]
-            with nogil:
-                if check_finite:
-                    finite = nnf_all_finite_f32(&x32[0, 0], n * <size_t>x32.shape[1], 1)
-                if finite:
-                    nnf_mlp_predict_f32(
-                        &self.kernel.plan, _sgemm, <float *>self.p_params, <float *>self.p_state,
-                        <float *>self.p_a, <float *>self.p_b, <float *>self.p_z,
-                        <float *>self.p_s, self.rows, &x32[0, 0], n, &o32[0, 0], logits, 1)
+            n, xp, op = x32.shape[0], &x32[0, 0], &o32[0, 0]
         else:
             x64, o64 = X, out
-            n = x64.shape[0]
-            with nogil:
-                if check_finite:
-                    finite = nnf_all_finite_f64(&x64[0, 0], n * <size_t>x64.shape[1], 1)
-                if finite:
-                    nnf_mlp_predict_f64(
-                        &self.kernel.plan, _dgemm, <double *>self.p_params,
-                        <double *>self.p_state, <double *>self.p_a, <double *>self.p_b,
-                        <double *>self.p_z, <double *>self.p_s, self.rows, &x64[0, 0], n,
-                        &o64[0, 0], logits, 1)
+            n, xp, op = x64.shape[0], &x64[0, 0], &o64[0, 0]
+        with nogil:
+            finite = self._run(xp, n, op, check_finite, logits)
         return out if finite else None

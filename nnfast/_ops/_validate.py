@@ -208,12 +208,9 @@ def labels_array(labels, name, n, n_classes):
     if lab.ndim != 1 or lab.shape[0] != n:
         raise ValueError(f"Expected {name} of shape ({n},), received: {name}.shape={lab.shape}")
     if not labels_inside(lab, n_classes):
-        lo, hi = int(lab.min()), int(lab.max())
-        if lo < 0 or hi >= n_classes:
-            bad = lo if lo < 0 else hi
-            raise ValueError(
-                f"Expected {name} in [0, {n_classes}), received: a label {bad}"
-            )
+        lo = int(lab.min())
+        bad = lo if lo < 0 else int(lab.max())
+        raise ValueError(f"Expected {name} in [0, {n_classes}), received: a label {bad}")
     return np.ascontiguousarray(lab, dtype=np.intp)
 
 
