@@ -601,16 +601,13 @@ class Plan:
             the training forward, batch after batch (what :meth:`last_outputs` shows for one
             step), for metrics computed in Python.
         """
-        model = self.model
         if self.inference_only:
             raise ValueError("Expected a training plan (compile_plan), received: an inference "
                              "plan (compile_inference_plan), which only predicts")
         self._check_model()
-        if model.optimizer is not self._optimizer:
+        if self.model.optimizer is not self._optimizer:
             raise ValueError("Expected the optimizer the plan was compiled for, received: a model "
                              "compiled again (call compile_plan again)")
-        if self._layout_key() != self._key:
-            self._build_kernel()
         n = X.shape[0]
         if X.dtype != self.dtype or X.ndim != 2 or X.shape[1] != self.in_dim:
             raise ValueError(f"Expected X of shape (n, {self.in_dim}) and dtype {self.dtype}, "
@@ -646,9 +643,21 @@ class Plan:
                                  f"array of at least ({hi - lo}, {self.out_dim}), received: "
                                  f"{getattr(outputs_out, 'shape', outputs_out)!r}")
             outs = outputs_out.reshape(-1)
+        self._steps(X, T, labels, W, order, start_step, n_steps, batch_size, lrs, losses_out,
+                    correct_out, outs)
+
+    def _steps(self, X, T, labels, W, order, start_step, n_steps, batch_size, lrs, losses_out,
+               correct_out, outs):
+        """:meth:`train_chunk` after its argument checks (``T``: the dense targets or None,
+        ``labels``: the integer labels or None): the kernel rebuilt if a setting it reads
+        changed, then the steps in one C call. ``Sequential.train_on_batch`` comes here
+        directly with the arrays its own checks made (``_data``) and a plan that
+        ``_training_plan`` has just matched to the model's weights and optimizer."""
+        if self._layout_key() != self._key:
+            self._build_kernel()
         seeds = self._draw_seeds(n_steps)
-        opt = model.optimizer
-        store = model._store
+        opt = self.model.optimizer
+        store = self._store
         nthreads = _threads.num_threads()
         team = nthreads > 1 and self._team_pays(batch_size)
         blas = _single_threaded_blas() if team else None

@@ -42,8 +42,12 @@ def _bool(value, name):
     return bool(value)
 
 
-def _dense_targets(y, n_out, dtype, name, kind):
-    """Float targets of shape (n, n_out); ``(n,)`` accepted when ``n_out == 1``."""
+def _dense_targets(y, n_out, dtype, name, kind, bounded=False):
+    """Float targets of shape (n, n_out); ``(n,)`` accepted when ``n_out == 1``.
+
+    Checked finite, unless ``bounded`` (the caller checks a range, which NaN and inf fail, and
+    calls :func:`_not_finite` for the message) or they were integers (always finite as floats).
+    """
     y = np.asarray(y)
     if y.dtype.kind not in "iufb":
         raise TypeError(f"Expected {name} to hold numbers, received: {name} with dtype {y.dtype}")
@@ -55,10 +59,15 @@ def _dense_targets(y, n_out, dtype, name, kind):
             f"Expected {name} of shape (n, {n_out}) ({kind} targets for {n_out} outputs){hint}, "
             f"received: {name}.shape={y.shape}"
         )
+    exact = y.dtype.kind != "f"
     y = np.ascontiguousarray(y, dtype=dtype)
-    if not v.all_finite(y, threads=1):  # (one pass, no temporary: small batches' fixed cost)
-        raise ValueError(f"Expected {name} to be finite, received: {name} with NaN or inf values")
+    if not (exact or bounded) and not v.all_finite(y, threads=1):  # (one pass, no temporary)
+        _not_finite(name)
     return y
+
+
+def _not_finite(name):
+    raise ValueError(f"Expected {name} to be finite, received: {name} with NaN or inf values")
 
 
 class Loss:
@@ -194,8 +203,10 @@ class BinaryCrossentropy(Loss):
         return FUSED if output_activation == self.fusable else PROBS
 
     def prepare_targets(self, y, n_out, dtype, mode, name="y"):
-        t = _dense_targets(y, n_out, dtype, name, "0/1")
+        t = _dense_targets(y, n_out, dtype, name, "0/1", bounded=True)
         if not v.all_within(t, 0.0, 1.0):
+            if not v.all_finite(t, threads=1):
+                _not_finite(name)
             raise ValueError(f"Expected {name} in [0, 1] for binary_crossentropy, received: values "
                              f"from {t.min()} to {t.max()}")
         return t, t
@@ -263,7 +274,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     def prepare_targets(self, y, n_out, dtype, mode, name="y"):
         y = np.asarray(y)
         if y.dtype.kind == "f" and y.size and not np.isfinite(y).all():
-            raise ValueError(f"Expected {name} to be finite, received: {name} with NaN or inf values")
+            _not_finite(name)
         if y.dtype.kind == "b" or y.dtype.kind not in "iuf":
             raise TypeError(f"Expected {name} to hold integer class labels, received: {name} with "
                             f"dtype {y.dtype}")

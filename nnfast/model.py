@@ -256,13 +256,13 @@ class Sequential:
     def _training_plan(self, batch_size):
         """The compiled plan for batches of up to ``batch_size`` rows, or None when the model
         uses something it does not run (the per-layer path then trains)."""
-        from nnfast._plan import compile_plan
-
         if not self._use_plan:
             return None
         plan = self._plan
         if plan is None or plan.batch_size < batch_size or plan._store is not self._store \
                 or plan._optimizer is not self.optimizer:  # (same object: settings it runs)
+            from nnfast._plan import compile_plan
+
             plan = self._plan = compile_plan(self, batch_size)
         return plan
 
@@ -402,7 +402,12 @@ class Sequential:
         return h
 
     def _penalty(self):
-        return sum(l.regularization_penalty() for l in self._layers if l.trainable)
+        """The regularizers' penalty of the trainable weights: what training adds to the loss
+        (the store's slots, as the training step reads them; 0.4 us without regularizers,
+        against 4.5 us through each layer's weight_specs)."""
+        store, layers = self._store, self._layers
+        return sum([s.regularizer.penalty(store.params[s.lo:s.hi]) for s in store.slots
+                    if s.regularizer is not None and layers[s.layer].trainable])
 
     def _loss_and_backward(self, x, t, w, n, training=True):
         """Forward, loss, backward and regularizer gradients; the loss with its penalties."""
@@ -602,15 +607,18 @@ class Sequential:
         self._require_compiled("train_on_batch")
         X, T, _, W = self._data(X, y, sample_weight, class_weight)
         n = X.shape[0]
-        self._ensure_buffers(n)
-        self._prepare_step()
         plan = self._training_plan(n)
         if plan is not None:
             # The step as one C call, with the per-layer path's bits (as fit's): a 30-64-64-1
-            # step at batch 32 measured 240 us through the layers' validated ops.
+            # step at batch 32 measured 240 us through the layers' validated ops. _data has
+            # checked the arrays as train_chunk would (labels: intp, in range), so the plan
+            # runs the step without checking them again.
             lrs, losses = self._one_step
-            plan.train_chunk(X, T, W, None, 0, 1, n, plan.learning_rates(1, lrs), losses)
+            plan._steps(X, None if plan.sparse else T, T if plan.sparse else None, W, None, 0, 1,
+                        n, plan.learning_rates(1, lrs), losses, None, None)
             return float(losses[0])
+        self._ensure_buffers(n)
+        self._prepare_step()
         return self._train_step(X, T, W, n)
 
     # --- inference ---------------------------------------------------------------------

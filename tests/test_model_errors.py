@@ -252,3 +252,35 @@ def test_set_weights_builds_an_unbuilt_model_from_the_first_weight():
         assert dst.input_dim == 5
         for a, b in zip(src.get_weights(), dst.get_weights()):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad,match", [(np.nan, "y to be finite"), (np.inf, "y to be finite"),
+                                       (1.5, r"\[0, 1\] for binary"), (-0.5, r"\[0, 1\] for binary")])
+def test_binary_targets_checked_by_train_on_batch(bad, match):
+    # train_on_batch runs the plan's step without train_chunk's checks: _data's must hold,
+    # and a refused batch leaves the weights and the step count as they were.
+    m = nf.Sequential([nf.layers.Dense(1, activation="sigmoid")], input_dim=4, seed=0)
+    m.compile("adam", "binary_crossentropy")
+    m.train_on_batch(X, np.zeros(20))
+    before, it = [w.copy() for w in m.get_weights()], m.optimizer.iterations
+    yb = np.zeros(20)
+    yb[7] = bad
+    with pytest.raises(ValueError, match=match):
+        m.train_on_batch(X, yb)
+    assert m.optimizer.iterations == it
+    assert all(np.array_equal(a, b) for a, b in zip(before, m.get_weights()))
+
+
+@pytest.mark.parametrize("labels,exc", [(np.array([0] * 19 + [3]), ValueError),
+                                        (np.array([0] * 19 + [-1]), ValueError),
+                                        (np.zeros(20) + 0.5, TypeError),
+                                        (np.zeros(19, int), ValueError)])
+def test_sparse_labels_checked_by_train_on_batch(labels, exc):
+    m = model()
+    m.compile("adam", "sparse_categorical_crossentropy")
+    m.train_on_batch(X, Y)
+    before, it = [w.copy() for w in m.get_weights()], m.optimizer.iterations
+    with pytest.raises(exc):
+        m.train_on_batch(X, labels)
+    assert m.optimizer.iterations == it
+    assert all(np.array_equal(a, b) for a, b in zip(before, m.get_weights()))

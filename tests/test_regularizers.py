@@ -125,3 +125,26 @@ def test_add_gradient_checks_shapes():
         reg.l2(0.1).add_gradient(np.zeros(3), np.zeros(4))
     with pytest.raises(TypeError, match="Expected w and grad to be numpy arrays"):
         reg.l2(0.1).add_gradient([1.0], np.zeros(1))
+
+
+def test_evaluate_adds_the_trainable_layers_penalties():
+    """evaluate's loss = the mean data loss + each trainable layer's regularizer penalties
+    (float64 NumPy reference); a frozen layer's regularizers add nothing, as in training."""
+    import nnfast as nf
+
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(37, 5)), rng.integers(0, 3, 37)
+    layers = [nf.layers.Dense(7, activation="relu", kernel_regularizer=reg.l1_l2(l1=0.01, l2=0.02),
+                              bias_regularizer=reg.l2(0.3)),
+              nf.layers.Dense(6, activation="tanh", kernel_regularizer=reg.l1(0.05)),
+              nf.layers.Dense(3, activation="softmax", kernel_regularizer=reg.l2(0.1))]
+    model = nf.Sequential(layers, input_dim=5, seed=0, dtype="float64")
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    model.fit(X, y, epochs=1, batch_size=8, verbose=0)
+    layers[1].trainable = False
+    p = model.predict(X)
+    data_loss = -np.mean(np.log(p[np.arange(37), y]))
+    w = [np.asarray(a, np.float64) for a in model.get_weights()]  # k0, b0, k1, b1, k2, b2
+    penalty = (0.01 * np.abs(w[0]).sum() + 0.02 * (w[0] ** 2).sum() + 0.3 * (w[1] ** 2).sum()
+               + 0.1 * (w[4] ** 2).sum())
+    assert model.evaluate(X, y)["loss"] == pytest.approx(data_loss + penalty, rel=1e-12)
