@@ -142,7 +142,7 @@ _TEAM_MAX_KERNEL = _TEAM_MAX_KERNEL_AMD if _cpu_vendor() == "AuthenticAMD" else 
 
 
 class _BlasThreads:
-    """SciPy's BLAS held at one thread during a call, then restored (two ctypes calls each)."""
+    """The GEMMs' BLAS held at one thread during a call, then restored (two ctypes calls each)."""
 
     def __init__(self, controllers):
         self.controllers = controllers
@@ -153,28 +153,17 @@ class _BlasThreads:
             c.set_num_threads(n)
 
 
-_BLAS_CONTROLLERS = None
-
-
 def _single_threaded_blas():
     """Switch the BLAS the GEMMs call (nnfast._blas) to one thread; None if impossible."""
-    global _BLAS_CONTROLLERS
-    if _BLAS_CONTROLLERS is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            import scipy.linalg  # noqa: F401  (SciPy's BLAS loaded)
-            blas = ThreadpoolController().select(user_api="blas").lib_controllers
-        except Exception:  # threadpoolctl missing or failing: keep BLAS's own threads
-            blas = []
-        ours = [c for c in blas if _blas.is_gemm_library(c.filepath)]
-        _BLAS_CONTROLLERS = ours or blas
-    if not _BLAS_CONTROLLERS:
+    ours = _threads.blas_controllers()[0]
+    if not ours:
         return None
-    saved = _BlasThreads(_BLAS_CONTROLLERS)
-    for c in _BLAS_CONTROLLERS:
+    saved = _BlasThreads(ours)
+    for c in ours:
         c.set_num_threads(1)
     return saved
+
+
 _INT_MAX = 2**31 - 1   # BLAS dimensions are 32-bit ints
 
 

@@ -176,3 +176,50 @@ def test_a_runtime_loaded_before_nnfast_keeps_kernels_on_one_thread():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def _blas_threads():
+    from nnfast import _blas
+    from nnfast._threads import blas_info
+
+    info = blas_info()
+    return ([b["num_threads"] for b in info if not _blas.is_gemm_library(b["filepath"])],
+            [b["num_threads"] for b in info if _blas.is_gemm_library(b["filepath"])])
+
+
+def test_other_blas_serial_holds_the_other_pools_and_restores_them():
+    pytest.importorskip("threadpoolctl")
+    from nnfast._threads import other_blas_serial
+
+    nf.set_num_threads(2)
+    others, ours = _blas_threads()
+    if not others:
+        pytest.skip("one BLAS library loaded: nothing else to hold")
+    with pytest.raises(RuntimeError):
+        with other_blas_serial():
+            inside_others, inside_ours = _blas_threads()
+            assert inside_others == [1] * len(others)
+            assert inside_ours == ours  # the GEMMs keep their threads (and their bits)
+            raise RuntimeError("restored on the way out")
+    assert _blas_threads() == (others, ours)
+
+
+@pytest.mark.filterwarnings("ignore:lbfgs failed to converge")
+def test_lbfgs_runs_scipy_with_the_other_pools_held(monkeypatch):
+    pytest.importorskip("sklearn")
+    from nnfast.sklearn import MLPClassifier, _lbfgs
+
+    nf.set_num_threads(2)
+    others, ours = _blas_threads()
+    seen = []
+    real = _lbfgs.minimize
+
+    def watched(*args, **kwargs):
+        seen.append(_blas_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_lbfgs, "minimize", watched)
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    MLPClassifier(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=5).fit(X, X[:, 0] > 0)
+    assert seen == [([1] * len(others), ours)]
+    assert _blas_threads() == (others, ours)

@@ -15,6 +15,8 @@ import numpy as np
 from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
 
+from nnfast import _threads
+
 __all__ = ["fit_lbfgs"]
 
 
@@ -49,8 +51,10 @@ def fit_lbfgs(model, X, T, W, *, max_iter, max_fun, tol, report_scale, verbose=F
             print(f"Iteration {len(curve)}, loss = {curve[-1]:.8f}")
 
     x0 = np.concatenate([w.ravel() for w in weights]).astype(np.float64)
-    result = minimize(loss_and_grad, x0, method="L-BFGS-B", jac=True, callback=after_iteration,
-                      options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol})
+    with _threads.other_blas_serial():  # (L-BFGS-B's BLAS calls against the GEMMs' threads)
+        result = minimize(loss_and_grad, x0, method="L-BFGS-B", jac=True,
+                          callback=after_iteration,
+                          options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol})
     model.set_weights(unpack(result.x))
     if not result.success:
         warnings.warn(f"lbfgs failed to converge after {result.nit} iteration(s) (status="
