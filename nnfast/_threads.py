@@ -6,6 +6,7 @@ setting, so a kernel called from any Python thread uses the same count.
 
 import contextlib
 import os
+import threading
 
 from nnfast import _openmp_env
 from nnfast._kernels import threads as _compiled
@@ -157,6 +158,10 @@ def blas_controllers():
     return _BLAS_CONTROLLERS
 
 
+_HOLD_LOCK = threading.Lock()
+_hold = {"depth": 0, "saved": []}  # other_blas_serial's blocks open now, the counts to restore
+
+
 @contextlib.contextmanager
 def other_blas_serial():
     """Hold the BLAS libraries other than nnfast's GEMM library at one thread inside the block.
@@ -166,15 +171,23 @@ def other_blas_serial():
     take the cores from the next GEMM's threads. Measured on 2 cores, the lbfgs solver on
     scikit-learn's digits (64-100-10, 50 iterations): 611 ms with both pools at two threads,
     228 ms with SciPy's at one. nnfast's own GEMMs keep their threads (and their bits).
+    Blocks may nest or overlap across Python threads: the last one to close restores the
+    counts the first one found.
     """
-    held = [(c, c.num_threads) for c in blas_controllers()[1]]
-    for c, _ in held:
-        c.set_num_threads(1)
+    with _HOLD_LOCK:
+        if _hold["depth"] == 0:
+            _hold["saved"] = [(c, c.num_threads) for c in blas_controllers()[1]]
+            for c, _ in _hold["saved"]:
+                c.set_num_threads(1)
+        _hold["depth"] += 1
     try:
         yield
     finally:
-        for c, n in held:
-            c.set_num_threads(n)
+        with _HOLD_LOCK:
+            _hold["depth"] -= 1
+            if _hold["depth"] == 0:
+                for c, n in _hold["saved"]:
+                    c.set_num_threads(n)
 
 
 def blas_info():

@@ -202,6 +202,11 @@ def test_other_blas_serial_holds_the_other_pools_and_restores_them():
             assert inside_ours == ours  # the GEMMs keep their threads (and their bits)
             raise RuntimeError("restored on the way out")
     assert _blas_threads() == (others, ours)
+    with other_blas_serial():  # nested (or overlapping, from two Python threads)
+        with other_blas_serial():
+            pass
+        assert _blas_threads()[0] == [1] * len(others)  # still held by the outer block
+    assert _blas_threads() == (others, ours)
 
 
 @pytest.mark.filterwarnings("ignore:lbfgs failed to converge")
