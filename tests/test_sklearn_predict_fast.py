@@ -99,7 +99,43 @@ def test_feature_names_are_still_checked(count_validation):
     with pytest.warns(UserWarning, match="does not have valid feature names"):
         pred = clf.predict(X)
     np.testing.assert_array_equal(pred, clf.predict(frame))
-    assert count_validation == [False, False]
+    assert count_validation == [False]  # the frame of the fitted names took the fast path
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")  # (the references)
+def test_a_frame_of_the_fitted_names_skips_validation(count_validation):
+    """A DataFrame whose columns are feature_names_in_, in order, is only converted; any
+    other frame gets scikit-learn's checks: its errors, warnings and conversions."""
+    pd = pytest.importorskip("pandas")
+    X, y, t = _data()
+    names = ["a", "b", "c", "d"]
+    frame = pd.DataFrame(X, columns=names)
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(frame, y)
+    reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(frame, t)
+    count_validation.clear()
+    mixed = frame.astype({"a": np.float32})  # two blocks: to_numpy's common dtype, float64
+    for fq in (frame, frame.iloc[:1], frame.iloc[::3], mixed):
+        expected = clf.model_.predict(_base.validate_data(clf, fq.to_numpy().tolist(),
+                                                          reset=False, dtype=clf.model_.dtype))
+        np.testing.assert_array_equal(clf.predict_proba(fq)[:, 1], expected[:, 0])
+        np.testing.assert_array_equal(reg.predict(fq), reg.predict(fq.to_numpy().tolist()))
+        count_validation.clear()
+        clf.predict(fq), reg.predict(fq)
+        assert not count_validation
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict(frame[["b", "a", "c", "d"]])  # reordered
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict(frame.rename(columns={"d": "e"}))
+    bad = frame.iloc[:2].copy()
+    bad.iloc[1, 2] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        clf.predict(bad)
+    assert len(count_validation) == 3
+    as_ints = frame.round().astype(int)  # integers: validate_data converts them
+    np.testing.assert_array_equal(clf.predict(as_ints), clf.predict(frame.round()))
+    plain = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)
+    with pytest.warns(UserWarning, match="fitted without feature names"):
+        np.testing.assert_array_equal(plain.predict(frame), plain.predict(X))
 
 
 @pytest.mark.parametrize("labels", [

@@ -181,6 +181,23 @@ def integer(value, name, *, low=None):
     return v
 
 
+def as_array(x):
+    """``np.asarray(x)``, taken through ``x.to_numpy()`` for dataframe-like objects (pandas,
+    polars): pandas 3's ``__array__`` took 75 us for a one-row frame of 30 floats, its
+    ``to_numpy`` 2.6 us, for the same values and dtype."""
+    if type(x) is np.ndarray:
+        return x
+    to_numpy = getattr(x, "to_numpy", None)
+    if callable(to_numpy):
+        try:
+            values = to_numpy()
+        except Exception:  # noqa: BLE001 (np.asarray gives the error, or a conversion)
+            values = None
+        if isinstance(values, np.ndarray):
+            return values
+    return np.asarray(x)
+
+
 def labels_inside(lab, n_classes):
     """Whether every value of the integer array ``lab`` lies in ``[0, n_classes)``: one pass
     in C for a contiguous int64 array (min() and max() cost ~3 us on a 32-row batch)."""

@@ -302,20 +302,37 @@ class _BaseMLP(BaseEstimator):
     def _forward(self, X):
         """The network's output activations for ``X`` (validated), in the model's dtype."""
         model = self.__dict__.get("model_")
-        if (model is not None and type(X) is np.ndarray and X.ndim == 2 and X.dtype.kind == "f"
-                and X.shape[0] and X.shape[1] == self.n_features_in_
-                and "feature_names_in_" not in self.__dict__):
-            # A plain float array of the fitted width, as fit saw it (no feature names to
-            # compare): the network's own checks (dtype conversion, finiteness) are the ones
-            # validate_data would make, without its ~200 us (a batch-1 predict_proba of a
-            # 30-64-64-2 network: 190 -> 8 us here).
-            try:
-                return model.predict(X)
-            except ValueError:  # NaN or inf: the full checks raise scikit-learn's own message
-                pass
+        if model is not None:
+            A = self._plain_input(X)
+            if (A is not None and A.ndim == 2 and A.dtype.kind == "f" and A.shape[0]
+                    and A.shape[1] == self.n_features_in_):
+                # A float array of the fitted width, as fit saw it: the network's own checks
+                # (dtype conversion, finiteness) are the ones validate_data would make, without
+                # its ~200 us (~1 ms for a DataFrame). A batch-1 predict_proba of a 30-64-64-2
+                # network: 190 -> 8 us here.
+                try:
+                    return model.predict(A)
+                except ValueError:  # NaN or inf: the full checks raise scikit-learn's own message
+                    pass
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=self.model_.dtype, accept_sparse=_SPARSE)
         return self.model_.predict(_dense(X, self.model_.dtype))
+
+    def _plain_input(self, X):
+        """``X`` as an ndarray when validate_data would only convert it: a plain ndarray for an
+        estimator fitted without feature names, a pandas DataFrame whose columns are the
+        fitted ``feature_names_in_`` in order for one fitted with them; else None (the full
+        checks, with their warnings and errors, run)."""
+        names = self.__dict__.get("feature_names_in_")
+        if names is None:
+            return X if type(X) is np.ndarray else None
+        if not type(X).__module__.startswith("pandas") or not hasattr(X, "columns"):
+            return None
+        columns = X.columns
+        if len(columns) != len(names) or not (columns.to_numpy(dtype=object) == names).all():
+            return None
+        values = X.to_numpy()
+        return values if type(values) is np.ndarray else None
 
     # --- scikit-learn's fitted attributes, read from the network ----------------------
     def _dense_weights(self, index):
