@@ -452,6 +452,35 @@ class Sequential:
                  for s in store.trainable_slots(trainable)]
         return loss, grads
 
+    @_serialized
+    def _flat_objective(self, X, y, *, sample_weight=None):
+        """``f(x) -> (loss, grad)`` over every weight as one float64 vector (get_weights'
+        arrays raveled and concatenated), for full-batch optimizers such as SciPy's L-BFGS-B
+        (``nnfast.sklearn``'s lbfgs solver).
+
+        The data is checked and converted once, here; each call then copies ``x`` into the
+        flat parameter buffer (as ``set_weights`` would, rounded to the model's dtype), runs
+        the forward and backward passes on all rows in training mode, and returns what
+        :meth:`compute_gradients` would: the loss with its penalties, and the gradient as a
+        new float64 vector. Every layer must be trainable and keep no state (Dense networks).
+        """
+        self._require_compiled("_flat_objective")
+        X, T, _, W = self._data(X, y, sample_weight)
+        store, n = self._store, X.shape[0]
+        if store.state.size or not all(layer.trainable for layer in self._layers):
+            raise ValueError("Expected every layer trainable and without state (Dense "
+                             "networks) for a flat objective")
+
+        def objective(x):
+            with self._lock:
+                np.copyto(store.params, x, casting="same_kind")
+                self._ensure_buffers(n)
+                self._prepare_step()
+                loss = self._loss_and_backward(X, T, W, n, True)
+                return loss, store.grads.astype(np.float64)
+
+        return objective
+
     def _outputs(self, out, n, buf=None):
         """Probabilities for the metrics: ``out`` through :attr:`_link` when it holds logits
         (written into ``buf``, default the model's own batch-sized buffer)."""

@@ -450,3 +450,42 @@ def test_layer_set_weights_and_keras_style_verbose_arguments():
     assert set(model.evaluate(X, y, verbose=0)) == {"loss", "accuracy"}
     with pytest.raises(ValueError, match="verbose"):
         model.predict(X, verbose=5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_flat_objective_is_compute_gradients_over_one_vector(dtype):
+    """_flat_objective (lbfgs's objective): the data checked once, then per call the weights
+    from one float64 vector and compute_gradients' loss and gradients, to the bit."""
+    rng = np.random.default_rng(4)
+    X, y, w = rng.normal(size=(37, 5)), rng.integers(0, 3, 37), rng.random(37)
+
+    def net():
+        m = nf.Sequential([nf.layers.Dense(7, activation="tanh",
+                                           kernel_regularizer=nf.regularizers.l2(0.01)),
+                           nf.layers.Dense(3, activation="softmax")], input_dim=5, seed=1,
+                          dtype=dtype)
+        m.compile("sgd", "sparse_categorical_crossentropy")
+        m.build()
+        return m
+
+    flat, ref = net(), net()
+    f = flat._flat_objective(X, y, sample_weight=w)
+    shapes = [a.shape for a in ref.get_weights()]
+    for _ in range(3):
+        x = rng.normal(size=sum(int(np.prod(s)) for s in shapes))
+        loss, grad = f(x)
+        parts = np.split(x, np.cumsum([int(np.prod(s)) for s in shapes])[:-1])
+        ref.set_weights([p.reshape(s) for p, s in zip(parts, shapes)])
+        ref_loss, ref_grads = ref.compute_gradients(X, y, sample_weight=w)
+        assert loss == ref_loss and grad.dtype == np.float64
+        np.testing.assert_array_equal(grad, np.concatenate([g.ravel() for g in ref_grads]))
+        for a, b in zip(flat.get_weights(), ref.get_weights()):
+            np.testing.assert_array_equal(a, b)
+    frozen = net()
+    frozen.layers[0].trainable = False
+    with pytest.raises(ValueError, match="every layer trainable"):
+        frozen._flat_objective(X, y)
+    normed = nf.Sequential([nf.layers.BatchNormalization(), nf.layers.Dense(3)], input_dim=5)
+    normed.compile("sgd", "mse")
+    with pytest.raises(ValueError, match="without state"):
+        normed._flat_objective(X, rng.normal(size=(37, 3)))

@@ -36,12 +36,13 @@ def fit_lbfgs(model, X, T, W, *, max_iter, max_fun, tol, report_scale, verbose=F
 
     last = {"loss": np.inf}
 
+    objective = model._flat_objective(X, T, sample_weight=W)  # (the data checked once)
+
     def loss_and_grad(x):
-        model.set_weights(unpack(x))
-        loss, grads = model.compute_gradients(X, T, sample_weight=W)
-        grad = np.concatenate([g.ravel() for g in grads]).astype(np.float64)
+        loss, grad = objective(x)
         last["loss"] = report_scale * loss
-        return last["loss"], report_scale * grad
+        grad *= report_scale
+        return last["loss"], grad
 
     curve = []
 
