@@ -817,6 +817,12 @@ class Sequential:
         for view, w in checked:  # all shapes checked before anything is written
             np.copyto(view, w, casting="unsafe")
 
+    def _weights_finite(self):
+        """Whether every weight (trainable or not) is finite: one pass over the flat buffers,
+        without get_weights' copies."""
+        self._ensure_built("_weights_finite")
+        return _all_finite(self._store.params) and _all_finite(self._store.state)
+
     def count_params(self):
         """Number of scalars in all weights, trainable or not."""
         self._ensure_built("count_params")

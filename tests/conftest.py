@@ -28,3 +28,21 @@ def _restore_threads():
     yield
     if nf.get_num_threads() != before:
         nf.set_num_threads(before)
+
+
+@pytest.fixture
+def count_validation(monkeypatch):
+    """The ``reset`` argument of every scikit-learn ``validate_data`` call the nnfast.sklearn
+    estimators make (their fast paths skip it)."""
+    pytest.importorskip("sklearn")
+    from nnfast.sklearn import _base
+
+    calls = []
+    real = _base.validate_data
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("reset"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_base, "validate_data", spy)
+    return calls

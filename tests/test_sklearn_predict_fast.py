@@ -21,19 +21,6 @@ def _data(n=60, d=4, seed=0):
     return X, (X[:, 0] - X[:, 1] > 0).astype(int), X @ np.arange(1.0, d + 1)
 
 
-@pytest.fixture
-def count_validation(monkeypatch):
-    calls = []
-    real = _base.validate_data
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs.get("reset"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_base, "validate_data", spy)
-    return calls
-
-
 @pytest.mark.parametrize("dtype", ["float32", "float64", "auto"])
 def test_fast_path_matches_the_validated_path(dtype, count_validation):
     X, y, t = _data()
