@@ -480,9 +480,10 @@ def test_the_serving_call_takes_only_its_case_and_hands_back_the_rest(dtype):
     ro = X.copy()
     ro.flags.writeable = False
     np.testing.assert_array_equal(forward.serve(ro), forward.serve(X))
-    other = "float32" if dtype == "float64" else "float64"
-    taken = [X.tolist(), np.asfortranarray(X), X[:, ::-1], X.astype(other),
+    taken = [X.tolist(), np.asfortranarray(X), X[:, ::-1], X.astype(np.float16),
              X.astype(X.dtype.newbyteorder()), np.repeat(X, 1000, axis=0)]  # > rows: 5000
+    if dtype == "float64":
+        taken.append(X.astype(np.float32))  # (a float32 plan takes float64 X: below)
     for bad in taken:
         assert forward.serve(bad) is False
         np.testing.assert_allclose(a.predict(bad), b.predict(bad), **TOL[dtype])
@@ -495,6 +496,33 @@ def test_the_serving_call_takes_only_its_case_and_hands_back_the_rest(dtype):
     assert forward.serve(nan) is None
     with pytest.raises(ValueError, match="finite"):
         a.predict(nan)
+
+
+def test_a_float32_plan_serves_float64_input_as_the_checked_path_casts_it():
+    """NumPy's default float64 X for a float32 model: cast in the serving call, to the bits
+    of the checked path's np.ascontiguousarray(X, dtype=float32); finiteness is checked on
+    the cast values (a float64 beyond float32's range becomes inf and is refused)."""
+    a, _ = _serving_twins("float32", SERVED["dense"])
+    rng = np.random.default_rng(5)
+    X64 = rng.normal(size=(7, 6)) * 10.0 ** rng.integers(-8, 8, size=(7, 6))
+    a.predict(X64.astype(np.float32))
+    forward = a._inference_plan.serving_forward()
+    out = forward.serve(X64)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, forward.serve(np.ascontiguousarray(X64, np.float32)))
+    np.testing.assert_array_equal(a.predict(X64), out)
+    np.testing.assert_array_equal(a.predict(X64[:1]), a.predict(X64[:1].astype(np.float32)))
+    for bad in (np.nan, np.inf, 1e39, -1e39):  # 1e39 overflows float32
+        Xb = X64.copy()
+        Xb[4, 2] = bad
+        assert forward.serve(Xb) is None
+        with pytest.raises(ValueError, match="finite"):
+            a.predict(Xb)
+    near = X64.copy()
+    near[0, 0] = float(np.finfo(np.float32).max)  # the largest float32: finite either way
+    np.testing.assert_array_equal(forward.serve(near),
+                                  forward.serve(near.astype(np.float32)))
+    assert forward.serve(np.asfortranarray(X64)) is False  # other layouts: the checked path
 
 
 
