@@ -141,29 +141,6 @@ def _cpu_vendor():
 _TEAM_MAX_KERNEL = _TEAM_MAX_KERNEL_AMD if _cpu_vendor() == "AuthenticAMD" else None
 
 
-class _BlasThreads:
-    """The GEMMs' BLAS held at one thread during a call, then restored (two ctypes calls each)."""
-
-    def __init__(self, controllers):
-        self.controllers = controllers
-        self.saved = [c.num_threads for c in controllers]
-
-    def restore(self):
-        for c, n in zip(self.controllers, self.saved):
-            c.set_num_threads(n)
-
-
-def _single_threaded_blas():
-    """Switch the BLAS the GEMMs call (nnfast._blas) to one thread; None if impossible."""
-    ours = _threads.blas_controllers()[0]
-    if not ours:
-        return None
-    saved = _BlasThreads(ours)
-    for c in ours:
-        c.set_num_threads(1)
-    return saved
-
-
 _INT_MAX = 2**31 - 1   # BLAS dimensions are 32-bit ints
 
 
@@ -649,7 +626,7 @@ class Plan:
         store = self._store
         nthreads = _threads.num_threads()
         team = nthreads > 1 and self._team_pays(batch_size)
-        blas = _single_threaded_blas() if team else None
+        blas = _threads.serial_blas(True) if team else None  # (None: the team cannot run)
         nthreads = nthreads if blas is not None else _ELEMENTWISE_THREADS
         if self._dscratch.shape[0] < self._dscratch_size(nthreads):
             self._dscratch = np.zeros(self._dscratch_size(nthreads), np.float64)
@@ -660,7 +637,7 @@ class Plan:
                              opt.iterations, lrs, seeds, losses_out, correct_out, nthreads, outs)
         finally:
             if blas is not None:
-                blas.restore()
+                blas.release()
         opt.iterations += n_steps
         if status != 0:
             raise MemoryError("train_chunk: the loss kernel could not allocate its scratch")

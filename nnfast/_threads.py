@@ -158,8 +158,48 @@ def blas_controllers():
     return _BLAS_CONTROLLERS
 
 
-_HOLD_LOCK = threading.Lock()
-_hold = {"depth": 0, "saved": []}  # other_blas_serial's blocks open now, the counts to restore
+class SerialHold:
+    """A set of BLAS libraries held at one thread while any holder has it open.
+
+    Holders may nest or overlap across Python threads (two models training, two lbfgs fits):
+    the first :meth:`acquire` saves the libraries' counts and sets one thread, the last
+    :meth:`release` restores the saved counts.
+    """
+
+    _lock = threading.Lock()
+
+    def __init__(self, controllers):
+        self.controllers = controllers
+        self._depth, self._saved = 0, []
+
+    def acquire(self):
+        with self._lock:
+            if self._depth == 0:
+                self._saved = [c.num_threads for c in self.controllers]
+                for c in self.controllers:
+                    c.set_num_threads(1)
+            self._depth += 1
+        return self
+
+    def release(self):
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                for c, n in zip(self.controllers, self._saved):
+                    c.set_num_threads(n)
+
+
+_HOLDS = None
+
+
+def serial_blas(ours):
+    """Acquire the one-thread hold of the BLAS library nnfast's GEMMs call (``ours``) or of
+    the others; the :class:`SerialHold` (``release()`` it), or None when there is none."""
+    global _HOLDS
+    if _HOLDS is None:
+        _HOLDS = tuple(SerialHold(c) for c in blas_controllers())
+    hold = _HOLDS[0 if ours else 1]
+    return hold.acquire() if hold.controllers else None
 
 
 @contextlib.contextmanager
@@ -171,23 +211,13 @@ def other_blas_serial():
     take the cores from the next GEMM's threads. Measured on 2 cores, the lbfgs solver on
     scikit-learn's digits (64-100-10, 50 iterations): 611 ms with both pools at two threads,
     228 ms with SciPy's at one. nnfast's own GEMMs keep their threads (and their bits).
-    Blocks may nest or overlap across Python threads: the last one to close restores the
-    counts the first one found.
     """
-    with _HOLD_LOCK:
-        if _hold["depth"] == 0:
-            _hold["saved"] = [(c, c.num_threads) for c in blas_controllers()[1]]
-            for c, _ in _hold["saved"]:
-                c.set_num_threads(1)
-        _hold["depth"] += 1
+    hold = serial_blas(False)
     try:
         yield
     finally:
-        with _HOLD_LOCK:
-            _hold["depth"] -= 1
-            if _hold["depth"] == 0:
-                for c, n in _hold["saved"]:
-                    c.set_num_threads(n)
+        if hold is not None:
+            hold.release()
 
 
 def blas_info():

@@ -46,7 +46,7 @@ def _dense_targets(y, n_out, dtype, name, kind, bounded=False):
     """Float targets of shape (n, n_out); ``(n,)`` accepted when ``n_out == 1``.
 
     Checked finite, unless ``bounded`` (the caller checks a range, which NaN and inf fail, and
-    calls :func:`_not_finite` for the message) or they were integers (always finite as floats).
+    names the error itself) or they were integers (always finite as floats).
     """
     y = np.asarray(y)
     if y.dtype.kind not in "iufb":
@@ -62,12 +62,8 @@ def _dense_targets(y, n_out, dtype, name, kind, bounded=False):
     exact = y.dtype.kind != "f"
     y = np.ascontiguousarray(y, dtype=dtype)
     if not (exact or bounded) and not v.all_finite(y, threads=1):  # (one pass, no temporary)
-        _not_finite(name)
+        raise v.not_finite(name)
     return y
-
-
-def _not_finite(name):
-    raise ValueError(f"Expected {name} to be finite, received: {name} with NaN or inf values")
 
 
 class Loss:
@@ -206,7 +202,7 @@ class BinaryCrossentropy(Loss):
         t = _dense_targets(y, n_out, dtype, name, "0/1", bounded=True)
         if not v.all_within(t, 0.0, 1.0):
             if not v.all_finite(t, threads=1):
-                _not_finite(name)
+                raise v.not_finite(name)
             raise ValueError(f"Expected {name} in [0, 1] for binary_crossentropy, received: values "
                              f"from {t.min()} to {t.max()}")
         return t, t
@@ -274,7 +270,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     def prepare_targets(self, y, n_out, dtype, mode, name="y"):
         y = np.asarray(y)
         if y.dtype.kind == "f" and y.size and not np.isfinite(y).all():
-            _not_finite(name)
+            raise v.not_finite(name)
         if y.dtype.kind == "b" or y.dtype.kind not in "iuf":
             raise TypeError(f"Expected {name} to hold integer class labels, received: {name} with "
                             f"dtype {y.dtype}")

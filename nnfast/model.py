@@ -28,6 +28,7 @@ import numpy as np
 from nnfast import activations as activations_mod, losses as losses_mod
 from nnfast import metrics as metrics_mod, optimizers as optimizers_mod
 from nnfast._ops._validate import all_finite as _all_finite, as_array as _as_array
+from nnfast._ops._validate import not_finite as _not_finite
 from nnfast._params import ParamStore
 from nnfast.layers import Layer
 
@@ -49,10 +50,6 @@ def _check_verbose(verbose):
     """0, 1 or 2 (a bool counts as 0 or 1, as in Keras)."""
     if not isinstance(verbose, (numbers.Integral, np.bool_)) or verbose not in (0, 1, 2):
         raise ValueError(f"Expected verbose in (0, 1, 2), received: verbose={verbose!r}")
-
-
-def _not_finite(name):
-    return f"Expected {name} to be finite, received: {name} with NaN or inf values"
 
 
 def _serialized(method):
@@ -302,7 +299,7 @@ class Sequential:
                              f"{name}.shape={X.shape}")
         X = np.ascontiguousarray(X, dtype=self.dtype)
         if not _all_finite(X, threads=1):
-            raise ValueError(_not_finite(name))
+            raise _not_finite(name)
         return X
 
     def _data(self, X, y, sample_weight=None, class_weight=None, name="X", y_name="y"):
@@ -730,7 +727,7 @@ class Sequential:
                 result = False if forward is None else forward.serve(X)
                 if result is not False:
                     if result is None:
-                        raise ValueError(_not_finite("X"))
+                        raise _not_finite("X")
                     return result
             return self._predict_checked(X, batch_size, verbose)
 

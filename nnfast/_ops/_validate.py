@@ -231,6 +231,11 @@ def labels_array(labels, name, n, n_classes):
     return np.ascontiguousarray(lab, dtype=np.intp)
 
 
+def not_finite(name):
+    """The ValueError for an array ``name`` that holds NaN or infinity."""
+    return ValueError(f"Expected {name} to be finite, received: {name} with NaN or inf values")
+
+
 def all_finite(x, threads=None):
     """Whether the array ``x`` holds no NaN and no infinity, in one pass without temporaries
     for C-contiguous float32/float64 arrays (csrc/nnf_check.c), else through NumPy; on up to

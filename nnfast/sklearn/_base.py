@@ -185,10 +185,13 @@ class _BaseMLP(BaseEstimator):
         if incremental and cfg.early_stopping:
             raise ValueError("Expected early_stopping=False with partial_fit (no data is held "
                              "out in partial_fit), received: early_stopping=True")
-        if not (incremental and not first_pass and self._plain_batch(X, y)):
+        plain = self._plain_batch(X, y) if incremental and not first_pass else None
+        if plain is None:
             X, y = validate_data(self, X, y, reset=first_pass, dtype="numeric",
                                  multi_output=True, y_numeric=self._y_numeric,
                                  accept_sparse=_SPARSE)
+        else:
+            X = plain
         if first_pass:
             auto = np.float64 if X.dtype == np.float64 else np.float32
             dtype = np.dtype(auto if cfg.dtype == "auto" else cfg.dtype)
@@ -229,17 +232,17 @@ class _BaseMLP(BaseEstimator):
         return self
 
     def _plain_batch(self, X, y):
-        """Whether a later ``partial_fit``'s ``(X, y)`` are arrays that validate_data would
-        return unchanged: a finite float ndarray of the fitted width (the estimator fitted
-        without feature names) and a 1-D or 2-D ndarray of as many integer, boolean or finite
-        float targets. Anything else takes validate_data, with its warnings and errors (~280 us
-        a call on 64 rows)."""
-        return (type(X) is np.ndarray and X.ndim == 2 and X.dtype.kind == "f"
-                and X.shape[0] and X.shape[1] == self.n_features_in_
-                and "feature_names_in_" not in self.__dict__
-                and type(y) is np.ndarray and y.ndim in (1, 2) and y.shape[0] == X.shape[0]
-                and (y.dtype.kind in "iub" or y.dtype.kind == "f" and all_finite(y))
-                and all_finite(X))
+        """A later ``partial_fit``'s X as an ndarray when validate_data would only convert
+        ``(X, y)``: X as :meth:`_plain_input` takes it, finite, and y a 1-D or 2-D ndarray of
+        as many integer, boolean or finite float targets; else None (validate_data runs, with
+        its warnings and errors: ~280 us a call on 64 rows)."""
+        A = self._plain_input(X)
+        if (A is None or type(y) is not np.ndarray or y.ndim not in (1, 2)
+                or y.shape[0] != A.shape[0]
+                or not (y.dtype.kind in "iub" or y.dtype.kind == "f" and all_finite(y))
+                or not all_finite(A)):
+            return None
+        return A
 
     def _split(self, X, T, W, cfg, rng):
         from sklearn.model_selection import train_test_split
@@ -327,37 +330,37 @@ class _BaseMLP(BaseEstimator):
     def _forward(self, X):
         """The network's output activations for ``X`` (validated), in the model's dtype."""
         model = self.__dict__.get("model_")
-        if model is not None:
-            A = self._plain_input(X)
-            if (A is not None and A.ndim == 2 and A.dtype.kind == "f" and A.shape[0]
-                    and A.shape[1] == self.n_features_in_):
-                # A float array of the fitted width, as fit saw it: the network's own checks
-                # (dtype conversion, finiteness) are the ones validate_data would make, without
-                # its ~200 us (~1 ms for a DataFrame). A batch-1 predict_proba of a 30-64-64-2
-                # network: 190 -> 8 us here.
-                try:
-                    return model.predict(A)
-                except ValueError:  # NaN or inf: the full checks raise scikit-learn's own message
-                    pass
+        A = None if model is None else self._plain_input(X)
+        if A is not None:
+            # The network's own checks (dtype conversion, finiteness) are the ones
+            # validate_data would make, without its ~200 us (~1 ms for a DataFrame). A batch-1
+            # predict_proba of a 30-64-64-2 network: 190 -> 8 us here.
+            try:
+                return model.predict(A)
+            except ValueError:  # NaN or inf: the full checks raise scikit-learn's own message
+                pass
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=self.model_.dtype, accept_sparse=_SPARSE)
         return self.model_.predict(_dense(X, self.model_.dtype))
 
     def _plain_input(self, X):
-        """``X`` as an ndarray when validate_data would only convert it: a plain ndarray for an
-        estimator fitted without feature names, a pandas DataFrame whose columns are the
-        fitted ``feature_names_in_`` in order for one fitted with them; else None (the full
-        checks, with their warnings and errors, run)."""
+        """``X`` as a non-empty float ndarray of the fitted width when validate_data would only
+        convert it: a plain ndarray for an estimator fitted without feature names, a pandas
+        DataFrame whose columns are the fitted ``feature_names_in_`` in order for one fitted
+        with them; else None (the full checks, with their warnings and errors, run)."""
         names = self.__dict__.get("feature_names_in_")
         if names is None:
-            return X if type(X) is np.ndarray else None
-        if not type(X).__module__.startswith("pandas") or not hasattr(X, "columns"):
+            A = X if type(X) is np.ndarray else None
+        elif (type(X).__module__.startswith("pandas") and hasattr(X, "columns")
+              and len(X.columns) == len(names)
+              and (X.columns.to_numpy(dtype=object) == names).all()):
+            A = X.to_numpy()
+        else:
             return None
-        columns = X.columns
-        if len(columns) != len(names) or not (columns.to_numpy(dtype=object) == names).all():
-            return None
-        values = X.to_numpy()
-        return values if type(values) is np.ndarray else None
+        if (type(A) is np.ndarray and A.ndim == 2 and A.dtype.kind == "f" and A.shape[0]
+                and A.shape[1] == self.n_features_in_):
+            return A
+        return None
 
     # --- scikit-learn's fitted attributes, read from the network ----------------------
     def _dense_weights(self, index):
