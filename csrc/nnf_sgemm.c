@@ -315,6 +315,73 @@ NNF_AVX2 static void sgemm_rows1_avx2(const float *x, size_t ldx, const float *w
     NNF_ROWS_TAIL_AVX2(1)
 }
 
+/* W of at least this many bytes goes to sgemm_row1_stream_avx2 (see there). */
+#define NNF_ROW_STREAM_BYTES ((size_t)8 << 20)
+
+/* One row for a W beyond the caches (NNF_ROW_STREAM_BYTES or more): y's partial sums kept in
+ * memory (L1) and W read row after row, four rows of W per pass over y, so that W streams from
+ * memory in address order; sgemm_rows1_avx2's column blocks walk it in 4 KB-strided runs
+ * instead, which the prefetchers and the TLB serve badly. Each y element is the same
+ * multiply-add chain over k in order, so the bits are sgemm_rows1_avx2's. C harness on Zen 3,
+ * medians of 21 x 100 calls: 2048 x 1024 (8 MB) 225-282 -> 169-202 us, 3072 x 1024 667-1,256
+ * -> 320-364 us, 2048 x 2048 2,447 -> 738 us; at 4-6 MB (1024 x 1536, 1200 x 1200) the column
+ * blocks are 1.0-1.4x faster, hence the threshold. (Software prefetch measured no better.) */
+NNF_AVX2 static void sgemm_row1_stream_avx2(const float *x, const float *w, size_t ldw,
+                                            float *y, size_t in, size_t out)
+{
+    const size_t n8 = out & ~(size_t)7;
+    const __m256i mk = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(out - n8)),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    memset(y, 0, out * sizeof(float));
+    size_t k = 0;
+    for (; k + 4 <= in; k += 4) {
+        const float *w0 = w + k * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+        const __m256 b0 = _mm256_broadcast_ss(x + k), b1 = _mm256_broadcast_ss(x + k + 1);
+        const __m256 b2 = _mm256_broadcast_ss(x + k + 2), b3 = _mm256_broadcast_ss(x + k + 3);
+        size_t j = 0;
+        for (; j + 16 <= out; j += 16) {
+            __m256 a = _mm256_loadu_ps(y + j), c = _mm256_loadu_ps(y + j + 8);
+            a = _mm256_fmadd_ps(b0, _mm256_loadu_ps(w0 + j), a);
+            c = _mm256_fmadd_ps(b0, _mm256_loadu_ps(w0 + j + 8), c);
+            a = _mm256_fmadd_ps(b1, _mm256_loadu_ps(w1 + j), a);
+            c = _mm256_fmadd_ps(b1, _mm256_loadu_ps(w1 + j + 8), c);
+            a = _mm256_fmadd_ps(b2, _mm256_loadu_ps(w2 + j), a);
+            c = _mm256_fmadd_ps(b2, _mm256_loadu_ps(w2 + j + 8), c);
+            a = _mm256_fmadd_ps(b3, _mm256_loadu_ps(w3 + j), a);
+            c = _mm256_fmadd_ps(b3, _mm256_loadu_ps(w3 + j + 8), c);
+            _mm256_storeu_ps(y + j, a);
+            _mm256_storeu_ps(y + j + 8, c);
+        }
+        for (; j + 8 <= out; j += 8) {
+            __m256 a = _mm256_loadu_ps(y + j);
+            a = _mm256_fmadd_ps(b0, _mm256_loadu_ps(w0 + j), a);
+            a = _mm256_fmadd_ps(b1, _mm256_loadu_ps(w1 + j), a);
+            a = _mm256_fmadd_ps(b2, _mm256_loadu_ps(w2 + j), a);
+            a = _mm256_fmadd_ps(b3, _mm256_loadu_ps(w3 + j), a);
+            _mm256_storeu_ps(y + j, a);
+        }
+        if (j < out) {
+            __m256 a = _mm256_maskload_ps(y + j, mk);
+            a = _mm256_fmadd_ps(b0, _mm256_maskload_ps(w0 + j, mk), a);
+            a = _mm256_fmadd_ps(b1, _mm256_maskload_ps(w1 + j, mk), a);
+            a = _mm256_fmadd_ps(b2, _mm256_maskload_ps(w2 + j, mk), a);
+            a = _mm256_fmadd_ps(b3, _mm256_maskload_ps(w3 + j, mk), a);
+            _mm256_maskstore_ps(y + j, mk, a);
+        }
+    }
+    for (; k < in; k++) {
+        const float *w0 = w + k * ldw;
+        const __m256 b0 = _mm256_broadcast_ss(x + k);
+        size_t j = 0;
+        for (; j + 8 <= out; j += 8)
+            _mm256_storeu_ps(y + j, _mm256_fmadd_ps(b0, _mm256_loadu_ps(w0 + j),
+                                                    _mm256_loadu_ps(y + j)));
+        if (j < out)
+            _mm256_maskstore_ps(y + j, mk, _mm256_fmadd_ps(b0, _mm256_maskload_ps(w0 + j, mk),
+                                                           _mm256_maskload_ps(y + j, mk)));
+    }
+}
+
 /* C harness on Zen 3, 784 x 256, medians of 21 x 1,000 calls: four rows in one pass 24.9 us
  * against 50.3 us for four one-row calls, three 22.1 against 40.2, two 17.4 against 24.9. */
 NNF_ROWS_KERNEL_AVX2(sgemm_rows4_avx2, 4,
@@ -365,6 +432,8 @@ int nnf_sgemm_rows(const float *x, size_t ldx, size_t m, const float *w, size_t 
             sgemm_rows3_avx2(x + r * ldx, ldx, w, ldw, y + r * ldy, ldy, in, out);
         else if (m - r == 2)
             sgemm_rows2_avx2(x + r * ldx, ldx, w, ldw, y + r * ldy, ldy, in, out);
+        else if (m - r == 1 && in * ldw * sizeof(float) >= NNF_ROW_STREAM_BYTES)
+            sgemm_row1_stream_avx2(x + r * ldx, w, ldw, y + r * ldy, in, out);
         else if (m - r == 1)
             sgemm_rows1_avx2(x + r * ldx, ldx, w, ldw, y + r * ldy, ldy, in, out);
         return 0;

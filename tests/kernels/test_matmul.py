@@ -130,3 +130,22 @@ def test_few_rows_row_kernels_with_row_strides(m, n):
         np.testing.assert_array_equal(out, got)
         y = nf.kernels.dense_forward(x, w, np.ones(n, np.float32), "relu")
         np.testing.assert_allclose(y, np.maximum(expected + 1.0, 0.0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [1031, 1024])
+def test_one_row_product_of_a_weight_beyond_the_caches(n):
+    # a float32 row times a W of 8 MiB or more streams W row by row (nnf_sgemm.c's
+    # sgemm_row1_stream_avx2, k rows in fours, masked last columns); each element is still one
+    # multiply-add chain over k in order, so the row matches the first row of a two-row product
+    # (the column-block kernel) to the bit, and a float64 product to rounding
+    rng = np.random.default_rng(n)
+    k = 2051  # 2051 x 1031 floats: 8.07 MiB; not a multiple of 4 rows nor of 8 columns
+    a = rng.standard_normal((2, k)).astype(np.float32)
+    w_big = rng.standard_normal((k, n + 5)).astype(np.float32)
+    for w in (w_big[:, :n], np.ascontiguousarray(w_big[:, :n])):
+        expected = a.astype(np.float64) @ w.astype(np.float64)
+        one = nf.kernels.matmul(a[:1], w)
+        np.testing.assert_allclose(one, expected[:1], rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(one, nf.kernels.matmul(a, w)[:1])
+        y = nf.kernels.dense_forward(a[1:], w, np.ones(n, np.float32), "relu")
+        np.testing.assert_allclose(y, np.maximum(expected[1:] + 1.0, 0.0), rtol=1e-4, atol=1e-4)
