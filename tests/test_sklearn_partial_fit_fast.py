@@ -90,5 +90,11 @@ def test_later_partial_fit_makes_no_random_state(monkeypatch):
     monkeypatch.setattr(_base, "check_random_state", lambda v: made.append(v) or real(v))
     clf.partial_fit(X, rng.integers(0, 2, len(X)))
     assert made == []  # nothing drawn from it after the first call: ~150 us saved
-    MLPClassifier(hidden_layer_sizes=(6,), random_state=3).fit(X, rng.integers(0, 2, len(X)))
-    assert made == [3]
+    y = rng.integers(0, 2, len(X))
+    by_int = MLPClassifier(hidden_layer_sizes=(6,), random_state=3, max_iter=3).fit(X, y)
+    assert made == []  # an int seeds a new network through the cached first draw (_first_seed)
+    state = np.random.RandomState(3)
+    by_state = MLPClassifier(hidden_layer_sizes=(6,), random_state=state, max_iter=3).fit(X, y)
+    assert made == [state]
+    for a, b in zip(by_int.coefs_ + by_int.intercepts_, by_state.coefs_ + by_state.intercepts_):
+        np.testing.assert_array_equal(a, b)  # the same network as a RandomState(3) seeds

@@ -10,6 +10,7 @@ targets become loss targets (``_encode_targets``), which output layer and loss t
 """
 
 import dataclasses
+import functools
 import math
 import numbers
 import warnings
@@ -32,6 +33,7 @@ __all__ = ["_BaseMLP"]
 _AUTO_BATCH = 200  # batch_size="auto" is min(200, n_samples), as scikit-learn's
 
 
+_PLAIN_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # X that validate_data keeps as is
 _SPARSE = ("csr", "csc", "coo")  # scipy.sparse inputs accepted (made dense, see _dense)
 _DENSE_MAX_BYTES = 1 << 30
 
@@ -70,6 +72,14 @@ def _random_state(value, make=True):
         raise InvalidParameterError("Expected random_state to be None, an int in [0, 2**32 - 1] "
                                     "or a numpy.random.RandomState, received: "
                                     f"random_state={value!r}") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _first_seed(value):
+    """The network seed drawn from an int ``random_state``: ``RandomState(value)``'s first
+    ``randint(2**31 - 1)``, cached (making the RandomState costs ~250 us, which the many fits
+    of one grid search or cross-validation need pay once)."""
+    return int(np.random.RandomState(value).randint(np.iinfo(np.int32).max))
 
 
 def _sample_weight(sample_weight, X):
@@ -175,8 +185,11 @@ class _BaseMLP(BaseEstimator):
     def _fit_checked(self, X, y, sample_weight, incremental):
         cfg = check_params(self)
         first_pass = not hasattr(self, "model_") or (not cfg.warm_start and not incremental)
-        # (drawn from only to seed a new network and to split off early stopping's rows)
-        rng = _random_state(self.random_state, make=first_pass or cfg.early_stopping)
+        # (drawn from only to seed a new network and to split off early stopping's rows; an int
+        # seeds the network through _first_seed without one)
+        int_seed = isinstance(self.random_state, numbers.Integral)
+        rng = _random_state(self.random_state,
+                            make=first_pass and not int_seed or cfg.early_stopping)
         if incremental and cfg.solver == "lbfgs":
             raise InvalidParameterError("Expected a stochastic solver with partial_fit, received: "
                                         "solver='lbfgs' (it trains on all the data at once)")
@@ -185,7 +198,10 @@ class _BaseMLP(BaseEstimator):
         if incremental and cfg.early_stopping:
             raise ValueError("Expected early_stopping=False with partial_fit (no data is held "
                              "out in partial_fit), received: early_stopping=True")
-        plain = self._plain_batch(X, y) if incremental and not first_pass else None
+        if first_pass:
+            plain = self._plain_first(X, y)
+        else:
+            plain = self._plain_batch(X, y) if incremental else None
         if plain is None:
             X, y = validate_data(self, X, y, reset=first_pass, dtype="numeric",
                                  multi_output=True, y_numeric=self._y_numeric,
@@ -209,7 +225,8 @@ class _BaseMLP(BaseEstimator):
             weight_scale = float(W.mean())
             W = W / weight_scale
         if first_pass:
-            seed = int(rng.randint(np.iinfo(np.int32).max))
+            seed = (_first_seed(self.random_state) if rng is None
+                    else int(rng.randint(np.iinfo(np.int32).max)))
             self.model_ = _network.build_network(cfg, X.shape[1], n_outputs, out_activation,
                                                  loss, dtype, seed)
             self.out_activation_ = {"linear": "identity", "sigmoid": "logistic"}.get(
@@ -231,16 +248,35 @@ class _BaseMLP(BaseEstimator):
                     validation)
         return self
 
+    def _plain_first(self, X, y):
+        """A first ``fit``'s X when validate_data would only record its width: a non-empty,
+        finite float32/float64 ndarray of at least one column, with y as :meth:`_plain_targets`
+        takes it; its width is then recorded (and feature names forgotten) as validate_data's
+        reset does. Else None (validate_data runs, with its warnings and errors: ~450 us of a
+        2 ms fit of iris, most of it looking for dataframe types)."""
+        if (type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in _PLAIN_DTYPES
+                or not X.shape[0] or not X.shape[1] or not self._plain_targets(y, X.shape[0])
+                or not all_finite(X)):
+            return None
+        self.n_features_in_ = X.shape[1]
+        self.__dict__.pop("feature_names_in_", None)
+        return X
+
+    @staticmethod
+    def _plain_targets(y, n):
+        """Whether y is a 1-D or 2-D (at least one column) ndarray of n integer, boolean or
+        finite float targets, which validate_data would pass through unchanged."""
+        return (type(y) is np.ndarray and (y.ndim == 1 or y.ndim == 2 and y.shape[1])
+                and y.shape[0] == n
+                and (y.dtype.kind in "iub" or y.dtype.kind == "f" and all_finite(y)))
+
     def _plain_batch(self, X, y):
         """A later ``partial_fit``'s X as an ndarray when validate_data would only convert
         ``(X, y)``: X as :meth:`_plain_input` takes it, finite, and y a 1-D or 2-D ndarray of
         as many integer, boolean or finite float targets; else None (validate_data runs, with
         its warnings and errors: ~280 us a call on 64 rows)."""
         A = self._plain_input(X)
-        if (A is None or type(y) is not np.ndarray or y.ndim not in (1, 2)
-                or y.shape[0] != A.shape[0]
-                or not (y.dtype.kind in "iub" or y.dtype.kind == "f" and all_finite(y))
-                or not all_finite(A)):
+        if A is None or not self._plain_targets(y, A.shape[0]) or not all_finite(A):
             return None
         return A
 

@@ -28,10 +28,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _encode_targets(self, y, dtype, first_pass, incremental):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        if (incremental and not first_pass and y.ndim == 1 and y.dtype.kind in "iub"
-                and getattr(self, "_kind", None) in (_BINARY, _MULTICLASS)):
-            # A later partial_fit's integer labels: type_of_target could only say "binary" or
-            # "multiclass" (~300 us on 64 labels), and the classes_ check below still runs.
+        if y.ndim == 1 and y.dtype.kind in "iub":
+            # 1-D integer or boolean labels: type_of_target could only say "binary" or
+            # "multiclass" (~150-300 us on 64-150 labels), which take the same path below.
             kind = _MULTICLASS
         else:
             # One type_of_target (~150 us on 64 labels): check_classification_targets and
