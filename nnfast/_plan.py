@@ -567,13 +567,7 @@ class Plan:
             the training forward, batch after batch (what :meth:`last_outputs` shows for one
             step), for metrics computed in Python.
         """
-        if self.inference_only:
-            raise ValueError("Expected a training plan (compile_plan), received: an inference "
-                             "plan (compile_inference_plan), which only predicts")
-        self._check_model()
-        if self.model.optimizer is not self._optimizer:
-            raise ValueError("Expected the optimizer the plan was compiled for, received: a model "
-                             "compiled again (call compile_plan again)")
+        self._check_current()
         n = X.shape[0]
         if X.dtype != self.dtype or X.ndim != 2 or X.shape[1] != self.in_dim:
             raise ValueError(f"Expected X of shape (n, {self.in_dim}) and dtype {self.dtype}, "
@@ -685,6 +679,17 @@ class Plan:
         """
         off = self._last_y
         return self._work[off:off + rows * self.out_dim].reshape(rows, self.out_dim)
+
+    def _check_current(self):
+        """That this training plan still runs its model: the same weights, the same optimizer
+        (a callback may have built or compiled the model again between chunks)."""
+        if self.inference_only:
+            raise ValueError("Expected a training plan (compile_plan), received: an inference "
+                             "plan (compile_inference_plan), which only predicts")
+        self._check_model()
+        if self.model.optimizer is not self._optimizer:
+            raise ValueError("Expected the optimizer the plan was compiled for, received: a model "
+                             "compiled again (call compile_plan again)")
 
     def _check_model(self):
         if self.model._store is not self._store:

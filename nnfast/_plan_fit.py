@@ -53,7 +53,11 @@ class PlanEpochs:
         n = X.shape[0]
         self.n, self.bs = n, batch_size
         self.steps = -(-n // batch_size)
-        self.sizes = np.minimum(batch_size, n - np.arange(self.steps) * batch_size).astype(np.float64)
+        # (a list: a chunk's row count summed in Python, where NumPy's sum of a few floats
+        # cost ~4 us a chunk)
+        self.sizes = np.minimum(batch_size, n - np.arange(self.steps) * batch_size).astype(
+            np.float64).tolist()
+        self.dense, self.labels = plan._targets(T, n)  # checked once for the fit's chunks
         metrics = model.metrics
         self.counted = bool(metrics) and plan.counts_correct and all(
             type(m) is metrics_mod.Accuracy for m in metrics)
@@ -73,11 +77,17 @@ class PlanEpochs:
             self.obuf = np.empty((rows, width), model.dtype)  # outputs, then probabilities
             self.pbuf = np.empty((rows, width), model.dtype) if model._link is not None else None
             self.mbuf = np.empty((rows,) + M.shape[1:], M.dtype)
+        self.outs = None if self.obuf is None else self.obuf.reshape(-1)
 
     def _train(self, order, b, k):
+        """Steps b .. b + k - 1 in one C call: ``Plan._steps`` after ``_check_current`` only.
+        train_chunk's argument checks hold for the whole fit (this object made the buffers;
+        X, T, W are _data's, checked; ``order`` is a permutation of the rows), and cost ~15
+        us a chunk, as much as a 150-row step of a small network."""
         plan = self.plan
-        plan.train_chunk(self.X, self.T, self.W, order, b, k, self.bs,
-                         plan.learning_rates(k, self.lrs), self.losses, self.correct, self.obuf)
+        plan._check_current()
+        plan._steps(self.X, self.dense, self.labels, self.W, order, b, k, self.bs,
+                    plan.learning_rates(k, self.lrs), self.losses, self.correct, self.outs)
 
     def _tune(self, order):
         """Run the epoch's first steps and size the chunks from their time; returns steps run."""
@@ -110,17 +120,18 @@ class PlanEpochs:
                 k = min(self.chunk, steps - b)
                 self._train(order, b, k)
             rows = sizes[b:b + k]
-            for loss, m in zip(self.losses[:k].tolist(), rows.tolist()):
+            for loss, m in zip(self.losses[:k].tolist(), rows):
                 total += loss * m  # batch by batch: the sum must not depend on the chunk size
-            seen += float(rows.sum())
+            chunk_rows = sum(rows)  # (whole numbers: exact in any order)
+            seen += chunk_rows
             logs = {"loss": total / seen}
             if self.counted:
-                hits = float(self.correct[:k].sum())
+                hits = sum(self.correct[:k].tolist())  # (whole numbers, as the rows)
                 for met in metrics:
-                    met.update_counts(hits, rows.sum())
+                    met.update_counts(hits, chunk_rows)
                     logs[met.name] = float(met.result())
             elif self.needs_outputs:
-                m = int(rows.sum())
+                m = int(chunk_rows)
                 pred = model._outputs(self.obuf[:m], m, self.pbuf)
                 mt = self._metric_targets(order, b * self.bs, b * self.bs + m)
                 for met in metrics:

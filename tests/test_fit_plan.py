@@ -339,9 +339,9 @@ def test_metrics_from_the_chunks_outputs_match_the_per_layer_path(monkeypatch, o
     to float rounding."""
     monkeypatch.setattr(nnfast._plan_fit, "OUTPUT_FLOATS", 5 * 16 * 3)
     calls = []
-    real = nnfast._plan.Plan.train_chunk
-    monkeypatch.setattr(nnfast._plan.Plan, "train_chunk",
-                        lambda self, *a, **kw: (calls.append(a[5]), real(self, *a, **kw))[1])
+    real = nnfast._plan.Plan._steps  # (fit's chunks call it directly; a[6]: n_steps)
+    monkeypatch.setattr(nnfast._plan.Plan, "_steps",
+                        lambda self, *a, **kw: (calls.append(a[6]), real(self, *a, **kw))[1])
     X, y = data(n=203)
     if out == "sigmoid":
         y = (y == 0).astype(float)
@@ -547,3 +547,20 @@ def test_the_plans_evaluate_checks_its_arguments():
         args.update(bad)
         with pytest.raises(ValueError):
             plan.evaluate(args["X"], args["T"], args["W"], args["out"], args["grad"], True, True)
+
+
+def test_fit_chunks_refuse_a_model_compiled_again_by_a_callback():
+    """fit's chunks skip train_chunk's argument checks (PlanEpochs made the arrays) but not
+    the check that the plan still runs the model's optimizer: a callback that compiles the
+    model again between epochs gets the plan's error, not a step with the old state."""
+    X, y = data(n=64)
+    model = nf.Sequential([nf.layers.Dense(5, activation="relu"),
+                           nf.layers.Dense(3, activation="softmax")], seed=0)
+    model.compile("adam", "sparse_categorical_crossentropy")
+
+    class Recompile(nf.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.compile("sgd", "sparse_categorical_crossentropy")
+
+    with pytest.raises(ValueError, match="compiled again"):
+        model.fit(X, y, epochs=2, batch_size=16, callbacks=[Recompile()], verbose=0)
