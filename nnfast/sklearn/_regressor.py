@@ -7,10 +7,27 @@ from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d
 
+from nnfast._ops._validate import all_finite
 from nnfast.sklearn import _docs
 from nnfast.sklearn._base import _BaseMLP, _stochastic_solver
 
 __all__ = ["MLPRegressor"]
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _r2(y_true, y_pred):
+    """``r2_score(y_true, y_pred)`` (uniform average over the columns, force_finite) for
+    checked 2-D arrays of one float dtype, in ``r2_score``'s own operations."""
+    weight = 1.0
+    numerator = np.sum(weight * (y_true - y_pred) ** 2, axis=0)
+    denominator = np.sum(weight * (y_true - np.average(y_true, axis=0)) ** 2, axis=0)
+    nonzero_numerator, nonzero_denominator = numerator != 0, denominator != 0
+    scores = np.ones([y_true.shape[1]], dtype=numerator.dtype)
+    valid = nonzero_denominator & nonzero_numerator
+    scores[valid] = 1 - (numerator[valid] / denominator[valid])
+    scores[nonzero_numerator & ~nonzero_denominator] = 0.0
+    return float(np.average(scores))
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
@@ -63,6 +80,25 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         in the network's dtype."""
         out = self._forward(X)
         return out[:, 0].copy() if self.n_outputs_ == 1 else out
+
+    def score(self, X, y, sample_weight=None):
+        """The coefficient of determination R^2 of ``predict(X)`` against ``y`` (scikit-learn's
+        ``r2_score``, as ``RegressorMixin.score``).
+
+        A float32/float64 ndarray ``y`` of at least two finite rows, without weights, takes
+        ``r2_score``'s own arithmetic here (the same dtype promotion, sums and constant-target
+        rules) without its input checks, which cost ~0.7 ms a call (a grid search scores every
+        fold); anything else, or non-finite predictions, goes to ``r2_score`` itself.
+        """
+        if (sample_weight is None and type(y) is np.ndarray and y.ndim in (1, 2)
+                and y.dtype in _FLOATS and y.shape[0] >= 2 and hasattr(self, "model_")):
+            pred = self.predict(X)
+            dtype = np.result_type(y.dtype, pred.dtype)
+            yt = y.astype(dtype, copy=False).reshape(y.shape[0], -1)
+            yp = pred.astype(dtype, copy=False).reshape(pred.shape[0], -1)
+            if yt.shape == yp.shape and all_finite(yt) and all_finite(yp):
+                return _r2(yt, yp)
+        return super().score(X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
