@@ -33,7 +33,7 @@ __all__ = ["_BaseMLP"]
 _AUTO_BATCH = 200  # batch_size="auto" is min(200, n_samples), as scikit-learn's
 
 
-_PLAIN_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # X that validate_data keeps as is
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # kept as is by validate_data
 _SPARSE = ("csr", "csc", "coo")  # scipy.sparse inputs accepted (made dense, see _dense)
 _DENSE_MAX_BYTES = 1 << 30
 
@@ -254,7 +254,7 @@ class _BaseMLP(BaseEstimator):
         takes it; its width is then recorded (and feature names forgotten) as validate_data's
         reset does. Else None (validate_data runs, with its warnings and errors: ~450 us of a
         2 ms fit of iris, most of it looking for dataframe types)."""
-        if (type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in _PLAIN_DTYPES
+        if (type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in _FLOAT_DTYPES
                 or not X.shape[0] or not X.shape[1] or not self._plain_targets(y, X.shape[0])
                 or not all_finite(X)):
             return None

@@ -2,6 +2,7 @@
 
 import numpy as np
 from sklearn.base import ClassifierMixin
+from sklearn.metrics import accuracy_score
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call, check_classification_targets, type_of_target, unique_labels,
 )
@@ -146,13 +147,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         target checks could only pass them and cost ~1 ms a call (a grid search scores every
         fold). Anything else goes to ``accuracy_score``, with its checks and errors.
         """
-        if (sample_weight is None and type(y) is np.ndarray and y.ndim == 1
+        if not (sample_weight is None and type(y) is np.ndarray and y.ndim == 1
                 and y.dtype.kind in "iub" and self.__dict__.get("_kind") in (_BINARY, _MULTICLASS)
                 and self.classes_.dtype.kind in "iub"):
-            pred = self.predict(X)
-            if pred.shape == y.shape:
-                return float(np.average(y == pred))  # accuracy_score's own average
-        return super().score(X, y, sample_weight=sample_weight)
+            return super().score(X, y, sample_weight=sample_weight)
+        pred = self.predict(X)
+        if pred.shape != y.shape:
+            return accuracy_score(y, pred)  # its error (ClassifierMixin.score's call, one predict)
+        return float(np.average(y == pred))  # accuracy_score's own average
 
     def predict_proba(self, X):
         """Class probabilities: ndarray of shape (n_samples, n_classes), in the order of

@@ -9,12 +9,9 @@ from sklearn.utils.validation import column_or_1d
 
 from nnfast._ops._validate import all_finite
 from nnfast.sklearn import _docs
-from nnfast.sklearn._base import _BaseMLP, _stochastic_solver
+from nnfast.sklearn._base import _FLOAT_DTYPES, _BaseMLP, _stochastic_solver
 
 __all__ = ["MLPRegressor"]
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
 
 def _r2(y_true, y_pred):
     """``r2_score(y_true, y_pred)`` (uniform average over the columns, force_finite) for
@@ -90,15 +87,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         rules) without its input checks, which cost ~0.7 ms a call (a grid search scores every
         fold); anything else, or non-finite predictions, goes to ``r2_score`` itself.
         """
-        if (sample_weight is None and type(y) is np.ndarray and y.ndim in (1, 2)
-                and y.dtype in _FLOATS and y.shape[0] >= 2 and hasattr(self, "model_")):
-            pred = self.predict(X)
-            dtype = np.result_type(y.dtype, pred.dtype)
-            yt = y.astype(dtype, copy=False).reshape(y.shape[0], -1)
-            yp = pred.astype(dtype, copy=False).reshape(pred.shape[0], -1)
-            if yt.shape == yp.shape and all_finite(yt) and all_finite(yp):
-                return _r2(yt, yp)
-        return super().score(X, y, sample_weight=sample_weight)
+        if not (sample_weight is None and type(y) is np.ndarray and y.ndim in (1, 2)
+                and y.dtype in _FLOAT_DTYPES and y.shape[0] >= 2 and hasattr(self, "model_")):
+            return super().score(X, y, sample_weight=sample_weight)
+        pred = self.predict(X)
+        dtype = np.result_type(y.dtype, pred.dtype)
+        yt = y.astype(dtype, copy=False).reshape(y.shape[0], -1)
+        yp = pred.astype(dtype, copy=False).reshape(pred.shape[0], -1)
+        if yt.shape == yp.shape and all_finite(yt) and all_finite(yp):
+            return _r2(yt, yp)
+        return float(r2_score(y, pred))  # its errors (RegressorMixin.score's call, one predict)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
