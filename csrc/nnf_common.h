@@ -42,6 +42,13 @@ static inline int omp_get_max_threads(void) { return 1; }
 #define NNF_PRAGMA(x) _Pragma(#x)
 #endif
 
+/* A read prefetch hint for the cache line at p (a no-op where the compiler has no builtin). */
+#if defined(__GNUC__) || defined(__clang__)
+#define NNF_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define NNF_PREFETCH(p) ((void)(p))
+#endif
+
 /* Multi-ISA clones of a function (GCC >= 11 on x86-64 Linux/glibc; elsewhere a plain function).
  * The clones are the x86-64 micro-architecture levels, which GCC's ifunc resolver selects by CPU
  * *features* (v3 = AVX2+FMA+BMI2, v4 = AVX-512). "arch=haswell" would be selected by CPU *model*

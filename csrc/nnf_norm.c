@@ -528,6 +528,11 @@ void S(nnf_dropout_backward)(const T *dy, const T *mask, size_t size, T *dx, int
 
 /* ---------------------------------------------------------------- row gather */
 
+/* Rows of contiguous values are copied with memcpy while the next row's cache lines are
+ * prefetched: shuffled rows come from anywhere in X (often from DRAM), and a row's first lines
+ * are misses the hardware prefetcher cannot foresee. C harness on the 2-vCPU Zen 3 VM, 512 of
+ * 16,384 rows of 784 floats evicted from the caches, 15 rounds: 10.5-10.9 -> 8.0-8.2 ms an
+ * epoch's worth (prefetching 2, 4 or 8 rows ahead, or non-temporally, did no better). */
 NNF_CLONES static void S(gather_span)(const T *NNF_RESTRICT x, ptrdiff_t rs, ptrdiff_t cs,
                                       size_t d, const int64_t *NNF_RESTRICT idx,
                                       T *NNF_RESTRICT out, size_t lo, size_t hi)
@@ -536,6 +541,11 @@ NNF_CLONES static void S(gather_span)(const T *NNF_RESTRICT x, ptrdiff_t rs, ptr
         const T *src = x + (ptrdiff_t)idx[r] * rs;
         T *dst = out + r * d;
         if (cs == 1) {
+            if (r + 1 < hi) {
+                const char *next = (const char *)(x + (ptrdiff_t)idx[r + 1] * rs);
+                for (size_t b = 0; b < d * sizeof(T); b += 64)
+                    NNF_PREFETCH(next + b);
+            }
             memcpy(dst, src, d * sizeof(T));
         } else {
             for (size_t j = 0; j < d; j++)
