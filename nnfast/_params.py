@@ -16,6 +16,7 @@ of trainable parameters when some layers are frozen.
 ((9,), True)
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,7 +99,7 @@ class ParamStore:
         self.slots, pos = [], 0
         for i, specs in enumerate(weight_specs):
             for s in specs:
-                size = int(np.prod(s.shape, dtype=np.int64))
+                size = int(math.prod(s.shape))  # exact; ~0.2 us against np.prod's ~6
                 self.slots.append(Slot(i, s.name, pos, pos + size, tuple(s.shape), s.regularizer))
                 pos += size
         self.params = aligned_zeros(pos, self.dtype)
@@ -106,7 +107,7 @@ class ParamStore:
         self.state_slots, pos = [], 0
         for i, specs in enumerate(state_specs):
             for s in specs:
-                size = int(np.prod(s.shape, dtype=np.int64))
+                size = int(math.prod(s.shape))  # exact; ~0.2 us against np.prod's ~6
                 self.state_slots.append(Slot(i, s.name, pos, pos + size, tuple(s.shape)))
                 pos += size
         self.state = aligned_zeros(pos, self.dtype)

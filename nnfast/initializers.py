@@ -31,6 +31,8 @@ TRUNCATED_STDDEV_FACTOR = 0.87962566103423978
 
 
 def _shape(shape):
+    if type(shape) is tuple and all(type(d) is int and d >= 0 for d in shape):
+        return shape  # the layers' own shapes: no ABC checks (~1 us against ~5)
     if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
         shape = (shape,)
     try:

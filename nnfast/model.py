@@ -63,7 +63,10 @@ def _serialized(method):
     return locked
 
 
+@functools.lru_cache(maxsize=None)
 def _snake(name):
+    """A layer class's default name, "BatchNormalization" -> "batch_normalization" (cached:
+    the regular expression was ~10 us of every ``add``)."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
