@@ -151,6 +151,7 @@ class BuildExt(build_ext):
 
 def kernel_extensions():
     """One Extension per ``nnfast/_kernels/*.pyx`` (optionally filtered by NNFAST_EXTENSIONS)."""
+    import numpy
     from Cython.Build import cythonize
 
     wanted = {n.strip() for n in os.environ.get("NNFAST_EXTENSIONS", "").split(",") if n.strip()}
@@ -162,7 +163,9 @@ def kernel_extensions():
             Extension(
                 f"nnfast._kernels.{pyx.stem}",
                 sources=[str(KERNEL_DIR / pyx.name)],
-                include_dirs=["csrc"],
+                # numpy's headers: only numpy/random/bitgen.h (the row shuffle draws from a
+                # Generator's bit generator); no module cimports numpy
+                include_dirs=["csrc", numpy.get_include()],
             )
         )
     return cythonize(

@@ -490,3 +490,31 @@ def gather_rows(x, indices, *, out=None):
     if out.size:
         _k.gather_rows(_rows_view(x), idx, out.reshape(idx.shape[0], -1), num_threads())
     return out
+
+
+def shuffled_range(rng, out):
+    """``out[:] = rng.permutation(len(out))`` in place: the permutation, and the generator's
+    next state, of ``rng.shuffle(np.arange(len(out)))``, without NumPy's per-call costs (~5 us
+    on a 150-row epoch, four times the shuffle itself).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    out : ndarray of shape (n,), int64, C-contiguous
+        Receives the shuffled row numbers.
+
+    >>> import numpy as np
+    >>> order = np.empty(5, np.int64)
+    >>> same = np.arange(5); np.random.default_rng(0).shuffle(same)
+    >>> shuffled_range(np.random.default_rng(0), order) is order, order.tolist() == same.tolist()
+    (True, True)
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"Expected rng to be a numpy.random.Generator, received: {type(rng).__name__}")
+    if not (isinstance(out, np.ndarray) and out.dtype == np.int64 and out.ndim == 1
+            and out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError("Expected out to be a writeable C-contiguous 1-D int64 array, received: "
+                         f"{type(out).__name__} {getattr(out, 'dtype', '')} "
+                         f"{getattr(out, 'shape', '')}")
+    _k.shuffled_range(rng.bit_generator, out)
+    return out
