@@ -532,7 +532,8 @@ void S(nnf_dropout_backward)(const T *dy, const T *mask, size_t size, T *dx, int
  * prefetched: shuffled rows come from anywhere in X (often from DRAM), and a row's first lines
  * are misses the hardware prefetcher cannot foresee. C harness on the 2-vCPU Zen 3 VM, 512 of
  * 16,384 rows of 784 floats evicted from the caches, 15 rounds: 10.5-10.9 -> 8.0-8.2 ms an
- * epoch's worth (prefetching 2, 4 or 8 rows ahead, or non-temporally, did no better). */
+ * epoch's worth, 0-20% in a rerun at another time (prefetching 2, 4 or 8 rows ahead, or
+ * non-temporally, did no better; it was never slower). */
 NNF_CLONES static void S(gather_span)(const T *NNF_RESTRICT x, ptrdiff_t rs, ptrdiff_t cs,
                                       size_t d, const int64_t *NNF_RESTRICT idx,
                                       T *NNF_RESTRICT out, size_t lo, size_t hi)

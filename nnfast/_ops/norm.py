@@ -493,9 +493,9 @@ def gather_rows(x, indices, *, out=None):
 
 
 def shuffled_range(rng, out):
-    """``out[:] = rng.permutation(len(out))`` in place: the permutation, and the generator's
-    next state, of ``rng.shuffle(np.arange(len(out)))``, without NumPy's per-call costs (~5 us
-    on a 150-row epoch, four times the shuffle itself).
+    """``out[:] = rng.permutation(len(out))`` in place: the same permutation, and the same next
+    state of the generator, as ``rng.shuffle(np.arange(len(out)))``, with less of NumPy's
+    per-call cost (150 rows: 2.8 against 4.5 us; ``fit`` shuffles once an epoch).
 
     Parameters
     ----------
