@@ -155,6 +155,10 @@ def kernel_extensions():
     from Cython.Build import cythonize
 
     wanted = {n.strip() for n in os.environ.get("NNFAST_EXTENSIONS", "").split(",") if n.strip()}
+    # norm.pyx's row shuffle calls numpy's own random_interval (numpy/random/distributions.h),
+    # from the static library numpy ships for extensions ("Extending numpy.random")
+    npyrandom = {"library_dirs": [os.path.join(os.path.dirname(numpy.__file__), "random", "lib")],
+                 "libraries": ["npyrandom"] + ([] if os.name == "nt" else ["m"])}
     exts = []
     for pyx in sorted((HERE / KERNEL_DIR).glob("*.pyx")):
         if wanted and pyx.stem not in wanted:
@@ -163,9 +167,10 @@ def kernel_extensions():
             Extension(
                 f"nnfast._kernels.{pyx.stem}",
                 sources=[str(KERNEL_DIR / pyx.name)],
-                # numpy's headers: only numpy/random/bitgen.h (the row shuffle draws from a
+                # numpy's headers: only numpy/random's (the row shuffle draws from a
                 # Generator's bit generator); no module cimports numpy
                 include_dirs=["csrc", numpy.get_include()],
+                **(npyrandom if pyx.stem == "norm" else {}),
             )
         )
     return cythonize(

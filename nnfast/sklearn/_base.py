@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from nnfast._ops._validate import all_finite
+from nnfast._ops._validate import FLOAT_DTYPES, all_finite
 from nnfast.sklearn import _network
 from nnfast.sklearn._compat import validate_data
 from nnfast.sklearn._lbfgs import fit_lbfgs
@@ -31,9 +31,6 @@ from nnfast.sklearn._stopping import SklearnProgress
 __all__ = ["_BaseMLP"]
 
 _AUTO_BATCH = 200  # batch_size="auto" is min(200, n_samples), as scikit-learn's
-
-
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # kept as is by validate_data
 _SPARSE = ("csr", "csc", "coo")  # scipy.sparse inputs accepted (made dense, see _dense)
 _DENSE_MAX_BYTES = 1 << 30
 
@@ -254,7 +251,7 @@ class _BaseMLP(BaseEstimator):
         takes it; its width is then recorded (and feature names forgotten) as validate_data's
         reset does. Else None (validate_data runs, with its warnings and errors: ~450 us of a
         2 ms fit of iris, most of it looking for dataframe types)."""
-        if (type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in _FLOAT_DTYPES
+        if (type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in FLOAT_DTYPES
                 or not X.shape[0] or not X.shape[1] or not self._plain_targets(y, X.shape[0])
                 or not all_finite(X)):
             return None

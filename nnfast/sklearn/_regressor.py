@@ -7,11 +7,12 @@ from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d
 
-from nnfast._ops._validate import all_finite
+from nnfast._ops._validate import FLOAT_DTYPES, all_finite
 from nnfast.sklearn import _docs
-from nnfast.sklearn._base import _FLOAT_DTYPES, _BaseMLP, _stochastic_solver
+from nnfast.sklearn._base import _BaseMLP, _stochastic_solver
 
 __all__ = ["MLPRegressor"]
+
 
 def _r2(y_true, y_pred):
     """``r2_score(y_true, y_pred)`` (uniform average over the columns, force_finite) for
@@ -88,7 +89,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         fold); anything else, or non-finite predictions, goes to ``r2_score`` itself.
         """
         if not (sample_weight is None and type(y) is np.ndarray and y.ndim in (1, 2)
-                and y.dtype in _FLOAT_DTYPES and y.shape[0] >= 2 and hasattr(self, "model_")):
+                and y.dtype in FLOAT_DTYPES and y.shape[0] >= 2 and hasattr(self, "model_")):
             return super().score(X, y, sample_weight=sample_weight)
         pred = self.predict(X)
         dtype = np.result_type(y.dtype, pred.dtype)
