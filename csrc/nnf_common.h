@@ -34,6 +34,12 @@ static inline int omp_get_max_threads(void) { return 1; }
 #define NNF_RESTRICT restrict
 #define NNF_INLINE static inline
 #endif
+/* For helpers that must inline for the loops calling them to vectorize. */
+#if defined(__GNUC__)
+#define NNF_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define NNF_ALWAYS_INLINE NNF_INLINE
+#endif
 
 /* A pragma inside a macro (MSVC spells it differently). */
 #if defined(_MSC_VER)

@@ -24,10 +24,8 @@
 
 #if defined(__GNUC__) && !defined(__clang__)
 #define NNF_IVDEP NNF_PRAGMA(GCC ivdep)
-#define NNF_ALWAYS_INLINE static inline __attribute__((always_inline))
 #else
 #define NNF_IVDEP
-#define NNF_ALWAYS_INLINE static inline
 #endif
 
 #define NNF_LANES 16         /* independent accumulators of a row reduction */
@@ -49,20 +47,9 @@ enum nnf_elem_kind { NNF_K_MSE, NNF_K_MAE, NNF_K_HUBER, NNF_K_SIGMOID, NNF_K_BIN
  * exp(-87) (< 2**-125, nothing next to the row's sum >= 1) are flushed to 0; nan stays nan. */
 NNF_ALWAYS_INLINE float nnf_softmax_expf(float x)
 {
-    const float magic = 12582912.0f; /* 1.5 * 2**23: adding it rounds to an integer */
     float xc = x < -87.0f ? -87.0f : x;
-    float t = xc * 1.44269504088896341f + magic;
-    int32_t n = (int32_t)(nnf_f2u(t) - nnf_f2u(magic));
-    float fn = t - magic;
-    float r = xc - fn * 0.693359375f;
-    r = r - fn * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
+    int32_t n;
+    float p = nnf_exp_reduced(xc, &n);
     float e = p * nnf_pow2i(n);
     return x < -87.0f ? 0.0f : e;
 }

@@ -21,17 +21,16 @@ NNF_INLINE float nnf_u2f(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
 /* 2**n for integer n in [-126, 127], built from the exponent bits. */
 NNF_INLINE float nnf_pow2i(int32_t n) { return nnf_u2f((uint32_t)(n + 127) << 23); }
 
-/* exp(x): x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial, scaled by 2**n in two
- * halves so results down to the subnormals and up to overflow (inf) come out right. */
-NNF_INLINE float nnf_expf(float x)
+/* exp(x) = 2**n exp(r): n = round(x / ln2) (the 1.5 * 2**23 trick), r = x - n ln2 in two
+ * Cody-Waite steps, |r| <= ln2/2, exp(r) by a degree-6 polynomial. Returns exp(r) and sets *n;
+ * the exp kernels differ only in how they clamp x and scale by 2**n. */
+NNF_ALWAYS_INLINE float nnf_exp_reduced(float x, int32_t *n)
 {
     const float magic = 12582912.0f; /* 1.5 * 2**23: adding it rounds to an integer */
-    float xc = x < -104.0f ? -104.0f : x;
-    xc = xc > 89.0f ? 89.0f : xc;                 /* nan passes both compares unchanged */
-    float t = xc * 1.44269504088896341f + magic;
-    int32_t n = (int32_t)(nnf_f2u(t) - nnf_f2u(magic));
+    float t = x * 1.44269504088896341f + magic;
+    *n = (int32_t)(nnf_f2u(t) - nnf_f2u(magic));
     float fn = t - magic;
-    float r = xc - fn * 0.693359375f;
+    float r = x - fn * 0.693359375f;
     r = r - fn * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -39,7 +38,17 @@ NNF_INLINE float nnf_expf(float x)
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
+    return p * r * r + r + 1.0f;
+}
+
+/* exp(x), scaled by 2**n in two halves so results down to the subnormals and up to overflow
+ * (inf) come out right. */
+NNF_INLINE float nnf_expf(float x)
+{
+    float xc = x < -104.0f ? -104.0f : x;
+    xc = xc > 89.0f ? 89.0f : xc;                 /* nan passes both compares unchanged */
+    int32_t n;
+    float p = nnf_exp_reduced(xc, &n);
     int32_t h = n >> 1;
     return p * nnf_pow2i(h) * nnf_pow2i(n - h);
 }
