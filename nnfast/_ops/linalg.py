@@ -8,6 +8,40 @@ from nnfast._ops import _validate as v
 __all__ = ["matmul", "dense_forward"]
 
 _INT_MAX = 2**31 - 1
+_F32, _F64 = v.FLOAT_DTYPES
+
+
+def _plain(x, dtype):
+    """Whether ``x`` is a C-contiguous 2-D ndarray of ``dtype``: an operand BLAS takes as is."""
+    return type(x) is np.ndarray and x.dtype is dtype and x.ndim == 2 and x.flags.c_contiguous
+
+
+def _plain_product(a, b):
+    """``(m, n, k, dtype)`` when ``a @ b`` is the common case, C-contiguous 2-D non-empty
+    operands of one float dtype with matching inner dimensions, else None.
+
+    The fast paths of :func:`matmul` and :func:`dense_forward` run on it with a handful of
+    attribute checks, where the general validation costs ~10 us a call right after a GEMM has
+    pushed Python's working set out of the caches (128 x 784 x 256: 0.96x -> ~1.0x NumPy).
+    """
+    dtype = a.dtype if type(a) is np.ndarray else None
+    if (dtype is _F32 or dtype is _F64) and _plain(a, dtype) and _plain(b, dtype):
+        m, k = a.shape
+        kb, n = b.shape
+        if k == kb and 0 < m <= _INT_MAX and 0 < n <= _INT_MAX and 0 < k <= _INT_MAX:
+            return m, n, k, dtype
+    return None
+
+
+def _plain_out(out, m, n, dtype, inputs):
+    """A fresh ``(m, n)`` array, or ``out`` when the cheap checks pass (None: the caller takes its
+    general path, whose checks name what is wrong)."""
+    if out is None:
+        return np.empty((m, n), dtype)
+    if (_plain(out, dtype) and out.shape == (m, n) and out.flags.writeable
+            and not any(x is not None and np.may_share_memory(out, x) for x in inputs)):
+        return out
+    return None
 
 
 def _blas_operand(x):
@@ -62,6 +96,13 @@ def matmul(a, b, *, transpose_a=False, transpose_b=False, out=None):
     array([[3., 3.],
            [3., 3.]], dtype=float32)
     """
+    plain = _plain_product(a, b) if transpose_a is False and transpose_b is False else None
+    if plain is not None:
+        m, n, k, dtype = plain
+        c = _plain_out(out, m, n, dtype, (a, b))
+        if c is not None:
+            _blas.gemm(a, b, c, False, False, k, k, n, 1.0, 0.0)
+            return c
     (a, b), dtype = v.floats("matmul", a=a, b=b)
     v.ndim(a, "a", 2)
     v.ndim(b, "b", 2)
@@ -125,6 +166,16 @@ def dense_forward(x, kernel, bias, activation="linear", out=None):
     """
     from nnfast._ops import activations as _act
 
+    plain = _plain_product(x, kernel)
+    if plain is not None and (bias is None or (type(bias) is np.ndarray and bias.dtype is plain[3]
+                                               and bias.shape == (plain[1],)
+                                               and bias.flags.c_contiguous)):
+        m, n, k, dtype = plain
+        y = _plain_out(out, m, n, dtype, (x, kernel, bias))
+        if y is not None:
+            code = _act.activation_code(activation)
+            _blas.gemm(x, kernel, y, False, False, k, k, n, 1.0, 0.0)
+            return _act.bias_activation_inplace(y, bias, code)
     (x, kernel, bias), dtype = v.floats("dense_forward", ("bias",), x=x, kernel=kernel,
                                         bias=bias)
     v.ndim(x, "x", 2)

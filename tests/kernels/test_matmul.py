@@ -149,3 +149,42 @@ def test_one_row_product_of_a_weight_beyond_the_caches(n):
         np.testing.assert_array_equal(one, nf.kernels.matmul(a, w)[:1])
         y = nf.kernels.dense_forward(a[1:], w, np.ones(n, np.float32), "relu")
         np.testing.assert_allclose(y, np.maximum(expected[1:] + 1.0, 0.0), rtol=1e-4, atol=1e-4)
+
+
+# ------------------------------------------- the fast path of plain operands ----
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_plain_operands_take_the_same_gemm_as_the_general_path(dtype):
+    """Two C-contiguous operands (the fast path) and the same data sent through the general
+    path (a NumPy bool flag, a non-contiguous bias) give the same bits, with and without out."""
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((37, 53)).astype(dtype), rng.standard_normal((53, 29)).astype(dtype)
+    general = nf.kernels.matmul(a, b, transpose_a=np.False_)
+    np.testing.assert_array_equal(nf.kernels.matmul(a, b), general)
+    out = np.full((37, 29), np.nan, dtype)
+    assert nf.kernels.matmul(a, b, out=out) is out
+    np.testing.assert_array_equal(out, general)
+    bias = rng.standard_normal(29).astype(dtype)
+    strided = np.repeat(bias, 2)[::2]
+    for act in ("linear", "relu", "tanh"):
+        want = nf.kernels.dense_forward(a, b, strided, act)
+        np.testing.assert_array_equal(nf.kernels.dense_forward(a, b, bias, act), want)
+        y = np.empty((37, 29), dtype)
+        assert nf.kernels.dense_forward(a, b, bias, act, out=y) is y
+        np.testing.assert_array_equal(y, want)
+
+
+def test_plain_operands_still_get_every_check():
+    s = np.ones((4, 4), np.float32)
+    with pytest.raises(ValueError, match="inner dimensions"):
+        nf.kernels.matmul(s, s[:3].copy())
+    with pytest.raises(ValueError, match="overlap"):
+        nf.kernels.matmul(s, s, out=s)
+    with pytest.raises(TypeError, match="dtype"):
+        nf.kernels.matmul(s, s, out=np.empty((4, 4)))
+    with pytest.raises(ValueError, match="shape"):
+        nf.kernels.dense_forward(s, s, None, "relu", out=np.empty((4, 3), np.float32))
+    with pytest.raises(ValueError, match="overlap"):
+        nf.kernels.dense_forward(s, s.copy(), s[0], "relu", out=s)
+    with pytest.raises(ValueError):
+        nf.kernels.dense_forward(s, s, None, "no-such-activation")
