@@ -34,7 +34,7 @@ NNF_INLINE float nnf_expm1f(float x)
 
 /* exp(x) for 0 <= x <= 40 or nan (tanh's range): nnf_expf without its clamps and without the
  * two-step scaling by 2**n that only results near overflow or in the subnormals need; the same
- * bits as nnf_expf there (both scalings are exact), in about half the instructions. */
+ * bits as nnf_expf there (both scalings are exact). */
 NNF_INLINE float nnf_exp_0_40f(float x)
 {
     int32_t n;

@@ -22,7 +22,8 @@ def _plain_product(a, b):
 
     The fast paths of :func:`matmul` and :func:`dense_forward` run on it with a handful of
     attribute checks, where the general validation costs ~10 us a call right after a GEMM has
-    pushed Python's working set out of the caches (128 x 784 x 256: 0.96x -> ~1.0x NumPy).
+    pushed Python's working set out of the caches (128 x 784 x 256 float32: 0.96x -> 0.98-0.99x
+    NumPy's matmul).
     """
     dtype = a.dtype if type(a) is np.ndarray else None
     if (dtype is _F32 or dtype is _F64) and _plain(a, dtype) and _plain(b, dtype):
