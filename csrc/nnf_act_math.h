@@ -79,14 +79,7 @@ NNF_INLINE float nnf_expsumf(float a, float b)
     float r = a - fn * 0.693359375f;               /* exact: a and n ln2_hi are close */
     r = r + b;
     r = r - fn * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    return (p * nnf_pow2i(n + 64)) * 5.42101086242752217e-20f; /* 2^-64 */
+    return (nnf_exp_poly(r) * nnf_pow2i(n + 64)) * 5.42101086242752217e-20f; /* 2^-64 */
 }
 
 /* erfc(z) for 0 <= z <= 10, given z and an exact (s, k) with z^2 = k s^2 (k = 1 or 1/2):

@@ -21,9 +21,21 @@ NNF_INLINE float nnf_u2f(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
 /* 2**n for integer n in [-126, 127], built from the exponent bits. */
 NNF_INLINE float nnf_pow2i(int32_t n) { return nnf_u2f((uint32_t)(n + 127) << 23); }
 
+/* exp(r) for |r| <= ln2/2: Cephes' degree-6 polynomial, the core of every float32 exp here. */
+NNF_ALWAYS_INLINE float nnf_exp_poly(float r)
+{
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    return p * r * r + r + 1.0f;
+}
+
 /* exp(x) = 2**n exp(r): n = round(x / ln2) (the 1.5 * 2**23 trick), r = x - n ln2 in two
- * Cody-Waite steps, |r| <= ln2/2, exp(r) by a degree-6 polynomial. Returns exp(r) and sets *n;
- * the exp kernels differ only in how they clamp x and scale by 2**n. */
+ * Cody-Waite steps, |r| <= ln2/2. Returns exp(r) and sets *n; the exp kernels differ only in
+ * how they clamp x and scale by 2**n. */
 NNF_ALWAYS_INLINE float nnf_exp_reduced(float x, int32_t *n)
 {
     const float magic = 12582912.0f; /* 1.5 * 2**23: adding it rounds to an integer */
@@ -32,13 +44,7 @@ NNF_ALWAYS_INLINE float nnf_exp_reduced(float x, int32_t *n)
     float fn = t - magic;
     float r = x - fn * 0.693359375f;
     r = r - fn * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    return p * r * r + r + 1.0f;
+    return nnf_exp_poly(r);
 }
 
 /* exp(x), scaled by 2**n in two halves so results down to the subnormals and up to overflow

@@ -168,11 +168,12 @@ def dense_forward(x, kernel, bias, activation="linear", out=None):
     from nnfast._ops import activations as _act
 
     plain = _plain_product(x, kernel)
-    if plain is not None and (bias is None or (type(bias) is np.ndarray and bias.dtype is plain[3]
-                                               and bias.shape == (plain[1],)
-                                               and bias.flags.c_contiguous)):
+    if plain is not None:
         m, n, k, dtype = plain
-        y = _plain_out(out, m, n, dtype, (x, kernel, bias))
+        y = None
+        if bias is None or (type(bias) is np.ndarray and bias.dtype is dtype
+                            and bias.shape == (n,) and bias.flags.c_contiguous):
+            y = _plain_out(out, m, n, dtype, (x, kernel, bias))
         if y is not None:
             code = _act.activation_code(activation)
             _blas.gemm(x, kernel, y, False, False, k, k, n, 1.0, 0.0)
