@@ -153,24 +153,6 @@ NNF_INLINE nnf_fp_mode nnf_fp_flush_begin(void) { return 0; }
 NNF_INLINE void nnf_fp_flush_end(nnf_fp_mode mode) { (void)mode; }
 #endif
 
-/* Run `body(lo, hi)` over [0, n) on a team sized by nnf_team_size(n * cost, nthreads). */
-#define NNF_PARALLEL_CHUNKS(n, cost, nthreads, body)                                      \
-    do {                                                                                  \
-        size_t nnf_n_ = (size_t)(n);                                                      \
-        int nnf_nt_ = nnf_team_size((double)nnf_n_ * (double)(cost), (nthreads));         \
-        if (nnf_nt_ <= 1) {                                                               \
-            size_t lo = 0, hi = nnf_n_;                                                   \
-            body;                                                                         \
-        } else {                                                                          \
-            NNF_PRAGMA(omp parallel num_threads(nnf_nt_))                                  \
-            {                                                                             \
-                size_t lo, hi;                                                            \
-                nnf_chunk(nnf_n_, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi); \
-                if (lo < hi) { body; }                                                    \
-            }                                                                             \
-        }                                                                                 \
-    } while (0)
-
 /* A spinning barrier for the threads of one parallel region. OpenMP's own barrier sleeps in the
  * kernel under OMP_WAIT_POLICY=PASSIVE (nnfast's default, so that its pool never fights the
  * BLAS pool), and one futex wake-up measured 20-60 us on the 2-core VMs here: more than a whole
@@ -224,6 +206,32 @@ NNF_INLINE void nnf_barrier_wait(nnf_spin_barrier *b, int nthreads)
     }
 }
 #endif
+
+/* Run `body(lo, hi)` over [0, n) on a team sized by nnf_team_size(n * cost, nthreads). The
+ * threads meet at a spinning barrier before the region ends: at libgomp's own end barrier a
+ * thread that waits past its short GOMP_SPINCOUNT spin (~10-20 us here) sleeps, and waking it
+ * costs 50-80 us on the 2-vCPU VMs (measured), so a halves-imbalance of a few percent cost
+ * 1M-float adam_update a fifth of its time: two threads, back to back, 440-470 -> 355-365 us
+ * with the spin (C harness without it, threads held spinning: 306-340 us). */
+#define NNF_PARALLEL_CHUNKS(n, cost, nthreads, body)                                      \
+    do {                                                                                  \
+        size_t nnf_n_ = (size_t)(n);                                                      \
+        int nnf_nt_ = nnf_team_size((double)nnf_n_ * (double)(cost), (nthreads));         \
+        if (nnf_nt_ <= 1) {                                                               \
+            size_t lo = 0, hi = nnf_n_;                                                   \
+            body;                                                                         \
+        } else {                                                                          \
+            nnf_spin_barrier nnf_done_ = {0, 0};                                          \
+            NNF_PRAGMA(omp parallel num_threads(nnf_nt_))                                  \
+            {                                                                             \
+                size_t lo, hi;                                                            \
+                const int nnf_team_ = omp_get_num_threads();                              \
+                nnf_chunk(nnf_n_, omp_get_thread_num(), nnf_team_, &lo, &hi);             \
+                if (lo < hi) { body; }                                                    \
+                nnf_barrier_wait(&nnf_done_, nnf_team_);                                  \
+            }                                                                             \
+        }                                                                                 \
+    } while (0)
 
 /* The x86-64 level whose NNF_CLONES clone runs on this CPU: 4, 3, or 0 for the baseline (and
  * 0 where nothing is cloned), by the test GCC's ifunc resolver makes. A hand-written kernel that
