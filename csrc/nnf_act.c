@@ -32,6 +32,15 @@
 #define NNF_ACT_HOT NNF_CLONES
 #endif
 
+/* Software prefetch in the element-wise activation loops. A loop of ~55 vector instructions a
+ * vector (gelu) keeps few loads in flight, and the hardware prefetchers alone left it waiting
+ * on memory once the arrays outgrow the caches: C harness, float32 gelu, one thread, AVX-512
+ * (Intel Xeon, 2 MB L2): 2.2 cycles a float in L2, 2.5-2.7 at 4-8 MB, 4.5-4.8 at 10M floats;
+ * prefetching each 1 KB block 4-16 KB ahead, 2.3 at 10M (in L2 2.1 -> 2.2). */
+#define NNF_ACT_BLOCK_BYTES 1024
+#define NNF_ACT_AHEAD_BYTES 8192
+#define NNF_ACT_STREAM_BYTES (512 * 1024)
+
 /* Keep a NNF_LANES-long inner loop rolled so the loop vectorizer sees an element-wise update of
  * acc[0..NNF_LANES) rather than NNF_LANES scalar max-reductions (which it refuses without
  * -ffinite-math-only). */
@@ -183,18 +192,52 @@ NNF_INLINE T SFX(g_swish)(T x, T g)
 
 /* ---- the cloned loops, three per activation ---- */
 
-/* No `restrict` on x/y: in-place calls pass x == y (GCC's runtime alias check allows it). */
+/* Request the block NNF_ACT_AHEAD_BYTES past element i of p (when it lies before hi), one
+ * prefetch a cache line. */
+NNF_INLINE void SFX(prefetch_block)(const T *p, size_t i, size_t hi)
+{
+    const size_t ahead = NNF_ACT_AHEAD_BYTES / sizeof(T), block = NNF_ACT_BLOCK_BYTES / sizeof(T);
+    if (hi - i > ahead + block)
+        for (size_t byte = 0; byte < NNF_ACT_BLOCK_BYTES; byte += 64)
+            __builtin_prefetch((const char *)(p + i + ahead) + byte, 0, 3);
+}
+
+/* The element-wise loops over at least NNF_ACT_STREAM_BYTES of input run in blocks of
+ * NNF_ACT_BLOCK_BYTES, each first prefetching its inputs' block NNF_ACT_AHEAD_BYTES on; shorter
+ * ones (likely in cache, where the blocks cost 5-10%) in one plain loop. No `restrict` on x/y: in-place calls pass x == y
+ * (GCC's runtime alias check allows it). */
 #define NNF_ACT_LOOPS(NAME)                                                                    \
     NNF_ACT_HOT static void SFX(fwd_##NAME)(const T *x, T *y, size_t lo, size_t hi)             \
     {                                                                                          \
-        for (size_t i = lo; i < hi; i++)                                                       \
-            y[i] = SFX(f_##NAME)(x[i]);                                                        \
+        if ((hi - lo) * sizeof(T) < NNF_ACT_STREAM_BYTES) {                                    \
+            for (size_t i = lo; i < hi; i++)                                                   \
+                y[i] = SFX(f_##NAME)(x[i]);                                                    \
+            return;                                                                            \
+        }                                                                                      \
+        for (size_t b = lo; b < hi; b += NNF_ACT_BLOCK_BYTES / sizeof(T)) {                    \
+            const size_t e = hi - b < NNF_ACT_BLOCK_BYTES / sizeof(T)                          \
+                                 ? hi : b + NNF_ACT_BLOCK_BYTES / sizeof(T);                   \
+            SFX(prefetch_block)(x, b, hi);                                                     \
+            for (size_t i = b; i < e; i++)                                                     \
+                y[i] = SFX(f_##NAME)(x[i]);                                                    \
+        }                                                                                      \
     }                                                                                          \
     NNF_ACT_HOT static void SFX(bwd_##NAME)(const T *NNF_RESTRICT s, const T *dy, T *dx,        \
                                            size_t lo, size_t hi)                               \
     {                                                                                          \
-        for (size_t i = lo; i < hi; i++)                                                       \
-            dx[i] = SFX(g_##NAME)(s[i], dy[i]);                                                \
+        if ((hi - lo) * sizeof(T) < NNF_ACT_STREAM_BYTES) {                                    \
+            for (size_t i = lo; i < hi; i++)                                                   \
+                dx[i] = SFX(g_##NAME)(s[i], dy[i]);                                            \
+            return;                                                                            \
+        }                                                                                      \
+        for (size_t b = lo; b < hi; b += NNF_ACT_BLOCK_BYTES / sizeof(T)) {                    \
+            const size_t e = hi - b < NNF_ACT_BLOCK_BYTES / sizeof(T)                          \
+                                 ? hi : b + NNF_ACT_BLOCK_BYTES / sizeof(T);                   \
+            SFX(prefetch_block)(s, b, hi);                                                     \
+            SFX(prefetch_block)(dy, b, hi);                                                    \
+            for (size_t i = b; i < e; i++)                                                     \
+                dx[i] = SFX(g_##NAME)(s[i], dy[i]);                                            \
+        }                                                                                      \
     }                                                                                          \
     NNF_ACT_HOT static void SFX(bias_##NAME)(T *z, const T *NNF_RESTRICT b, size_t cols,        \
                                             size_t lo, size_t hi)                              \

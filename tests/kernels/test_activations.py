@@ -188,6 +188,34 @@ def test_backward_matches_reference(dtype, name, n):
         assert_close(got, expected, scale=8, err_msg=str(list(kwargs)))
 
 
+# Past 512 KB of input a thread's loop runs in prefetching blocks (csrc/nnf_act.c); shorter
+# calls run one plain loop. Both must give the same bits, whatever the offset and the tail.
+STREAMED = 1 << 18  # float32: 1 MB, two threads' chunks of 512 KB; float64 twice that
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_streamed_loops_give_the_bits_of_short_calls(dtype, name, nthreads):
+    n = STREAMED + 1_001                            # an odd tail past the last full block
+    x = _x(n + 3, dtype, seed=11)[3:]               # not 64-byte aligned
+    g = _x(n, dtype, seed=12, scale=1.0)
+    piece = 4_099                                   # short calls: the plain loop
+
+    def pieces(fn, *arrays):
+        return np.concatenate([fn(*(a[i:i + piece] for a in arrays)) for i in range(0, n, piece)])
+
+    with threads(nthreads):
+        y = K.activation_forward(x, name)
+        np.testing.assert_array_equal(y, pieces(lambda a: K.activation_forward(a, name), x))
+        dx = K.activation_backward(g, name, x=x)
+        np.testing.assert_array_equal(
+            dx, pieces(lambda gg, a: K.activation_backward(gg, name, x=a), g, x))
+        inplace = x.copy()
+        K.activation_forward(inplace, name, out=inplace)
+        np.testing.assert_array_equal(inplace, y)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ELEMENTWISE + ["softmax"])
 def test_backward_in_place_into_grad_and_every_layout(dtype, name):
