@@ -202,42 +202,37 @@ NNF_INLINE void SFX(prefetch_block)(const T *p, size_t i, size_t hi)
             __builtin_prefetch((const char *)(p + i + ahead) + byte, 0, 3);
 }
 
-/* The element-wise loops over at least NNF_ACT_STREAM_BYTES of input run in blocks of
- * NNF_ACT_BLOCK_BYTES, each first prefetching its inputs' block NNF_ACT_AHEAD_BYTES on; shorter
- * ones (likely in cache, where the blocks cost 5-10%) in one plain loop. No `restrict` on x/y: in-place calls pass x == y
- * (GCC's runtime alias check allows it). */
+/* `step` (a statement on element i) over [lo, hi): at least NNF_ACT_STREAM_BYTES of input in
+ * blocks of NNF_ACT_BLOCK_BYTES, each after `prefetch` (SFX(prefetch_block) calls on the inputs
+ * for the block at b); shorter ranges (likely in cache, where the blocks cost 5-10%) in one
+ * plain loop. */
+#define NNF_ACT_STREAM(lo, hi, prefetch, step)                                                 \
+    do {                                                                                       \
+        const size_t blk_ = NNF_ACT_BLOCK_BYTES / sizeof(T);                                   \
+        if (((hi) - (lo)) * sizeof(T) < NNF_ACT_STREAM_BYTES) {                                \
+            for (size_t i = (lo); i < (hi); i++)                                               \
+                step;                                                                          \
+            break;                                                                             \
+        }                                                                                      \
+        for (size_t b = (lo); b < (hi); b += blk_) {                                           \
+            const size_t e = (hi) - b < blk_ ? (hi) : b + blk_;                                \
+            prefetch;                                                                          \
+            for (size_t i = b; i < e; i++)                                                     \
+                step;                                                                          \
+        }                                                                                      \
+    } while (0)
+
+/* No `restrict` on x/y: in-place calls pass x == y (GCC's runtime alias check allows it). */
 #define NNF_ACT_LOOPS(NAME)                                                                    \
     NNF_ACT_HOT static void SFX(fwd_##NAME)(const T *x, T *y, size_t lo, size_t hi)             \
     {                                                                                          \
-        if ((hi - lo) * sizeof(T) < NNF_ACT_STREAM_BYTES) {                                    \
-            for (size_t i = lo; i < hi; i++)                                                   \
-                y[i] = SFX(f_##NAME)(x[i]);                                                    \
-            return;                                                                            \
-        }                                                                                      \
-        for (size_t b = lo; b < hi; b += NNF_ACT_BLOCK_BYTES / sizeof(T)) {                    \
-            const size_t e = hi - b < NNF_ACT_BLOCK_BYTES / sizeof(T)                          \
-                                 ? hi : b + NNF_ACT_BLOCK_BYTES / sizeof(T);                   \
-            SFX(prefetch_block)(x, b, hi);                                                     \
-            for (size_t i = b; i < e; i++)                                                     \
-                y[i] = SFX(f_##NAME)(x[i]);                                                    \
-        }                                                                                      \
+        NNF_ACT_STREAM(lo, hi, SFX(prefetch_block)(x, b, hi), y[i] = SFX(f_##NAME)(x[i]));     \
     }                                                                                          \
     NNF_ACT_HOT static void SFX(bwd_##NAME)(const T *NNF_RESTRICT s, const T *dy, T *dx,        \
                                            size_t lo, size_t hi)                               \
     {                                                                                          \
-        if ((hi - lo) * sizeof(T) < NNF_ACT_STREAM_BYTES) {                                    \
-            for (size_t i = lo; i < hi; i++)                                                   \
-                dx[i] = SFX(g_##NAME)(s[i], dy[i]);                                            \
-            return;                                                                            \
-        }                                                                                      \
-        for (size_t b = lo; b < hi; b += NNF_ACT_BLOCK_BYTES / sizeof(T)) {                    \
-            const size_t e = hi - b < NNF_ACT_BLOCK_BYTES / sizeof(T)                          \
-                                 ? hi : b + NNF_ACT_BLOCK_BYTES / sizeof(T);                   \
-            SFX(prefetch_block)(s, b, hi);                                                     \
-            SFX(prefetch_block)(dy, b, hi);                                                    \
-            for (size_t i = b; i < e; i++)                                                     \
-                dx[i] = SFX(g_##NAME)(s[i], dy[i]);                                            \
-        }                                                                                      \
+        NNF_ACT_STREAM(lo, hi, (SFX(prefetch_block)(s, b, hi), SFX(prefetch_block)(dy, b, hi)), \
+                       dx[i] = SFX(g_##NAME)(s[i], dy[i]));                                    \
     }                                                                                          \
     NNF_ACT_HOT static void SFX(bias_##NAME)(T *z, const T *NNF_RESTRICT b, size_t cols,        \
                                             size_t lo, size_t hi)                              \
@@ -259,6 +254,7 @@ NNF_ACT_LOOPS(gelu)
 NNF_ACT_LOOPS(swish)
 NNF_ACT_LOOPS(softplus)
 #undef NNF_ACT_LOOPS
+#undef NNF_ACT_STREAM
 
 typedef void (*SFX(fwd_fn))(const T *, T *, size_t, size_t);
 typedef void (*SFX(bwd_fn))(const T *, const T *, T *, size_t, size_t);
