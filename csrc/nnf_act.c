@@ -202,6 +202,16 @@ NNF_INLINE void SFX(prefetch_block)(const T *p, size_t i, size_t hi)
             __builtin_prefetch((const char *)(p + i + ahead) + byte, 0, 3);
 }
 
+/* Request elements [i, i + n) of p, NNF_ACT_AHEAD_BYTES on (those before hi): one prefetch a
+ * cache line, for loops whose blocks are rows (the bias epilogue). */
+NNF_INLINE void SFX(prefetch_span)(const T *p, size_t i, size_t n, size_t hi)
+{
+    const size_t ahead = NNF_ACT_AHEAD_BYTES / sizeof(T);
+    if (hi - i > ahead + n)
+        for (size_t byte = 0; byte < n * sizeof(T); byte += 64)
+            __builtin_prefetch((const char *)(p + i + ahead) + byte, 0, 3);
+}
+
 /* `step` (a statement on element i) over [lo, hi): at least NNF_ACT_STREAM_BYTES of input in
  * blocks of NNF_ACT_BLOCK_BYTES, each after `prefetch` (SFX(prefetch_block) calls on the inputs
  * for the block at b); shorter ranges (likely in cache, where the blocks cost 5-10%) in one
@@ -237,8 +247,11 @@ NNF_INLINE void SFX(prefetch_block)(const T *p, size_t i, size_t hi)
     NNF_ACT_HOT static void SFX(bias_##NAME)(T *z, const T *NNF_RESTRICT b, size_t cols,        \
                                             size_t lo, size_t hi)                              \
     {                                                                                          \
+        const int stream = (hi - lo) * cols * sizeof(T) >= NNF_ACT_STREAM_BYTES;               \
         for (size_t r = lo; r < hi; r++) {                                                     \
             T *NNF_RESTRICT zr = z + r * cols;                                                 \
+            if (stream)                                                                        \
+                SFX(prefetch_span)(z, r * cols, cols, hi * cols);                              \
             for (size_t j = 0; j < cols; j++)                                                  \
                 zr[j] = SFX(f_##NAME)(zr[j] + b[j]);                                           \
         }                                                                                      \

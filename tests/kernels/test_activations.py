@@ -342,6 +342,22 @@ def test_bias_activation_inplace_matches_reference(dtype, name, shape, with_bias
     assert_close(z, expected, scale=4)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@pytest.mark.parametrize("cols", [7, 1000])
+def test_streamed_bias_epilogue_gives_the_bits_of_short_calls(dtype, name, cols):
+    rows = (STREAMED + 1_001) // cols                 # past 512 KB: rows prefetched ahead
+    z0 = _x((rows, cols), dtype, seed=13)
+    bias = _x(cols, dtype, seed=14)
+    code = K.activation_code(name)
+    z = z0.copy()
+    K.bias_activation_inplace(z, bias, code)
+    piece = 31                                        # short calls: no prefetch
+    expected = np.concatenate([K.bias_activation_inplace(z0[i:i + piece].copy(), bias, code)
+                               for i in range(0, rows, piece)])
+    np.testing.assert_array_equal(z, expected)
+
+
 def test_bias_activation_inplace_handles_empty():
     z = np.empty((0, 4), np.float32)
     K.bias_activation_inplace(z, np.zeros(4, np.float32), 1)
