@@ -192,18 +192,8 @@ NNF_INLINE T SFX(g_swish)(T x, T g)
 
 /* ---- the cloned loops, three per activation ---- */
 
-/* Request the block NNF_ACT_AHEAD_BYTES past element i of p (when it lies before hi), one
+/* Request elements [i, i + n) of p, NNF_ACT_AHEAD_BYTES on (when they lie before hi): one
  * prefetch a cache line. */
-NNF_INLINE void SFX(prefetch_block)(const T *p, size_t i, size_t hi)
-{
-    const size_t ahead = NNF_ACT_AHEAD_BYTES / sizeof(T), block = NNF_ACT_BLOCK_BYTES / sizeof(T);
-    if (hi - i > ahead + block)
-        for (size_t byte = 0; byte < NNF_ACT_BLOCK_BYTES; byte += 64)
-            __builtin_prefetch((const char *)(p + i + ahead) + byte, 0, 3);
-}
-
-/* Request elements [i, i + n) of p, NNF_ACT_AHEAD_BYTES on (those before hi): one prefetch a
- * cache line, for loops whose blocks are rows (the bias epilogue). */
 NNF_INLINE void SFX(prefetch_span)(const T *p, size_t i, size_t n, size_t hi)
 {
     const size_t ahead = NNF_ACT_AHEAD_BYTES / sizeof(T);
@@ -213,9 +203,9 @@ NNF_INLINE void SFX(prefetch_span)(const T *p, size_t i, size_t n, size_t hi)
 }
 
 /* `step` (a statement on element i) over [lo, hi): at least NNF_ACT_STREAM_BYTES of input in
- * blocks of NNF_ACT_BLOCK_BYTES, each after `prefetch` (SFX(prefetch_block) calls on the inputs
- * for the block at b); shorter ranges (likely in cache, where the blocks cost 5-10%) in one
- * plain loop. */
+ * blocks of NNF_ACT_BLOCK_BYTES (blk_ elements), each after `prefetch` (SFX(prefetch_span)
+ * calls on the inputs for the block at b); shorter ranges (likely in cache, where the blocks
+ * cost 5-10%) in one plain loop. */
 #define NNF_ACT_STREAM(lo, hi, prefetch, step)                                                 \
     do {                                                                                       \
         const size_t blk_ = NNF_ACT_BLOCK_BYTES / sizeof(T);                                   \
@@ -236,12 +226,14 @@ NNF_INLINE void SFX(prefetch_span)(const T *p, size_t i, size_t n, size_t hi)
 #define NNF_ACT_LOOPS(NAME)                                                                    \
     NNF_ACT_HOT static void SFX(fwd_##NAME)(const T *x, T *y, size_t lo, size_t hi)             \
     {                                                                                          \
-        NNF_ACT_STREAM(lo, hi, SFX(prefetch_block)(x, b, hi), y[i] = SFX(f_##NAME)(x[i]));     \
+        NNF_ACT_STREAM(lo, hi, SFX(prefetch_span)(x, b, blk_, hi), y[i] = SFX(f_##NAME)(x[i])); \
     }                                                                                          \
     NNF_ACT_HOT static void SFX(bwd_##NAME)(const T *NNF_RESTRICT s, const T *dy, T *dx,        \
                                            size_t lo, size_t hi)                               \
     {                                                                                          \
-        NNF_ACT_STREAM(lo, hi, (SFX(prefetch_block)(s, b, hi), SFX(prefetch_block)(dy, b, hi)), \
+        NNF_ACT_STREAM(lo, hi,                                                                 \
+                       (SFX(prefetch_span)(s, b, blk_, hi),                                    \
+                        SFX(prefetch_span)(dy, b, blk_, hi)),                                  \
                        dx[i] = SFX(g_##NAME)(s[i], dy[i]));                                    \
     }                                                                                          \
     NNF_ACT_HOT static void SFX(bias_##NAME)(T *z, const T *NNF_RESTRICT b, size_t cols,        \
