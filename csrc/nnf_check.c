@@ -50,7 +50,8 @@ NNF_FINITE_CHUNK(finite_chunk_f64, double, uint64_t, 0x7ff0000000000000ull)
             const int team = omp_get_num_threads();                                          \
             nnf_chunk(n, omp_get_thread_num(), team, &lo, &hi);                              \
             ok = lo >= hi || chunk(x, lo, hi);                                               \
-            nnf_barrier_wait(&done, team);                                                   \
+            if (nnf_team_fits(team))                                                         \
+                nnf_barrier_wait(&done, team);                                               \
         }                                                                                    \
         return ok;                                                                           \
     } while (0)
