@@ -137,6 +137,32 @@ def test_kernels_agree_whatever_the_threshold(threshold):
     assert out == out1
 
 
+def test_a_team_larger_than_the_machine_gives_one_threads_bits():
+    # more threads than processors: the element-wise teams then skip their spinning end
+    # barrier (csrc/nnf_common.h, nnf_team_fits) and must still give one thread's results
+    from nnfast._ops._validate import all_finite
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(300_001).astype(np.float32)
+    p0, g = rng.standard_normal((2, 300_001)).astype(np.float32)
+    before, results = nf.get_num_threads(), []
+    try:
+        for n in (1, 4 * (os.cpu_count() or 1)):
+            nf.set_num_threads(n)
+            p, m, v = p0.copy(), np.zeros_like(p0), np.zeros_like(p0)
+            for step in (1, 2):
+                nf.kernels.adam_update(p, g, m, v, step=step, learning_rate=1e-3)
+            x[7] = np.nan
+            results.append((nf.kernels.gelu(x), nf.kernels.relu(x), p, m, v,
+                            all_finite(x), all_finite(x[8:])))
+            x[7] = 0.0
+    finally:
+        nf.set_num_threads(before)
+    for one, many in zip(*results):
+        np.testing.assert_array_equal(one, many)
+    assert results[0][-2:] == (False, True)
+
+
 @pytest.mark.parametrize("preset,expected", [
     ({}, ("1000", "PASSIVE")),                      # nnfast's defaults: a short spin, then sleep
     ({"OMP_WAIT_POLICY": "ACTIVE"}, (None, "ACTIVE")),  # the user's policy alone decides
