@@ -43,15 +43,14 @@ NNF_FINITE_CHUNK(finite_chunk_f64, double, uint64_t, 0x7ff0000000000000ull)
         if (nt <= 1)                                                                         \
             return chunk(x, 0, n);                                                           \
         int ok = 1;                                                                          \
-        nnf_spin_barrier done = {0, 0}; /* as NNF_PARALLEL_CHUNKS: no sleep at the end */    \
+        nnf_spin_barrier done = {0, 0}; /* nnf_team_done: no sleep at the end */             \
         NNF_PRAGMA(omp parallel num_threads(nt) reduction(&& : ok))                          \
         {                                                                                    \
             size_t lo, hi;                                                                   \
             const int team = omp_get_num_threads();                                          \
             nnf_chunk(n, omp_get_thread_num(), team, &lo, &hi);                              \
             ok = lo >= hi || chunk(x, lo, hi);                                               \
-            if (nnf_team_fits(team))                                                         \
-                nnf_barrier_wait(&done, team);                                               \
+            nnf_team_done(&done, team);                                                      \
         }                                                                                    \
         return ok;                                                                           \
     } while (0)

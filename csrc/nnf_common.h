@@ -208,25 +208,27 @@ NNF_INLINE void nnf_barrier_wait(nnf_spin_barrier *b, int nthreads)
 }
 #endif
 
-/* Whether a team of `nthreads` has a processor for each thread (omp_get_num_procs, read once;
- * a benign race: every thread stores the same value). */
-NNF_INLINE int nnf_team_fits(int nthreads)
+/* The end of an element-wise team's region: when the team has a processor for each thread
+ * (omp_get_num_procs, read once; a benign race, every thread stores the same value), its
+ * threads meet at the spinning barrier `done` (zero-initialised, shared) first. At libgomp's
+ * own end barrier a thread that waits past its short GOMP_SPINCOUNT spin (~10-20 us here)
+ * sleeps, and waking it costs 50-80 us on the 2-vCPU VMs (measured), so a halves-imbalance of
+ * a few percent cost 1M-float adam_update a fifth of its time: two threads, back to back,
+ * 440-470 -> 355-365 us with the spin (C harness without it, threads held spinning: 306-340
+ * us). With more threads than processors the spinning delays the threads still at work (8
+ * threads on 2 vCPUs: adam_update 1M 459-482 -> 532-651 us), so an oversubscribed team keeps
+ * libgomp's barrier alone. */
+NNF_INLINE void nnf_team_done(nnf_spin_barrier *done, int nthreads)
 {
     static int procs = 0;
     if (procs == 0)
         procs = omp_get_num_procs();
-    return nthreads <= procs;
+    if (nthreads <= procs)
+        nnf_barrier_wait(done, nthreads);
 }
 
-/* Run `body(lo, hi)` over [0, n) on a team sized by nnf_team_size(n * cost, nthreads). When
- * the team fits the processors its threads meet at a spinning barrier before the region ends:
- * at libgomp's own end barrier a thread that waits past its short GOMP_SPINCOUNT spin (~10-20
- * us here) sleeps, and waking it costs 50-80 us on the 2-vCPU VMs (measured), so a
- * halves-imbalance of a few percent cost 1M-float adam_update a fifth of its time: two
- * threads, back to back, 440-470 -> 355-365 us with the spin (C harness without it, threads
- * held spinning: 306-340 us). With more threads than processors the spinning delays the
- * threads still at work (8 threads on 2 vCPUs: adam_update 1M 459-482 -> 532-651 us), so an
- * oversubscribed team keeps libgomp's barrier alone. */
+/* Run `body(lo, hi)` over [0, n) on a team sized by nnf_team_size(n * cost, nthreads), ending
+ * at nnf_team_done. */
 #define NNF_PARALLEL_CHUNKS(n, cost, nthreads, body)                                      \
     do {                                                                                  \
         size_t nnf_n_ = (size_t)(n);                                                      \
@@ -242,8 +244,7 @@ NNF_INLINE int nnf_team_fits(int nthreads)
                 const int nnf_team_ = omp_get_num_threads();                              \
                 nnf_chunk(nnf_n_, omp_get_thread_num(), nnf_team_, &lo, &hi);             \
                 if (lo < hi) { body; }                                                    \
-                if (nnf_team_fits(nnf_team_))                                             \
-                    nnf_barrier_wait(&nnf_done_, nnf_team_);                              \
+                nnf_team_done(&nnf_done_, nnf_team_);                                     \
             }                                                                             \
         }                                                                                 \
     } while (0)

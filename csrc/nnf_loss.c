@@ -47,10 +47,7 @@ enum nnf_elem_kind { NNF_K_MSE, NNF_K_MAE, NNF_K_HUBER, NNF_K_SIGMOID, NNF_K_BIN
  * exp(-87) (< 2**-125, nothing next to the row's sum >= 1) are flushed to 0; nan stays nan. */
 NNF_ALWAYS_INLINE float nnf_softmax_expf(float x)
 {
-    float xc = x < -87.0f ? -87.0f : x;
-    int32_t n;
-    float p = nnf_exp_reduced(xc, &n);
-    float e = p * nnf_pow2i(n);
+    float e = nnf_exp_normalf(x < -87.0f ? -87.0f : x);
     return x < -87.0f ? 0.0f : e;
 }
 

@@ -47,6 +47,15 @@ NNF_ALWAYS_INLINE float nnf_exp_reduced(float x, int32_t *n)
     return nnf_exp_poly(r);
 }
 
+/* exp(x) for -87 <= x <= 88 or nan, where exp(x) and 2**n are normal numbers: one scaling by
+ * 2**n, exact there, so the same bits as nnf_expf without its clamps and two-step scaling. */
+NNF_ALWAYS_INLINE float nnf_exp_normalf(float x)
+{
+    int32_t n;
+    float p = nnf_exp_reduced(x, &n);
+    return p * nnf_pow2i(n);
+}
+
 /* exp(x), scaled by 2**n in two halves so results down to the subnormals and up to overflow
  * (inf) come out right. */
 NNF_INLINE float nnf_expf(float x)

@@ -139,7 +139,7 @@ def test_kernels_agree_whatever_the_threshold(threshold):
 
 def test_a_team_larger_than_the_machine_gives_one_threads_bits():
     # more threads than processors: the element-wise teams then skip their spinning end
-    # barrier (csrc/nnf_common.h, nnf_team_fits) and must still give one thread's results
+    # barrier (csrc/nnf_common.h, nnf_team_done) and must still give one thread's results
     from nnfast._ops._validate import all_finite
 
     rng = np.random.default_rng(3)
