@@ -5,6 +5,7 @@
  *   ISA_TARGET   the target attribute of every function here
  *   ISA_AVX512   1 for AVX-512F (16-float vectors, masks), 0 for AVX2+FMA (8-float vectors)
  *   MR, NR       the micro-kernel's rows and columns (NR = two vectors)
+ *   MT           the rows of the tail kernel for a ragged last row block of at most MT rows
  * and gemm_job, KC_MAX. Both instances compute every C element as the same fused multiply-add
  * chain; only the tile shape (and so the padding) differs.
  */
@@ -116,34 +117,36 @@ ISA_TARGET static void ISA(pack_b_block)(int trans_b, size_t k, const float *b, 
 /* MR x kc strip of transposed A (rows [i0, i0 + mr) of op(A), k-range [p0, p0 + kc)) as
  * kc x MR floats, rows past mr zero: one masked vector copy per k-step (no load past mr). */
 ISA_TARGET static void ISA(pack_at_strip)(const float *a, size_t lda, size_t i0, size_t mr,
-                                          size_t p0, size_t kc, float *NNF_RESTRICT dst)
+                                          size_t p0, size_t kc, float *NNF_RESTRICT dst,
+                                          size_t width)
 {
     const float *src = a + p0 * lda + i0;
 #if ISA_AVX512
-    const __mmask16 load = (__mmask16)((1u << mr) - 1u), store = (__mmask16)((1u << MR) - 1u);
+    const __mmask16 load = (__mmask16)((1u << mr) - 1u), store = (__mmask16)((1u << width) - 1u);
     for (size_t p = 0; p < kc; p++, src += lda)
-        _mm512_mask_storeu_ps(dst + p * MR, store, _mm512_maskz_loadu_ps(load, src));
+        _mm512_mask_storeu_ps(dst + p * width, store, _mm512_maskz_loadu_ps(load, src));
 #else
     const __m256i lanes = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
     const __m256i load = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)mr), lanes);
-    const __m256i store = _mm256_cmpgt_epi32(_mm256_set1_epi32(MR), lanes);
+    const __m256i store = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)width), lanes);
     for (size_t p = 0; p < kc; p++, src += lda)
-        _mm256_maskstore_ps(dst + p * MR, store, _mm256_maskload_ps(src, load));
+        _mm256_maskstore_ps(dst + p * width, store, _mm256_maskload_ps(src, load));
 #endif
 }
 
-/* MR x kc strip of op(A) (rows [i0, i0 + mr), k-range [p0, p0 + kc)) as kc x MR floats, rows
- * past mr zero. */
+/* width x kc strip of op(A) (rows [i0, i0 + mr), mr <= width, k-range [p0, p0 + kc)) as kc x
+ * width floats, rows past mr zero (width: MR, or MT for the tail kernel). */
 ISA_TARGET static void ISA(pack_a_strip)(int trans_a, const float *a, size_t lda, size_t i0,
-                                         size_t mr, size_t p0, size_t kc, float *NNF_RESTRICT dst)
+                                         size_t mr, size_t p0, size_t kc, float *NNF_RESTRICT dst,
+                                         size_t width)
 {
     if (trans_a) {
-        ISA(pack_at_strip)(a, lda, i0, mr, p0, kc, dst);
+        ISA(pack_at_strip)(a, lda, i0, mr, p0, kc, dst, width);
         return;
     }
     for (size_t p = 0; p < kc; p++)
-        for (size_t ii = 0; ii < MR; ii++)
-            dst[p * MR + ii] = ii < mr ? a[(i0 + ii) * lda + p0 + p] : 0.0f;
+        for (size_t ii = 0; ii < width; ii++)
+            dst[p * width + ii] = ii < mr ? a[(i0 + ii) * lda + p0 + p] : 0.0f;
 }
 
 /* ---- micro-kernel ------------------------------------------------------------------------ */
@@ -186,10 +189,10 @@ ISA_TARGET static void ISA(pack_a_strip)(int trans_a, const float *a, size_t lda
 /* One software prefetch per k-step, PF_AHEAD k-steps ahead: for a row-major strip the rows
  * take turns (row p mod 16, when < MR: one line of each row per 16 k-steps), for a strip
  * contiguous along the rows the line PF_AHEAD/4 k-steps on. */
-#define ISA_PREFETCH(RS, CS)                                                                   \
+#define ISA_PREFETCH(RS, CS, ROWS)                                                             \
     if ((CS) == 1) {                                                                           \
         const size_t r_ = p & 15;                                                              \
-        if (r_ < MR)                                                                           \
+        if (r_ < (ROWS))                                                                       \
             _mm_prefetch((const char *)(a + r_ * (RS) + p + PF_AHEAD), _MM_HINT_T0);           \
     } else {                                                                                   \
         _mm_prefetch((const char *)(ap + PF_AHEAD / 4 * (CS)), _MM_HINT_T0);                   \
@@ -205,20 +208,21 @@ ISA_TARGET static void ISA(pack_a_strip)(int trans_a, const float *a, size_t lda
         _mm_prefetch((const char *)(c + ii_ * ldc + nr - 1), _MM_HINT_T0);                     \
     }
 
-/* C tile (mr x nr) := alpha * A_strip B_panel + beta * C, A_strip[ii, p] = a[ii*rs + p*cs];
- * expanded into the two layouts below so that rs or cs is a compile-time 1. */
-#define ISA_UK_BODY(RS, CS)                                                                    \
+/* C tile (mr x nr, mr <= ROWS) := alpha * A_strip B_panel + beta * C, A_strip[ii, p] =
+ * a[ii*rs + p*cs]; expanded into the two layouts below so that rs or cs is a compile-time 1,
+ * for ROWS = MR and for the tail kernel's MT. */
+#define ISA_UK_BODY(RS, CS, ROWS)                                                              \
     ISA_PREFETCH_C                                                                             \
-    V acc0[MR], acc1[MR];                                                                      \
-    for (int ii = 0; ii < MR; ii++) {                                                          \
+    V acc0[ROWS], acc1[ROWS];                                                                  \
+    for (int ii = 0; ii < (ROWS); ii++) {                                                      \
         acc0[ii] = V_ZERO();                                                                   \
         acc1[ii] = V_ZERO();                                                                   \
     }                                                                                          \
     for (size_t p = 0; p < kc; p++) {                                                          \
         const V b0 = V_LOAD(bp), b1 = V_LOAD(bp + VW);                                         \
         const float *ap = a + p * (CS);                                                        \
-        ISA_PREFETCH(RS, CS)                                                                   \
-        _Pragma("GCC unroll 12") for (int ii = 0; ii < MR; ii++)                               \
+        ISA_PREFETCH(RS, CS, ROWS)                                                             \
+        _Pragma("GCC unroll 12") for (int ii = 0; ii < (ROWS); ii++)                           \
         {                                                                                      \
             const V av = V_SET1(ap[ii * (RS)]);                                                \
             acc0[ii] = V_FMA(av, b0, acc0[ii]);                                                \
@@ -229,7 +233,7 @@ ISA_TARGET static void ISA(pack_a_strip)(int trans_a, const float *a, size_t lda
     const V va = V_SET1(alpha), vb = V_SET1(beta);                                             \
     (void)vb;                                                                                  \
     ISA_STORE_SETUP                                                                            \
-    for (int ii = 0; ii < MR; ii++) {                                                          \
+    for (int ii = 0; ii < (ROWS); ii++) {                                                      \
         if ((size_t)ii >= mr)                                                                  \
             break;                                                                             \
         float *cr = c + (size_t)ii * ldc;                                                      \
@@ -238,23 +242,27 @@ ISA_TARGET static void ISA(pack_a_strip)(int trans_a, const float *a, size_t lda
         ISA_STORE_ROW(cr, r0, r1);                                                             \
     }
 
-/* A strip contiguous along the rows (packed strips, transposed A): a[ii + p*cs]. */
-ISA_TARGET static void ISA(ukernel_rows_contig)(size_t kc, const float *NNF_RESTRICT a, size_t cs,
-                                                const float *NNF_RESTRICT bp, float *c,
-                                                size_t ldc, size_t mr, size_t nr, float alpha,
-                                                float beta)
-{
-    ISA_UK_BODY(1, cs)
-}
+/* The micro-kernels of ROWS-row tiles, for the two layouts of an A strip: contiguous along
+ * the rows (packed strips, transposed A: a[ii + p*cs]) and row-major A (a[ii*rs + p]). `rows`
+ * with ROWS = MR runs every full row block; `tail` with MT the ragged last rows, which the
+ * MR-row kernel ran as a zero-padded MR-row strip (batches of 32, 128 and 512 rows end in 8 of
+ * 12: that strip cost a full tile and a copy). */
+#define ISA_UKERNELS(KIND, ROWS)                                                               \
+    ISA_TARGET static void ISA(ukernel_##KIND##_contig)(                                       \
+        size_t kc, const float *NNF_RESTRICT a, size_t cs, const float *NNF_RESTRICT bp,       \
+        float *c, size_t ldc, size_t mr, size_t nr, float alpha, float beta)                   \
+    {                                                                                          \
+        ISA_UK_BODY(1, cs, ROWS)                                                               \
+    }                                                                                          \
+    ISA_TARGET static void ISA(ukernel_##KIND##_strided)(                                      \
+        size_t kc, const float *NNF_RESTRICT a, size_t rs, const float *NNF_RESTRICT bp,       \
+        float *c, size_t ldc, size_t mr, size_t nr, float alpha, float beta)                   \
+    {                                                                                          \
+        ISA_UK_BODY(rs, 1, ROWS)                                                               \
+    }
 
-/* A strip in row-major A: a[ii*rs + p]. */
-ISA_TARGET static void ISA(ukernel_rows_strided)(size_t kc, const float *NNF_RESTRICT a,
-                                                 size_t rs, const float *NNF_RESTRICT bp,
-                                                 float *c, size_t ldc, size_t mr, size_t nr,
-                                                 float alpha, float beta)
-{
-    ISA_UK_BODY(rs, 1)
-}
+ISA_UKERNELS(rows, MR)
+ISA_UKERNELS(tail, MT)
 
 /* ---- the loops --------------------------------------------------------------------------- */
 
@@ -277,7 +285,8 @@ ISA_TARGET static void ISA(run_tiles)(const gemm_job *J, size_t jc, size_t ncur)
             if (J->apack)
                 for (size_t ib = 0; ib < rowblocks; ib++) {
                     const size_t i0 = g0 + ib * MR, mr = J->m - i0 < MR ? J->m - i0 : MR;
-                    ISA(pack_at_strip)(J->a, J->lda, i0, mr, p0, kc, J->apack + ib * MR * kc);
+                    ISA(pack_at_strip)(J->a, J->lda, i0, mr, p0, kc, J->apack + ib * MR * kc,
+                                       MR);
                 }
             int strip_packed = 0; /* the ragged last row block, packed for this k-block */
             for (size_t t = 0; t < rowblocks * panels; t++) {
@@ -289,13 +298,25 @@ ISA_TARGET static void ISA(run_tiles)(const gemm_job *J, size_t jc, size_t ncur)
                 if (J->apack) {
                     ISA(ukernel_rows_contig)(kc, J->apack + ib * MR * kc, MR, bp, c, J->ldc, mr,
                                              nr, J->alpha, beta);
-                } else if (mr < MR) {
+                } else if (mr == MT && J->trans_a) { /* the tail in place */
+                    ISA(ukernel_tail_contig)(kc, J->a + p0 * J->lda + i0, J->lda, bp, c, J->ldc,
+                                             mr, nr, J->alpha, beta);
+                } else if (mr == MT) {
+                    ISA(ukernel_tail_strided)(kc, J->a + i0 * J->lda + p0, J->lda, bp, c,
+                                              J->ldc, mr, nr, J->alpha, beta);
+                } else if (mr < MR) { /* a zero-padded strip for either kernel */
+                    const size_t width = mr < MT ? MT : MR;
                     if (!strip_packed) {
-                        ISA(pack_a_strip)(J->trans_a, J->a, J->lda, i0, mr, p0, kc, strip);
+                        ISA(pack_a_strip)(J->trans_a, J->a, J->lda, i0, mr, p0, kc, strip,
+                                          width);
                         strip_packed = 1;
                     }
-                    ISA(ukernel_rows_contig)(kc, strip, MR, bp, c, J->ldc, mr, nr, J->alpha,
-                                             beta);
+                    if (width == MT)
+                        ISA(ukernel_tail_contig)(kc, strip, MT, bp, c, J->ldc, mr, nr, J->alpha,
+                                                 beta);
+                    else
+                        ISA(ukernel_rows_contig)(kc, strip, MR, bp, c, J->ldc, mr, nr, J->alpha,
+                                                 beta);
                 } else if (J->trans_a) {
                     ISA(ukernel_rows_contig)(kc, J->a + p0 * J->lda + i0, J->lda, bp, c, J->ldc,
                                              mr, nr, J->alpha, beta);
@@ -334,3 +355,4 @@ ISA_TARGET static void ISA(sgemm_run)(gemm_job *J)
 #undef ISA_PREFETCH_C
 #undef ISA_ROW_MASKS
 #undef ISA_UK_BODY
+#undef ISA_UKERNELS

@@ -1,6 +1,6 @@
 """nnfast's own float32 GEMM (csrc/nnf_sgemm.c) against float64 NumPy.
 
-Sizes straddle its 12-row blocks, 32-column panels, 256-deep k-blocks and 1 MiB packed-B
+Sizes straddle its 12-row blocks (and the 8-row tail kernel), 32-column panels, 256-deep k-blocks and 1 MiB packed-B
 blocks; every transpose combination and strided operand; alpha/beta; and the property the
 training team relies on: a block of C's columns computed alone equals the same columns of the
 whole product, bit for bit. Runs at one thread, where the own GEMM takes every shape of at
@@ -41,6 +41,8 @@ def kernel(request, monkeypatch):
 # 512 (two and three k-blocks), n*k past 256 Ki floats (two packed column blocks).
 SHAPES = [(8, 1, 24), (12, 256, 32), (13, 257, 33), (25, 7, 65), (37, 513, 100),
           (128, 784, 256), (61, 1000, 300), (100, 30, 31),
+          # ragged last row blocks of 8 (in place on AVX-512's tail kernel), 4 and 7 (strips)
+          (20, 300, 64), (64, 129, 40), (19, 64, 33),
           # from 768 rows the tiles run in groups of ~384 rows, transposed A copied into strips:
           # two and three groups, a ragged last strip, k past one k-block
           (768, 40, 33), (1031, 300, 50), (2048, 128, 64)]
@@ -190,6 +192,23 @@ def test_row_groups_equal_rows_computed_alone_bit_for_bit(ta, tb):
     for r0, r1 in [(0, 100), (380, 500), (1000, 1031), (7, 8)]:
         aa = a[:, r0:r1] if ta else a[r0:r1]
         np.testing.assert_array_equal(_product(aa, b, ta, tb), whole[r0:r1])
+
+
+@pytest.mark.skipif(not OWN, reason="a property of the own GEMM, not promised by a BLAS")
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+@pytest.mark.parametrize("tail", [1, 4, 7, 8, 11])
+def test_ragged_last_rows_equal_the_same_rows_in_full_tiles_bit_for_bit(ta, tb, tail):
+    """A ragged last row block runs on the tail kernel (8 rows on AVX-512, 4 on AVX2: in place
+    when it has exactly that many rows, else a zero-padded strip) or on a padded full-height
+    strip: every element is still the chain a full tile computes."""
+    k, n = 300, 70
+    full = 48  # a multiple of both kernels' tile heights (12, 6)
+    a, b = _operands(full, k, n, ta, tb, seed=9)
+    whole = _product(a, b, ta, tb)
+    m = 24 + tail  # two or four full tiles, then `tail` rows
+    aa = a[:, :m] if ta else a[:m]
+    np.testing.assert_array_equal(_product(np.ascontiguousarray(aa), b, ta, tb), whole[:m])
 
 
 @pytest.mark.parametrize("m,k,n,tb", [(128, 784, 256, False), (32, 64, 64, False),
