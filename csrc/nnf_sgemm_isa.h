@@ -208,10 +208,13 @@ ISA_TARGET static void ISA(pack_a_strip)(int trans_a, const float *a, size_t lda
         _mm_prefetch((const char *)(c + ii_ * ldc + nr - 1), _MM_HINT_T0);                     \
     }
 
+#define ISA_B_LOAD(p, BS) ((BS) == NR ? V_LOAD(p) : V_LOADU(p))
+
 /* C tile (mr x nr, mr <= ROWS) := alpha * A_strip B_panel + beta * C, A_strip[ii, p] =
- * a[ii*rs + p*cs]; expanded into the two layouts below so that rs or cs is a compile-time 1,
- * for ROWS = MR and for the tail kernel's MT. */
-#define ISA_UK_BODY(RS, CS, ROWS)                                                              \
+ * a[ii*rs + p*cs], the B panel's k-steps BS floats apart (NR: packed and aligned; else B read
+ * in place); expanded into the two layouts below so that rs or cs is a compile-time 1, for
+ * ROWS = MR and for the tail kernel's MT. */
+#define ISA_UK_BODY(RS, CS, ROWS, BS)                                                          \
     ISA_PREFETCH_C                                                                             \
     V acc0[ROWS], acc1[ROWS];                                                                  \
     for (int ii = 0; ii < (ROWS); ii++) {                                                      \
@@ -219,7 +222,7 @@ ISA_TARGET static void ISA(pack_a_strip)(int trans_a, const float *a, size_t lda
         acc1[ii] = V_ZERO();                                                                   \
     }                                                                                          \
     for (size_t p = 0; p < kc; p++) {                                                          \
-        const V b0 = V_LOAD(bp), b1 = V_LOAD(bp + VW);                                         \
+        const V b0 = ISA_B_LOAD(bp, BS), b1 = ISA_B_LOAD(bp + VW, BS);                         \
         const float *ap = a + p * (CS);                                                        \
         ISA_PREFETCH(RS, CS, ROWS)                                                             \
         _Pragma("GCC unroll 12") for (int ii = 0; ii < (ROWS); ii++)                           \
@@ -228,7 +231,7 @@ ISA_TARGET static void ISA(pack_a_strip)(int trans_a, const float *a, size_t lda
             acc0[ii] = V_FMA(av, b0, acc0[ii]);                                                \
             acc1[ii] = V_FMA(av, b1, acc1[ii]);                                                \
         }                                                                                      \
-        bp += NR;                                                                              \
+        bp += (BS);                                                                            \
     }                                                                                          \
     const V va = V_SET1(alpha), vb = V_SET1(beta);                                             \
     (void)vb;                                                                                  \
@@ -252,17 +255,70 @@ ISA_TARGET static void ISA(pack_a_strip)(int trans_a, const float *a, size_t lda
         size_t kc, const float *NNF_RESTRICT a, size_t cs, const float *NNF_RESTRICT bp,       \
         float *c, size_t ldc, size_t mr, size_t nr, float alpha, float beta)                   \
     {                                                                                          \
-        ISA_UK_BODY(1, cs, ROWS)                                                               \
+        ISA_UK_BODY(1, cs, ROWS, NR)                                                           \
     }                                                                                          \
     ISA_TARGET static void ISA(ukernel_##KIND##_strided)(                                      \
         size_t kc, const float *NNF_RESTRICT a, size_t rs, const float *NNF_RESTRICT bp,       \
         float *c, size_t ldc, size_t mr, size_t nr, float alpha, float beta)                   \
     {                                                                                          \
-        ISA_UK_BODY(rs, 1, ROWS)                                                               \
+        ISA_UK_BODY(rs, 1, ROWS, NR)                                                           \
     }
 
 ISA_UKERNELS(rows, MR)
 ISA_UKERNELS(tail, MT)
+
+#if ISA_AVX512
+/* The kernels of a product whose B is read in place (few rows; see gemm_job.direct_b): the
+ * panel's k-steps ldb floats apart, unaligned. */
+#define ISA_UKERNELS_DIRECT(KIND, ROWS)                                                        \
+    ISA_TARGET static void ISA(ukernel_##KIND##_direct_contig)(                                \
+        size_t kc, const float *NNF_RESTRICT a, size_t cs, const float *NNF_RESTRICT bp,       \
+        size_t ldb, float *c, size_t ldc, size_t mr, size_t nr, float alpha, float beta)        \
+    {                                                                                          \
+        ISA_UK_BODY(1, cs, ROWS, ldb)                                                          \
+    }                                                                                          \
+    ISA_TARGET static void ISA(ukernel_##KIND##_direct_strided)(                               \
+        size_t kc, const float *NNF_RESTRICT a, size_t rs, const float *NNF_RESTRICT bp,       \
+        size_t ldb, float *c, size_t ldc, size_t mr, size_t nr, float alpha, float beta)        \
+    {                                                                                          \
+        ISA_UK_BODY(rs, 1, ROWS, ldb)                                                          \
+    }
+ISA_UKERNELS_DIRECT(rows, MR)
+ISA_UKERNELS_DIRECT(tail, MT)
+#undef ISA_UKERNELS_DIRECT
+
+/* The tiles of a product with B read in place: at most NNF_SGEMM_DIRECT_B_ROWS rows in full
+ * row blocks and at most one tail of exactly MT rows (so nothing is copied), whole panels,
+ * k-blocks in order, each panel's k-block kept in L1 while the kernel walks down the rows. */
+ISA_TARGET static void ISA(run_tiles_direct)(const gemm_job *J)
+{
+    const size_t rowblocks = (J->m + MR - 1) / MR, panels = J->n / NR;
+    for (size_t p0 = 0; p0 < J->k; p0 += J->kc) {
+        const size_t kc = J->k - p0 < J->kc ? J->k - p0 : J->kc;
+        const float beta = p0 == 0 ? J->beta : 1.0f;
+        for (size_t jp = 0; jp < panels; jp++) {
+            const float *bp = J->b + p0 * J->ldb + jp * NR;
+            for (size_t ib = 0; ib < rowblocks; ib++) {
+                const size_t i0 = ib * MR, mr = J->m - i0 < MR ? J->m - i0 : MR;
+                float *c = J->c + i0 * J->ldc + jp * NR;
+                const float *a = J->trans_a ? J->a + p0 * J->lda + i0 : J->a + i0 * J->lda + p0;
+                if (mr == MR && J->trans_a)
+                    ISA(ukernel_rows_direct_contig)(kc, a, J->lda, bp, J->ldb, c, J->ldc, mr, NR,
+                                                    J->alpha, beta);
+                else if (mr == MR)
+                    ISA(ukernel_rows_direct_strided)(kc, a, J->lda, bp, J->ldb, c, J->ldc, mr,
+                                                     NR, J->alpha, beta);
+                else if (J->trans_a)
+                    ISA(ukernel_tail_direct_contig)(kc, a, J->lda, bp, J->ldb, c, J->ldc, mr, NR,
+                                                    J->alpha, beta);
+                else
+                    ISA(ukernel_tail_direct_strided)(kc, a, J->lda, bp, J->ldb, c, J->ldc, mr,
+                                                     NR, J->alpha, beta);
+            }
+        }
+    }
+}
+#endif
 
 /* ---- the loops --------------------------------------------------------------------------- */
 
@@ -332,6 +388,12 @@ ISA_TARGET static void ISA(run_tiles)(const gemm_job *J, size_t jc, size_t ncur)
 /* The whole product: column blocks of J->nc, each packed into J->pack, then its tiles. */
 ISA_TARGET static void ISA(sgemm_run)(gemm_job *J)
 {
+#if ISA_AVX512
+    if (J->direct_b) {
+        ISA(run_tiles_direct)(J);
+        return;
+    }
+#endif
     for (size_t jc = 0; jc < J->n; jc += J->nc) {
         const size_t ncur = J->n - jc < J->nc ? J->n - jc : J->nc;
         ISA(pack_b_block)(J->trans_b, J->k, J->b, J->ldb, jc, ncur, J->pack);
@@ -355,4 +417,5 @@ ISA_TARGET static void ISA(sgemm_run)(gemm_job *J)
 #undef ISA_PREFETCH_C
 #undef ISA_ROW_MASKS
 #undef ISA_UK_BODY
+#undef ISA_B_LOAD
 #undef ISA_UKERNELS

@@ -1,6 +1,7 @@
 """nnfast's own float32 GEMM (csrc/nnf_sgemm.c) against float64 NumPy.
 
-Sizes straddle its 12-row blocks (and the 8-row tail kernel), 32-column panels, 256-deep k-blocks and 1 MiB packed-B
+Sizes straddle its 12-row blocks (and the 8-row tail kernel), 32-column panels (and B read in
+place, unpacked, for a few rows), 256-deep k-blocks and 1 MiB packed-B
 blocks; every transpose combination and strided operand; alpha/beta; and the property the
 training team relies on: a block of C's columns computed alone equals the same columns of the
 whole product, bit for bit. Runs at one thread, where the own GEMM takes every shape of at
@@ -209,6 +210,25 @@ def test_ragged_last_rows_equal_the_same_rows_in_full_tiles_bit_for_bit(ta, tb, 
     m = 24 + tail  # two or four full tiles, then `tail` rows
     aa = a[:, :m] if ta else a[:m]
     np.testing.assert_array_equal(_product(np.ascontiguousarray(aa), b, ta, tb), whole[:m])
+
+
+@pytest.mark.skipif(not OWN, reason="a property of the own GEMM, not promised by a BLAS")
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("m", [8, 12, 20, 24, 32, 44, 64])
+@pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (-0.5, 0.75)])
+def test_b_read_in_place_equals_packed_b_bit_for_bit(ta, m, alpha, beta):
+    """Up to 64 rows in full 12-row blocks and at most one 8-row tail (8, 12, 20, 24, 32, 44;
+    64 ends in 4 and packs), a row-major B with whole 32-column panels is read in place on
+    AVX-512 (no packing), here through a view whose rows lie wider apart than its columns; the
+    rows equal the same rows of a 96-row product, whose B is packed, bit for bit."""
+    k, n = 300, 96
+    a_all, b_big = _operands(96, k, n + 13, ta, False, seed=10)
+    b = b_big[:, :n]  # ldb = n + 13
+    c0 = _operands(96, 1, n, False, False, seed=11)[1][:1].repeat(96, axis=0)  # C for beta
+    packed = _gemm(a_all, b, c0.copy(), ta, False, alpha, beta)
+    a = np.ascontiguousarray(a_all[:, :m] if ta else a_all[:m])
+    direct = _gemm(a, b, c0[:m].copy(), ta, False, alpha, beta)
+    np.testing.assert_array_equal(direct, packed[:m])
 
 
 @pytest.mark.parametrize("m,k,n,tb", [(128, 784, 256, False), (32, 64, 64, False),
