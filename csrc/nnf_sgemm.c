@@ -136,13 +136,16 @@ typedef struct {
 /* Rows of a micro-kernel tile, per instance (the row groups are cut in multiples of them). */
 #define MR_AVX512 12
 #define MR_AVX2 6
+/* ... and of its tail kernel, for a ragged last row block of at most that many rows. */
+#define MT_AVX512 8
+#define MT_AVX2 4
 
 /* AVX-512F: 12 x 32 tiles (24 zmm accumulators). */
 #define ISA(name) name##_avx512
 #define ISA_TARGET NNF_AVX512
 #define ISA_AVX512 1
 #define MR MR_AVX512
-#define MT 8
+#define MT MT_AVX512
 #define NR 32
 #include "nnf_sgemm_isa.h"
 #undef ISA
@@ -157,7 +160,7 @@ typedef struct {
 #define ISA_TARGET NNF_AVX2
 #define ISA_AVX512 0
 #define MR MR_AVX2
-#define MT 4
+#define MT MT_AVX2
 #define NR 16
 #include "nnf_sgemm_isa.h"
 #undef ISA
@@ -196,7 +199,7 @@ int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
     gemm_job J = {trans_a, trans_b, m, n, k, alpha, beta, a, b, lda, ldb, ldc, c, 0, 0, NULL,
                   m, NULL,
                   level == 2 && !trans_b && m <= NNF_SGEMM_DIRECT_B_ROWS && n % 32 == 0 &&
-                      (m % MR_AVX512 == 0 || m % MR_AVX512 == 8)};
+                      (m % MR_AVX512 == 0 || m % MR_AVX512 == MT_AVX512)};
     /* k-blocks of equal size, at most KC_MAX: a fixed function of k alone. */
     const size_t kblocks = (k + KC_MAX - 1) / KC_MAX;
     J.kc = (k + kblocks - 1) / kblocks;

@@ -4,10 +4,10 @@
  * (batch 32-512 rows, 10-1024 columns; measured 44-120 GFLOP/s of ~165), because at these sizes
  * its packing, its blocking for large matrices and its thread start-up are a large part of each
  * call. nnf_sgemm is a BLIS-style GEMM cut to those sizes: B is packed once per call into
- * panels of 32 (AVX-512) or 16 (AVX2) columns (read in place instead for a few rows on
- * AVX-512), A is read where it lies (row-major or
- * transposed; only a ragged last row block may be copied), and a 12x32 (6x16) micro-kernel
- * keeps the whole C tile in registers (an 8x32 (4x16) one the ragged last rows).
+ * panels of 32 (AVX-512) or 16 (AVX2) columns (for a few rows on AVX-512, read in place
+ * instead), A is read where it lies (row-major or transposed; only a ragged last row block may
+ * be copied), and a 12x32 (6x16) micro-kernel keeps the whole C tile in registers (an 8x32
+ * (4x16) one the ragged last rows).
  *
  * Results do not depend on how the caller splits the columns among threads: every C element is
  * one fused multiply-add chain over k in order, in the same fixed k-blocks.
