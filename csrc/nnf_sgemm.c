@@ -111,15 +111,14 @@ typedef struct {
     size_t mc;    /* rows per group of tiles (all of m for small m) */
     float *apack; /* mc x kc floats: a group of transposed A in MR-row strips, or NULL */
     int direct_b; /* 1: row-major B read in place by the kernels, not packed (few rows, whole
-                     panels, no row block to copy: AVX-512 only) */
+                     panels: AVX-512 only) */
 } gemm_job;
 
 /* Products of at most this many rows whose row-major B has whole 32-column panels (n a
- * multiple of 32) and whose last row block is full or a tail of exactly 8 rows (32, 20, 44
- * rows...) read B in place instead of packing it: packing is work done once per call and paid
- * back over the rows, ~10% of a batch-32 step's CPU time. Measured one thread, C harness, 6
- * alternating runs, medians: 32 x 784 x 128 1.25-1.32x, 32 x 256 x 64 1.23x, 20 x 784 x 128
- * 1.5x; 64 rows (a 4-row tail, so packed) 1.06-1.11x when read in place, 128 rows 0.97-1.0x. */
+ * multiple of 32) read B in place instead of packing it: packing is work done once per call
+ * and paid back over the rows, ~10% of a batch-32 step's CPU time. Measured one thread, C
+ * harness, 6 alternating runs, medians: 32 x 784 x 128 1.25-1.32x, 32 x 256 x 64 1.23x,
+ * 20 x 784 x 128 1.5x, 64 x 784 x 128 1.06-1.11x; 128 rows 0.97-1.0x. */
 #ifndef NNF_SGEMM_DIRECT_B_ROWS
 #define NNF_SGEMM_DIRECT_B_ROWS 64
 #endif
@@ -198,8 +197,7 @@ int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
     }
     gemm_job J = {trans_a, trans_b, m, n, k, alpha, beta, a, b, lda, ldb, ldc, c, 0, 0, NULL,
                   m, NULL,
-                  level == 2 && !trans_b && m <= NNF_SGEMM_DIRECT_B_ROWS && n % 32 == 0 &&
-                      (m % MR_AVX512 == 0 || m % MR_AVX512 == MT_AVX512)};
+                  level == 2 && !trans_b && m <= NNF_SGEMM_DIRECT_B_ROWS && n % 32 == 0};
     /* k-blocks of equal size, at most KC_MAX: a fixed function of k alone. */
     const size_t kblocks = (k + KC_MAX - 1) / KC_MAX;
     J.kc = (k + kblocks - 1) / kblocks;

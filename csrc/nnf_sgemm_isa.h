@@ -287,22 +287,33 @@ ISA_UKERNELS_DIRECT(rows, MR)
 ISA_UKERNELS_DIRECT(tail, MT)
 #undef ISA_UKERNELS_DIRECT
 
-/* The tiles of a product with B read in place: at most NNF_SGEMM_DIRECT_B_ROWS rows in full
- * row blocks and at most one tail of exactly MT rows (so nothing is copied), whole panels,
- * k-blocks in order, each panel's k-block kept in L1 while the kernel walks down the rows. */
+/* The tiles of a product with B read in place: at most NNF_SGEMM_DIRECT_B_ROWS rows, whole
+ * panels, k-blocks in order, each panel's k-block kept in L1 while the kernel walks down the
+ * rows. A last row block of exactly MT rows is read in place; any other ragged one is copied
+ * into a zero-padded strip (MT or MR rows wide) once per k-block. */
 ISA_TARGET static void ISA(run_tiles_direct)(const gemm_job *J)
 {
     const size_t rowblocks = (J->m + MR - 1) / MR, panels = J->n / NR;
+    const size_t tail = J->m % MR, width = tail < MT ? MT : MR;
+    float strip[KC_MAX * MR] __attribute__((aligned(64)));
     for (size_t p0 = 0; p0 < J->k; p0 += J->kc) {
         const size_t kc = J->k - p0 < J->kc ? J->k - p0 : J->kc;
         const float beta = p0 == 0 ? J->beta : 1.0f;
+        if (tail != 0 && tail != MT)
+            ISA(pack_a_strip)(J->trans_a, J->a, J->lda, J->m - tail, tail, p0, kc, strip, width);
         for (size_t jp = 0; jp < panels; jp++) {
             const float *bp = J->b + p0 * J->ldb + jp * NR;
             for (size_t ib = 0; ib < rowblocks; ib++) {
                 const size_t i0 = ib * MR, mr = J->m - i0 < MR ? J->m - i0 : MR;
                 float *c = J->c + i0 * J->ldc + jp * NR;
                 const float *a = J->trans_a ? J->a + p0 * J->lda + i0 : J->a + i0 * J->lda + p0;
-                if (mr == MR && J->trans_a)
+                if (mr < MR && mr != MT && width == MT)
+                    ISA(ukernel_tail_direct_contig)(kc, strip, MT, bp, J->ldb, c, J->ldc, mr, NR,
+                                                    J->alpha, beta);
+                else if (mr < MR && mr != MT)
+                    ISA(ukernel_rows_direct_contig)(kc, strip, MR, bp, J->ldb, c, J->ldc, mr, NR,
+                                                    J->alpha, beta);
+                else if (mr == MR && J->trans_a)
                     ISA(ukernel_rows_direct_contig)(kc, a, J->lda, bp, J->ldb, c, J->ldc, mr, NR,
                                                     J->alpha, beta);
                 else if (mr == MR)
