@@ -396,7 +396,8 @@ ISA_TARGET static void ISA(run_tiles)(const gemm_job *J, size_t jc, size_t ncur)
     }
 }
 
-/* The whole product: column blocks of J->nc, each packed into J->pack, then its tiles. */
+/* The whole product: column blocks of J->nc, each packed into J->pack, then its tiles (with
+ * J->direct_b, run_tiles_direct over B in place). */
 ISA_TARGET static void ISA(sgemm_run)(gemm_job *J)
 {
 #if ISA_AVX512
