@@ -209,7 +209,7 @@ NNF_INLINE void nnf_barrier_wait(nnf_spin_barrier *b, int nthreads)
 #endif
 
 /* The end of an element-wise team's region: when the team has a processor for each thread
- * (omp_get_num_procs, read once; a benign race, every thread stores the same value), its
+ * (omp_get_num_procs, read once: libgomp asks the kernel for the affinity mask each call), its
  * threads meet at the spinning barrier `done` (zero-initialised, shared) first. At libgomp's
  * own end barrier a thread that waits past its short GOMP_SPINCOUNT spin (~10-20 us here)
  * sleeps, and waking it costs 50-80 us on the 2-vCPU VMs (measured), so a halves-imbalance of
@@ -218,14 +218,24 @@ NNF_INLINE void nnf_barrier_wait(nnf_spin_barrier *b, int nthreads)
  * us). With more threads than processors the spinning delays the threads still at work (8
  * threads on 2 vCPUs: adam_update 1M 459-482 -> 532-651 us), so an oversubscribed team keeps
  * libgomp's barrier alone. */
+#if defined(__GNUC__)
 NNF_INLINE void nnf_team_done(nnf_spin_barrier *done, int nthreads)
 {
-    static int procs = 0;
-    if (procs == 0)
-        procs = omp_get_num_procs();
-    if (nthreads <= procs)
+    static int procs = 0; /* 0: not read yet; every thread would store the same value */
+    int p = __atomic_load_n(&procs, __ATOMIC_RELAXED);
+    if (p == 0) {
+        p = omp_get_num_procs();
+        __atomic_store_n(&procs, p, __ATOMIC_RELAXED);
+    }
+    if (nthreads <= p)
         nnf_barrier_wait(done, nthreads);
 }
+#else /* nnf_barrier_wait is OpenMP's own barrier there: nothing spins */
+NNF_INLINE void nnf_team_done(nnf_spin_barrier *done, int nthreads)
+{
+    nnf_barrier_wait(done, nthreads);
+}
+#endif
 
 /* Run `body(lo, hi)` over [0, n) on a team sized by nnf_team_size(n * cost, nthreads), ending
  * at nnf_team_done. */

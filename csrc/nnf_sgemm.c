@@ -214,10 +214,12 @@ int nnf_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
         if (trans_a)
             apack = J.mc * J.kc;
     }
-    J.pack = thread_buffer(k * J.nc + apack);
-    if (J.pack == NULL)
-        return -1;
-    J.apack = apack ? J.pack + k * J.nc : NULL;
+    if (!J.direct_b) { /* B read in place needs no packing buffer (nor A strips: m <= 64) */
+        J.pack = thread_buffer(k * J.nc + apack);
+        if (J.pack == NULL)
+            return -1;
+        J.apack = apack ? J.pack + k * J.nc : NULL;
+    }
     if (level == 2)
         sgemm_run_avx512(&J);
     else
